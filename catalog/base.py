@@ -1,0 +1,121 @@
+"""The catalog contract every backend fulfils, and the typed search request / page.
+
+Items and collections cross this boundary as STAC JSON dicts (``StacItem``,
+``StacCollection``): they are stored and served as JSON, and parsing every item into a
+pystac object on the search hot path would cost more than the query itself. The request
+and the page around them are typed.
+
+Asset ``href``s inside stored items are *store keys* (relative paths in the object store);
+the API rewrites them into download URLs of its own, so where bytes live stays internal.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from datacenter.errors import ConfigError
+
+StacItem = dict[str, Any]
+StacCollection = dict[str, Any]
+
+MAX_LIMIT = 10_000
+DEFAULT_LIMIT = 10
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """A validated item search. Times are timezone-aware UTC; open ends are None.
+
+    `bbox` is (west, south, east, north) in degrees on the body; west > east means the
+    box crosses the antimeridian (RFC 7946 / STAC convention).
+    `datetime` matches items whose [start_datetime, end_datetime] (or `datetime`)
+    intersects the closed interval.
+    `token` is the opaque value of a previous page's `next_token`.
+    """
+
+    collections: Sequence[str] | None = None
+    ids: Sequence[str] | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    intersects: dict[str, Any] | None = None
+    datetime: tuple[datetime | None, datetime | None] | None = None
+    limit: int = DEFAULT_LIMIT
+    token: str | None = None
+
+
+@dataclass
+class SearchPage:
+    items: list[StacItem]
+    number_matched: int | None = None
+    next_token: str | None = None
+    prev_token: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Catalog(abc.ABC):
+    """What the ingest pipeline and the API need from a catalog backend."""
+
+    # collections -----------------------------------------------------------------
+    @abc.abstractmethod
+    def upsert_collection(self, collection: StacCollection) -> None:
+        """Insert or replace a collection (by its `id`)."""
+
+    @abc.abstractmethod
+    def get_collection(self, collection_id: str) -> StacCollection:
+        """The collection, or `CollectionNotFound`."""
+
+    @abc.abstractmethod
+    def list_collections(self) -> list[StacCollection]:
+        """All collections, ordered by id."""
+
+    @abc.abstractmethod
+    def delete_collection(self, collection_id: str) -> None:
+        """Delete a collection and all its items; `CollectionNotFound` if absent."""
+
+    # items -----------------------------------------------------------------------
+    @abc.abstractmethod
+    def upsert_items(self, items: Iterable[StacItem]) -> int:
+        """Insert or replace items in one transaction; returns how many were written.
+
+        Every item's `collection` must exist (`CollectionNotFound` otherwise) and nothing is
+        written if any item is invalid.
+        """
+
+    @abc.abstractmethod
+    def get_item(self, collection_id: str, item_id: str) -> StacItem:
+        """The item, or `ItemNotFound` / `CollectionNotFound`."""
+
+    @abc.abstractmethod
+    def delete_item(self, collection_id: str, item_id: str) -> None:
+        """Delete one item; `ItemNotFound` if absent."""
+
+    @abc.abstractmethod
+    def search(self, query: SearchQuery) -> SearchPage:
+        """One page of items matching `query`, newest first (datetime desc, then id)."""
+
+    @abc.abstractmethod
+    def collection_extent(self, collection_id: str) -> dict[str, Any]:
+        """The STAC `extent` computed from the collection's items."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_catalog(url: str) -> Catalog:
+    """The catalog backend named by `url` (``sqlite:///path``)."""
+    if url.startswith("sqlite://"):
+        from catalog.sqlite import SQLiteCatalog
+
+        return SQLiteCatalog.from_url(url)
+    raise ConfigError(
+        f"catalog URL {url!r} names no backend this install has: use sqlite:///path/to/catalog.sqlite"
+    )

@@ -1,0 +1,7 @@
+"""Shared foundation of the data center: settings, storage, errors, CLI.
+
+This package imports none of `catalog`, `ingest` or `api` at module level (the CLI
+imports them lazily, inside commands), so the layers stay one-way.
+"""
+
+__version__ = "0.1.0"

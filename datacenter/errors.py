@@ -1,0 +1,72 @@
+"""One exception base for the whole data center.
+
+Every error a user can cause or meet derives from `DatacenterError`; `api/errors.py`
+maps these classes to HTTP statuses in one table, and the CLI prints their message as
+the one-line reason. Messages say what was found, what was expected and what to do.
+"""
+
+from __future__ import annotations
+
+
+class DatacenterError(Exception):
+    """Base of every error the data center raises on purpose."""
+
+
+class ConfigError(DatacenterError):
+    """A setting is missing or malformed."""
+
+
+class InvalidRequest(DatacenterError):
+    """A request parameter is malformed (bbox, datetime, limit, token, ids...)."""
+
+
+class NotFound(DatacenterError):
+    """A collection, item or asset does not exist (or the caller may not see it)."""
+
+
+class CollectionNotFound(NotFound):
+    pass
+
+
+class ItemNotFound(NotFound):
+    pass
+
+
+class AssetNotFound(NotFound):
+    pass
+
+
+class Conflict(DatacenterError):
+    """The request conflicts with what is stored (e.g. an item whose collection is missing)."""
+
+
+class StorageError(DatacenterError):
+    """The object store failed or refused an operation."""
+
+
+class InvalidKey(StorageError, InvalidRequest):
+    """A storage key tries to leave the store (`..`, absolute path, another scheme)."""
+
+
+class RangeNotSatisfiable(InvalidRequest):
+    """An HTTP Range header asks for bytes outside the object."""
+
+
+class ProductError(DatacenterError):
+    """An input product cannot be ingested; the message is the one-line reason."""
+
+
+class UnsupportedFormat(ProductError):
+    """No reader recognises the file."""
+
+
+class CorruptProduct(ProductError):
+    """The file is truncated, unreadable or disagrees with its label."""
+
+
+class LabelError(ProductError):
+    """The product label is malformed or lacks a required field."""
+
+
+class MissingDatetime(ProductError):
+    """The product carries no acquisition time and none was given with --datetime."""

@@ -1,0 +1,74 @@
+"""Settings: environment variables prefixed ``DATACENTER_``, then ``datacenter.toml``, then defaults.
+
+    DATACENTER_HOME             data folder (default ./datacenter-data)
+    DATACENTER_CATALOG_URL      sqlite:///path/to/catalog.sqlite (default: <home>/catalog.sqlite)
+    DATACENTER_STORE_URL        a folder or s3://bucket/prefix (default: <home>/store)
+    DATACENTER_S3_ENDPOINT_URL  S3 endpoint for s3:// stores (credentials: the usual AWS_* variables)
+    DATACENTER_S3_REGION        S3 region name (optional)
+    DATACENTER_DASK_SCHEDULER   address of a dask.distributed scheduler (empty: local threads)
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from datacenter.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DATACENTER_", toml_file="datacenter.toml", extra="ignore"
+    )
+
+    home: Path = Path("./datacenter-data")
+    catalog_url: str = ""
+    store_url: str = ""
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    dask_scheduler: str = ""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @field_validator("catalog_url")
+    @classmethod
+    def _known_catalog_scheme(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite://", "postgresql://", "postgres://")):
+            raise ConfigError(
+                f"DATACENTER_CATALOG_URL={value!r} is not understood: use sqlite:///path/to/file.sqlite"
+                " (or postgresql://... once the pgstac backend is installed)"
+            )
+        return value
+
+    @property
+    def resolved_catalog_url(self) -> str:
+        """The catalog URL, defaulting to a SQLite file in the data home."""
+        return self.catalog_url or f"sqlite:///{(self.home / 'catalog.sqlite').resolve()}"
+
+    @property
+    def resolved_store_url(self) -> str:
+        """The store URL, defaulting to a folder in the data home."""
+        return self.store_url or str((self.home / "store").resolve())
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own `Settings(...)` instead)."""
+    return Settings()
