@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     @classmethod
     def _known_catalog_scheme(cls, value: str) -> str:
         if value and not value.startswith(("sqlite://", "postgresql://", "postgres://")):
-            raise ConfigError(
+            raise ValueError(
                 f"DATACENTER_CATALOG_URL={value!r} is not understood: use sqlite:///path/to/file.sqlite"
                 " (or postgresql://... once the pgstac backend is installed)"
             )
@@ -70,5 +70,11 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (tests build their own `Settings(...)` instead)."""
-    return Settings()
+    """The process-wide settings; a bad value becomes a `ConfigError` naming the setting."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"DATACENTER_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from None

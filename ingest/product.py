@@ -1,0 +1,80 @@
+"""The typed description of one raster product, whatever format it came in."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+ProductFormat = Literal["GeoTIFF", "PDS4", "PDS3", "ISIS3", "VICAR"]
+
+_UNSAFE = re.compile(r"[^a-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class RasterProduct:
+    """One raster product as a reader found it.
+
+    `path` is the file GDAL opens for pixels (for PDS3 and PDS4 the label, which GDAL
+    follows to the data); `label` is the label file when there is one; `files` lists
+    every file the product consists of. Times are timezone-aware UTC, or None when the
+    product does not carry them.
+    """
+
+    id: str
+    path: Path
+    format: ProductFormat
+    label: Path | None = None
+    files: tuple[Path, ...] = ()
+    start: datetime | None = None
+    end: datetime | None = None
+    title: str | None = None
+    platform: str | None = None
+    instruments: tuple[str, ...] = ()
+    mission: str | None = None
+    targets: tuple[str, ...] = ("Moon",)
+    processing_level: str | None = None
+    width: int = 0
+    height: int = 0
+    count: int = 0
+    dtype: str = ""
+    extra_properties: dict[str, Any] = field(default_factory=dict)
+
+
+def stac_id(text: str) -> str:
+    """A STAC-safe id from a label field or a file stem: lowercase, [a-z0-9._-] only."""
+    safe = _UNSAFE.sub("-", text.strip().lower()).strip("-._")
+    if not safe:
+        raise ValueError(f"cannot make an item id from {text!r}: no letters or digits in it")
+    return safe
+
+
+def utc_datetime(value: Any) -> datetime | None:
+    """Parse a label time (ISO 8601, PDS 'YYYY-DDDTHH:MM:SS', TIFF 'YYYY:MM:DD HH:MM:SS',
+    or a `datetime`) into a timezone-aware UTC datetime; None for empty / N/A / unknown.
+
+    Naive times are taken as UTC, as PDS and ISIS define them. Raises ValueError when the
+    text is not a time.
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        text = str(value).strip().strip('"').strip()
+        if not text or text.upper() in {"N/A", "NULL", "UNK", "UNKNOWN", "NONE"} or "${" in text:
+            return None
+        text = text.removesuffix("Z").removesuffix("z")
+        m = re.fullmatch(r"(\d{4}):(\d{2}):(\d{2})[ T](\d{2}:\d{2}:\d{2})", text)
+        if m:  # TIFF DateTime tag
+            text = f"{m[1]}-{m[2]}-{m[3]}T{m[4]}"
+        m = re.fullmatch(r"(\d{4})-(\d{3})(T.*)?", text)
+        if m:  # PDS day-of-year form
+            dt = datetime.strptime(f"{m[1]}-{m[2]}", "%Y-%j")
+            text = dt.date().isoformat() + (m[3] or "")
+        dt = datetime.fromisoformat(text)
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)

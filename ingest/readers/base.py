@@ -1,0 +1,109 @@
+"""The reader contract every product format fulfils, and the checks they share."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import rasterio
+from rasterio.errors import RasterioError
+
+from datacenter.errors import CorruptProduct, LabelError
+from ingest.product import utc_datetime
+
+
+class Reader(abc.ABC):
+    """One product format: cheap recognition, then a full read into a `RasterProduct`.
+
+    `can_open` looks only at the extension and a few header bytes. `read` parses the
+    label, checks the data file holds as many bytes as the label says (CorruptProduct
+    otherwise), opens the pixels with rasterio, and raises LabelError for a malformed
+    label.
+    """
+
+    name: str
+    #: lowercase suffixes of the files this reader takes as a product's entry file
+    extensions: tuple[str, ...]
+
+    @abc.abstractmethod
+    def can_open(self, path: Path) -> bool: ...
+
+    @abc.abstractmethod
+    def read(self, path: Path) -> Any: ...  # -> RasterProduct
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+
+@dataclass(frozen=True)
+class RasterShape:
+    width: int
+    height: int
+    count: int
+    dtype: str
+
+
+def head(path: Path, n: int = 64) -> bytes:
+    """The first `n` bytes of `path` (b"" when it cannot be read)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(n)
+    except OSError:
+        return b""
+
+
+def open_raster(path: Path, fmt: str, driver: str | None = None) -> RasterShape:
+    """Open `path` with rasterio to prove GDAL can read it; CorruptProduct otherwise."""
+    try:
+        drivers = [driver] if driver else None
+        with rasterio.open(path, driver=drivers[0] if drivers else None) as ds:
+            if ds.width <= 0 or ds.height <= 0 or ds.count <= 0:
+                raise CorruptProduct(
+                    f"{fmt} product {path} opens with {ds.count} bands of {ds.width}x{ds.height} pixels; "
+                    "expected a raster with at least one band and pixel: check the file is complete"
+                )
+            return RasterShape(ds.width, ds.height, ds.count, ds.dtypes[0])
+    except RasterioError as exc:
+        raise CorruptProduct(
+            f"GDAL cannot open {fmt} product {path}: {exc}. Expected a readable {fmt} raster; "
+            "check the file is complete (re-download or re-export it)"
+        ) from exc
+
+
+def check_data_size(data_file: Path, expected: int, *, label: Path, fmt: str) -> None:
+    """Raise CorruptProduct if `data_file` is missing or shorter than `expected` bytes."""
+    if not data_file.is_file():
+        raise CorruptProduct(
+            f"{fmt} label {label} points at data file {data_file.name}, which is not beside it; "
+            "expected the label and its data file in the same folder: copy the data file there"
+        )
+    size = data_file.stat().st_size
+    if size < expected:
+        raise CorruptProduct(
+            f"{fmt} data file {data_file} holds {size} bytes but its label {label.name} describes "
+            f"{expected} bytes; the file is truncated (or the label is wrong): re-download the product"
+        )
+
+
+def label_time(value: Any, *, key: str, label: Path, fmt: str) -> datetime | None:
+    """A label time as UTC datetime; LabelError naming the key when it is not a time."""
+    try:
+        return utc_datetime(value)
+    except (ValueError, TypeError) as exc:
+        raise LabelError(
+            f"{fmt} label {label} has {key} = {value!r}, which is not a time; expected ISO 8601 "
+            "such as 2019-01-03T02:26:00Z: fix the label or pass --datetime"
+        ) from exc
+
+
+def text_or_none(value: Any) -> str | None:
+    """A label string with quotes and placeholders removed; None when empty or N/A."""
+    if value is None:
+        return None
+    text = " ".join(str(value).split()).strip('"').strip()
+    if not text or text.upper() in {"N/A", "NULL", "UNK", "UNKNOWN", "NONE"} or "${" in text:
+        return None
+    return text
