@@ -31,7 +31,7 @@ _loaded = False
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+    version: bool = typer.Option(False, "--version", is_flag=True, help="Print the version and exit."),
 ) -> None:
     if version:
         typer.echo(__version__)
@@ -48,7 +48,7 @@ def load_commands() -> typer.Typer:
             except Exception as exc:  # a broken layer must not take the whole CLI down
                 err_console.print(
                     f"[yellow]warning:[/] the '{ep.name}' commands are unavailable: {exc}"
-                    " (reinstall with `pip install -e .` or check the import error above)"
+                    " (reinstall with `pip install -e .`)"
                 )
         _loaded = True
     return app

@@ -55,11 +55,10 @@ def head(path: Path, n: int = 64) -> bytes:
         return b""
 
 
-def open_raster(path: Path, fmt: str, driver: str | None = None) -> RasterShape:
+def open_raster(path: Path, fmt: str) -> RasterShape:
     """Open `path` with rasterio to prove GDAL can read it; CorruptProduct otherwise."""
     try:
-        drivers = [driver] if driver else None
-        with rasterio.open(path, driver=drivers[0] if drivers else None) as ds:
+        with rasterio.open(path) as ds:
             if ds.width <= 0 or ds.height <= 0 or ds.count <= 0:
                 raise CorruptProduct(
                     f"{fmt} product {path} opens with {ds.count} bands of {ds.width}x{ds.height} pixels; "
