@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from catalog.base import open_catalog
@@ -54,10 +55,14 @@ def run_ingest(
             progress.advance(task)
             if res.ok:
                 progress.console.print(
-                    f"[green]ok[/]     {res.id}  {res.status}  {res.bytes / 1e6:.2f} MB  {res.seconds:.2f} s  ({res.path})"
+                    f"[green]ok[/]     {escape(str(res.id))}  {res.status}  {res.bytes / 1e6:.2f} MB"
+                    f"  {res.seconds:.2f} s  ({escape(res.path)})",
+                    soft_wrap=True,
                 )
             else:
-                progress.console.print(f"[red]failed[/] {res.path}: {res.reason}")
+                progress.console.print(
+                    f"[red]failed[/] {escape(res.path)}: {escape(str(res.reason))}", soft_wrap=True
+                )
 
         report = ingest_paths(
             files, collection_id=collection, catalog=catalog, store=store,

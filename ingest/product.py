@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -62,6 +62,8 @@ def utc_datetime(value: Any) -> datetime | None:
         return None
     if isinstance(value, datetime):
         dt = value
+    elif isinstance(value, date):
+        dt = datetime(value.year, value.month, value.day)
     else:
         text = str(value).strip().strip('"').strip()
         if not text or text.upper() in {"N/A", "NULL", "UNK", "UNKNOWN", "NONE"} or "${" in text:
