@@ -1,0 +1,204 @@
+"""The STAC core client: stac-fastapi's sync `BaseCoreClient` over our `Catalog` contract.
+
+stac-fastapi runs these methods in a thread pool and passes the `request`; the catalog
+comes from ``request.state`` (bound by `api.deps.bind_catalog`, so dependency overrides
+and a future access filter apply). Every record leaves through `api.links`, which makes
+links absolute and turns asset store keys into download URLs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attr
+from stac_fastapi.types import stac
+from stac_fastapi.types.core import BaseCoreClient
+from starlette.requests import Request
+
+from api.deps import catalog_of
+from api.links import (
+    GEOJSON,
+    base_url,
+    collection_url,
+    link,
+    present_collection,
+    present_item,
+    request_url,
+    with_query,
+)
+from api.params import parse_bbox, parse_datetime, parse_intersects, split_list
+from catalog.base import DEFAULT_LIMIT, MAX_LIMIT, Catalog, SearchPage, SearchQuery, StacItem
+from datacenter.errors import InvalidRequest, ItemNotFound
+
+
+def lookup_item(catalog: Catalog, collection_id: str, item_id: str) -> StacItem:
+    """The stored item, or `ItemNotFound` naming the collection and the item."""
+    try:
+        return catalog.get_item(collection_id, item_id)
+    except ItemNotFound as exc:
+        raise ItemNotFound(
+            f"collection {collection_id!r} has no item {item_id!r}; its items are listed "
+            f"at /collections/{collection_id}/items"
+        ) from exc
+
+
+def build_query(
+    *,
+    collections: Any = None,
+    ids: Any = None,
+    bbox: Any = None,
+    intersects: Any = None,
+    datetime: str | None = None,
+    limit: int | None = None,
+    token: str | None = None,
+) -> SearchQuery:
+    """One validated `SearchQuery` from GET or POST parameters."""
+    if bbox is not None and intersects:
+        raise InvalidRequest(
+            "bbox and intersects were both given; they are mutually exclusive, use one"
+        )
+    return SearchQuery(
+        collections=split_list(collections),
+        ids=split_list(ids),
+        bbox=parse_bbox(bbox),
+        intersects=parse_intersects(intersects),
+        datetime=parse_datetime(datetime),
+        # Above MAX_LIMIT is clamped (stac-fastapi's `Limit` already crops GET and POST).
+        limit=min(limit or DEFAULT_LIMIT, MAX_LIMIT),
+        token=token or None,
+    )
+
+
+@attr.s
+class CatalogClient(BaseCoreClient):
+    """GET /, /conformance, /collections[/{id}[/items[/{id}]]], GET and POST /search."""
+
+    def landing_page(self, **kwargs: Any) -> stac.LandingPage:
+        request: Request = kwargs["request"]
+        page = super().landing_page(**kwargs)
+        base = base_url(request)
+        for collection in catalog_of(request).list_collections():
+            extra = {"title": collection["title"]} if collection.get("title") else {}
+            page["links"].append(link("child", collection_url(base, collection["id"]), **extra))
+        return page
+
+    def all_collections(self, **kwargs: Any) -> stac.Collections:
+        request: Request = kwargs["request"]
+        base = base_url(request)
+        collections = [
+            present_collection(self._with_extent(request, c), base)
+            for c in catalog_of(request).list_collections()
+        ]
+        return {  # type: ignore[typeddict-unknown-key]
+            "collections": collections,  # type: ignore[typeddict-item]
+            "links": [link("root", base), link("self", f"{base}collections"), link("parent", base)],
+            "numberMatched": len(collections),
+            "numberReturned": len(collections),
+        }
+
+    def get_collection(self, collection_id: str, **kwargs: Any) -> stac.Collection:
+        request: Request = kwargs["request"]
+        collection = catalog_of(request).get_collection(collection_id)
+        return present_collection(self._with_extent(request, collection), base_url(request))  # type: ignore[return-value]
+
+    def get_item(self, item_id: str, collection_id: str, **kwargs: Any) -> stac.Item:
+        request: Request = kwargs["request"]
+        item = lookup_item(catalog_of(request), collection_id, item_id)
+        return present_item(item, base_url(request))  # type: ignore[return-value]
+
+    def item_collection(
+        self,
+        collection_id: str,
+        bbox: Any = None,
+        datetime: str | None = None,
+        limit: int | None = DEFAULT_LIMIT,
+        token: str | None = None,
+        **kwargs: Any,
+    ) -> stac.ItemCollection:
+        request: Request = kwargs["request"]
+        catalog = catalog_of(request)
+        catalog.get_collection(collection_id)  # CollectionNotFound -> 404 before searching
+        query = build_query(
+            collections=[collection_id], bbox=bbox, datetime=datetime, limit=limit, token=token
+        )
+        page = catalog.search(query)
+        return self._page(page, request, collection_id=collection_id)
+
+    def get_search(
+        self,
+        collections: Any = None,
+        ids: Any = None,
+        bbox: Any = None,
+        intersects: Any = None,
+        datetime: str | None = None,
+        limit: int | None = DEFAULT_LIMIT,
+        **kwargs: Any,
+    ) -> stac.ItemCollection:
+        request: Request = kwargs["request"]
+        query = build_query(
+            collections=collections,
+            ids=ids,
+            bbox=bbox,
+            intersects=intersects,
+            datetime=datetime,
+            limit=limit,
+            token=kwargs.get("token"),
+        )
+        return self._page(catalog_of(request).search(query), request)
+
+    def post_search(self, search_request: Any, **kwargs: Any) -> stac.ItemCollection:
+        request: Request = kwargs["request"]
+        body = search_request.model_dump(mode="json", exclude_none=True)
+        query = build_query(
+            collections=search_request.collections,
+            ids=search_request.ids,
+            bbox=search_request.bbox,
+            intersects=search_request.intersects,
+            datetime=search_request.datetime,
+            limit=search_request.limit,
+            token=getattr(search_request, "token", None),
+        )
+        body.pop("token", None)
+        return self._page(catalog_of(request).search(query), request, post_body=body)
+
+    # helpers ---------------------------------------------------------------------
+    @staticmethod
+    def _with_extent(request: Request, collection: dict[str, Any]) -> dict[str, Any]:
+        if collection.get("extent"):
+            return collection
+        extent = catalog_of(request).collection_extent(collection["id"])
+        return {**collection, "extent": extent}
+
+    @staticmethod
+    def _page(
+        page: SearchPage,
+        request: Request,
+        *,
+        collection_id: str | None = None,
+        post_body: dict[str, Any] | None = None,
+    ) -> stac.ItemCollection:
+        base = base_url(request)
+        here = request_url(request)
+        links = [link("root", base), link("self", here, GEOJSON)]
+        if collection_id is not None:
+            links.append(link("parent", collection_url(base, collection_id)))
+            links.append(link("collection", collection_url(base, collection_id)))
+        for rel, token in (("next", page.next_token), ("prev", page.prev_token)):
+            if not token:
+                continue
+            if post_body is None:
+                links.append(link(rel, with_query(here, token=token), GEOJSON, method="GET"))
+            else:
+                links.append(
+                    link(rel, here, GEOJSON, method="POST", body={**post_body, "token": token})
+                )
+        features = [present_item(item, base) for item in page.items]
+        result: dict[str, Any] = {
+            "type": "FeatureCollection",
+            "features": features,
+            "links": links,
+            "numberReturned": len(features),
+        }
+        if page.number_matched is not None:
+            result["numberMatched"] = page.number_matched
+        return result  # type: ignore[return-value]

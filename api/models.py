@@ -1,0 +1,91 @@
+"""Request models: stac-fastapi's, with our bbox/datetime checks and token paging.
+
+The GET models keep stac-fastapi's field names and OpenAPI text but swap its `bbox`
+converter and `datetime` validator for `api.params` (messages that name the parameter,
+body ``{code, description}``). The POST model takes `bbox` and `datetime` loosely and the
+client validates them with the same functions, so GET and POST answer alike.
+No `from __future__ import annotations` here: FastAPI reads these annotations at runtime.
+Token paging is stac-fastapi's `TokenPaginationExtension` (what stac-fastapi-pgstac uses):
+it adds `token` to the GET query and the POST body.
+"""
+
+from typing import Annotated, cast
+
+import attr
+from fastapi import Query
+from pydantic import BaseModel, Field
+from stac_fastapi.api.models import ItemCollectionUri, create_request_model
+from stac_fastapi.extensions.pagination import TokenPaginationExtension
+from stac_fastapi.types.search import (
+    APIRequest,
+    BaseSearchGetRequest,
+    BaseSearchPostRequest,
+    DateTimeQueryType,
+)
+
+from api.params import BBox, parse_bbox, parse_datetime
+
+PAGINATION = TokenPaginationExtension()
+
+
+def _bbox_query(
+    val: Annotated[
+        str | None,
+        Query(
+            description=(
+                "Only items intersecting this box: west,south,east,north in degrees on the "
+                "body. west > east crosses the antimeridian. Mutually exclusive with intersects."
+            ),
+            openapi_examples={
+                "user-provided": {"value": None},
+                "south-polar-cap": {"value": "-180,-90,180,-80"},
+                "across-antimeridian": {"value": "170,-10,-170,10"},
+            },
+        ),
+    ] = None,
+) -> BBox | None:
+    return parse_bbox(val)
+
+
+def _check_datetime(instance: object, attribute: object, value: str | None) -> None:
+    parse_datetime(value)
+
+
+@attr.s
+class _SearchGet(BaseSearchGetRequest):
+    bbox: BBox | None = attr.ib(default=None, converter=_bbox_query)  # type: ignore[misc]
+    datetime: DateTimeQueryType = attr.ib(default=None, validator=_check_datetime)
+
+
+@attr.s
+class _ItemsGet(ItemCollectionUri):
+    bbox: BBox | None = attr.ib(default=None, converter=_bbox_query)  # type: ignore[misc]
+    datetime: DateTimeQueryType = attr.ib(default=None, validator=_check_datetime)
+
+
+class _SearchPost(BaseSearchPostRequest):
+    # Loose here, checked by api.params in the client (one message for GET and POST).
+    bbox: list[float] | None = Field(  # type: ignore[assignment]
+        None, description="west, south, east, north; west > east crosses the antimeridian"
+    )
+    datetime: str | None = Field(None, description="RFC 3339 instant or interval")  # type: ignore[assignment]
+
+
+SearchGetRequest = cast(
+    type[APIRequest],
+    create_request_model(
+        "SearchGetRequest", base_model=_SearchGet, extensions=[PAGINATION], request_type="GET"
+    ),
+)
+ItemsGetRequest = cast(
+    type[APIRequest],
+    create_request_model(
+        "ItemCollectionUri", base_model=_ItemsGet, extensions=[PAGINATION], request_type="GET"
+    ),
+)
+SearchPostRequest = cast(
+    type[BaseModel],
+    create_request_model(
+        "SearchPostRequest", base_model=_SearchPost, extensions=[PAGINATION], request_type="POST"
+    ),
+)
