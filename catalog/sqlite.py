@@ -1,0 +1,482 @@
+"""The SQLite catalog backend: one file, WAL, an R*Tree of footprint boxes.
+
+Design
+------
+* One connection per thread (``threading.local``; re-opened after ``fork``), WAL mode,
+  ``synchronous=NORMAL`` and a busy timeout, so the API's threadpool and an ingest process
+  can read while one writer writes. Writes run in ``BEGIN IMMEDIATE`` transactions; a search
+  reads its count and its page from one snapshot.
+* ``items`` is narrow: ids, integer microsecond times, the footprint's bounds and whether
+  the footprint is exactly its bounding rectangle; ``item_data`` holds the item JSON as text
+  (returned with one ``json.loads``, fetched only for the rows of the page) and the WKB. ``items_rtree`` holds one box per polygon part (R*Tree id
+  ``pk * 1024 + part``, auxiliary column ``item`` = the item's ``pk``), so antimeridian
+  MultiPolygons are found from either side.
+* Search: R*Tree prefilter, then exact double-precision box tests in SQL for rectangular
+  footprints and a vectorised shapely test (prepared query geometry) for the rest, applied
+  while walking the sorted rows so pages stay full. Order: datetime desc, collection, id;
+  paging by keyset tokens (`catalog.paging`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from catalog.base import MAX_LIMIT, Catalog, SearchPage, SearchQuery, StacCollection, StacItem
+from catalog.paging import PageToken
+from catalog.sqlite_query import Plan, plan_search, exact_hits
+from catalog.sqlite_rows import from_us, prepare_items
+from datacenter.errors import CollectionNotFound, ConfigError, InvalidRequest, ItemNotFound
+
+SCHEMA_VERSION = 1
+RTREE_STRIDE = 1024  # R*Tree id = item pk * RTREE_STRIDE + part number
+
+_SCHEMA = """
+CREATE TABLE collections (
+    id TEXT PRIMARY KEY,
+    content TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE items (
+    pk INTEGER PRIMARY KEY,
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL,
+    dt INTEGER NOT NULL,          -- sort key: datetime, else start_datetime (us since epoch, UTC)
+    t_start INTEGER NOT NULL,     -- start_datetime, else datetime
+    t_end INTEGER NOT NULL,       -- end_datetime, else datetime
+    w REAL NOT NULL, s REAL NOT NULL, e REAL NOT NULL, n REAL NOT NULL,  -- footprint bounds
+    needs_exact INTEGER NOT NULL, -- 1: footprint is not its own bounding rectangle
+    crosses INTEGER NOT NULL,     -- 1: footprint crosses the antimeridian
+    nboxes INTEGER NOT NULL,      -- R*Tree entries: pk * 1024 + 0 .. nboxes - 1
+    UNIQUE (id, collection)
+);
+-- the bulky part of an item, apart so that filtering and sorting touch only narrow rows
+CREATE TABLE item_data (
+    pk INTEGER PRIMARY KEY,       -- = items.pk
+    geom BLOB NOT NULL,           -- footprint WKB for exact tests
+    content TEXT NOT NULL         -- the STAC item JSON
+);
+CREATE INDEX items_dt ON items (dt DESC, collection, id, t_start, t_end);
+CREATE INDEX items_collection_dt ON items (collection, dt DESC, id, t_start, t_end);
+CREATE VIRTUAL TABLE items_rtree USING rtree (id, minx, maxx, miny, maxy, +item INTEGER);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+"""
+
+_ORDER_NEXT = " ORDER BY i.dt DESC, i.collection, i.id"
+_ORDER_PREV = " ORDER BY i.dt, i.collection DESC, i.id DESC"
+_KEYSET_NEXT = (
+    " AND i.dt <= :k_dt AND (i.dt < :k_dt OR (i.dt = :k_dt AND"
+    " (i.collection > :k_c OR (i.collection = :k_c AND i.id > :k_id))))"
+)
+_KEYSET_PREV = (
+    " AND i.dt >= :k_dt AND (i.dt > :k_dt OR (i.dt = :k_dt AND"
+    " (i.collection < :k_c OR (i.collection = :k_c AND i.id < :k_id))))"
+)
+
+
+class _Holder:
+    """Owns one thread's connection; closes it when the thread (and so its local) goes."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn: sqlite3.Connection | None = conn
+
+    def close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            conn.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class SQLiteCatalog(Catalog):
+    """A catalog in one SQLite file; safe for many reader threads/processes and one writer."""
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create the catalog folder {self.path.parent}: {exc}") from None
+        self._lock = threading.Lock()
+        self._holders: weakref.WeakSet[_Holder] = weakref.WeakSet()
+        self._local = threading.local()
+        self._pid = os.getpid()
+        self._create_schema()
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLiteCatalog:
+        """``sqlite:///abs/path.sqlite`` (or ``sqlite:////abs/path``); relative paths also work."""
+        if not url.startswith("sqlite://"):
+            raise ConfigError(f"catalog URL {url!r} is not a sqlite:/// URL")
+        rest = url[len("sqlite://"):].split("?", 1)[0]
+        if rest.startswith("//"):
+            rest = rest[1:]
+        if rest in ("", "/", "/:memory:", ":memory:"):
+            raise ConfigError(
+                f"catalog URL {url!r} names no file; use sqlite:///path/to/catalog.sqlite "
+                "(in-memory catalogs are not shared between threads)"
+            )
+        return cls(Path(rest))
+
+    def __repr__(self) -> str:
+        return f"SQLiteCatalog({str(self.path)!r})"
+
+    # connections ------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        self._set_wal(conn)
+        for pragma in ("synchronous = NORMAL", "temp_store = MEMORY", "cache_size = -32000",
+                       "mmap_size = 268435456"):
+            conn.execute(f"PRAGMA {pragma}")
+        return conn
+
+    def _set_wal(self, conn: sqlite3.Connection) -> None:
+        deadline = time.monotonic() + self.timeout
+        while conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def _conn(self) -> sqlite3.Connection:
+        if os.getpid() != self._pid:  # forked: never share the parent's connections
+            self._pid, self._local, self._holders = os.getpid(), threading.local(), weakref.WeakSet()
+        holder: _Holder | None = getattr(self._local, "holder", None)
+        if holder is None or holder.conn is None:
+            holder = _Holder(self._connect())
+            self._local.holder = holder
+            with self._lock:
+                self._holders.add(holder)
+        assert holder.conn is not None
+        return holder.conn
+
+    def close(self) -> None:
+        with self._lock:
+            holders = list(self._holders)
+        for holder in holders:
+            holder.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """One read snapshot (several statements see the same data)."""
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    def _create_schema(self) -> None:
+        with self._write() as c:  # statement by statement: executescript would COMMIT midway
+            c.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = c.execute("SELECT max(version) FROM schema_version").fetchone()
+            version = row[0]
+            if version is None:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        c.execute(statement)
+                c.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+            elif version > SCHEMA_VERSION:
+                raise ConfigError(
+                    f"catalog {self.path} has schema version {version}, newer than this install "
+                    f"understands ({SCHEMA_VERSION}); upgrade lunar-datacenter"
+                )
+
+    # collections ------------------------------------------------------------------
+    def upsert_collection(self, collection: StacCollection) -> None:
+        cid = collection.get("id") if isinstance(collection, dict) else None
+        if not isinstance(cid, str) or not cid:
+            raise InvalidRequest("collection has no 'id' (a non-empty string is required)")
+        content = json.dumps(collection, separators=(",", ":"), ensure_ascii=False)
+        with self._write() as c:
+            c.execute(
+                "INSERT INTO collections (id, content) VALUES (?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET content = excluded.content",
+                (cid, content),
+            )
+
+    def get_collection(self, collection_id: str) -> StacCollection:
+        row = self._conn().execute(
+            "SELECT content FROM collections WHERE id = ?", (collection_id,)
+        ).fetchone()
+        if row is None:
+            raise self._collection_not_found(self._conn(), collection_id)
+        return json.loads(row[0])
+
+    def list_collections(self) -> list[StacCollection]:
+        rows = self._conn().execute("SELECT content FROM collections ORDER BY id").fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def delete_collection(self, collection_id: str) -> None:
+        with self._write() as c:
+            if c.execute("SELECT 1 FROM collections WHERE id = ?", (collection_id,)).fetchone() is None:
+                raise self._collection_not_found(c, collection_id)
+            rows = c.execute(
+                "SELECT pk, nboxes FROM items WHERE collection = ?", (collection_id,)
+            ).fetchall()
+            self._delete_boxes(c, rows)
+            c.executemany("DELETE FROM item_data WHERE pk = ?", ((pk,) for pk, _ in rows))
+            c.execute("DELETE FROM items WHERE collection = ?", (collection_id,))
+            c.execute("DELETE FROM collections WHERE id = ?", (collection_id,))
+
+    @staticmethod
+    def _collection_not_found(conn: sqlite3.Connection, collection_id: str) -> CollectionNotFound:
+        known = [r[0] for r in conn.execute("SELECT id FROM collections ORDER BY id LIMIT 11")]
+        listed = ", ".join(repr(k) for k in known[:10]) + (", ..." if len(known) > 10 else "")
+        return CollectionNotFound(
+            f"collection {collection_id!r} does not exist; "
+            + (f"known collections: {listed}" if known else "the catalog has no collections yet")
+        )
+
+    @staticmethod
+    def _delete_boxes(conn: sqlite3.Connection, rows: Iterable[tuple[int, int]]) -> None:
+        conn.executemany(
+            "DELETE FROM items_rtree WHERE id = ?",
+            ((pk * RTREE_STRIDE + part,) for pk, nboxes in rows for part in range(nboxes)),
+        )
+
+    # items ------------------------------------------------------------------------
+    def upsert_items(self, items: Iterable[StacItem]) -> int:
+        rows = prepare_items(items)
+        if not rows:
+            return 0
+        with self._write() as c:
+            wanted = sorted({r.collection for r in rows})
+            have = {
+                r[0] for r in c.execute(
+                    "SELECT id FROM collections WHERE id IN (SELECT value FROM json_each(?))",
+                    (json.dumps(wanted),),
+                )
+            }
+            missing = [cid for cid in wanted if cid not in have]
+            if missing:
+                first = next(r for r in rows if r.collection == missing[0])
+                raise CollectionNotFound(
+                    f"item {first.id!r} names collection {missing[0]!r}, which does not exist; "
+                    "create the collection first"
+                    + (f" (also missing: {', '.join(map(repr, missing[1:]))})" if missing[1:] else "")
+                )
+            rows = list({(r.collection, r.id): r for r in rows}.values())  # last one wins
+            existing = {
+                (coll, iid): (pk, nboxes)
+                for coll, iid, pk, nboxes in c.execute(
+                    "SELECT i.collection, i.id, i.pk, i.nboxes FROM json_each(?) AS j"
+                    " JOIN items i ON i.id = j.value ->> 1 AND i.collection = j.value ->> 0",
+                    (json.dumps([[r.collection, r.id] for r in rows]),),
+                )
+            }
+            self._delete_boxes(c, existing.values())
+            next_pk = (c.execute("SELECT max(pk) FROM items").fetchone()[0] or 0) + 1
+            inserts, updates, boxes, data = [], [], [], []
+            max_span = 0
+            for r in rows:
+                old = existing.get((r.collection, r.id))
+                if old is None:
+                    pk, next_pk = next_pk, next_pk + 1
+                else:
+                    pk = old[0]
+                values = (r.collection, r.id, r.dt, r.start, r.end, *r.bounds, int(r.needs_exact),
+                          int(r.crosses), len(r.boxes), pk)
+                (inserts if old is None else updates).append(values)
+                data.append((r.wkb, r.content, pk))
+                boxes.extend(
+                    (pk * RTREE_STRIDE + part, bw, be, bs, bn, pk)
+                    for part, (bw, bs, be, bn) in enumerate(r.boxes)
+                )
+                max_span = max(max_span, max(r.end, r.dt) - min(r.start, r.dt))
+            c.executemany(
+                "INSERT INTO items (collection, id, dt, t_start, t_end, w, s, e, n, needs_exact,"
+                " crosses, nboxes, pk) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                inserts,
+            )
+            c.executemany(
+                "UPDATE items SET collection = ?, id = ?, dt = ?, t_start = ?, t_end = ?, w = ?, s = ?,"
+                " e = ?, n = ?, needs_exact = ?, crosses = ?, nboxes = ? WHERE pk = ?",
+                updates,
+            )
+            c.executemany("INSERT OR REPLACE INTO item_data (geom, content, pk) VALUES (?, ?, ?)", data)
+            c.executemany("INSERT INTO items_rtree VALUES (?, ?, ?, ?, ?, ?)", boxes)
+            c.execute(
+                "INSERT INTO meta (key, value) VALUES ('max_span', ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+                (max_span,),
+            )
+        return len(rows)
+
+    def get_item(self, collection_id: str, item_id: str) -> StacItem:
+        with self._read() as c:
+            row = c.execute(
+                "SELECT d.content FROM items i JOIN item_data d ON d.pk = i.pk"
+                " WHERE i.id = ? AND i.collection = ?",
+                (item_id, collection_id),
+            ).fetchone()
+            if row is None:
+                raise self._item_not_found(c, collection_id, item_id)
+        return json.loads(row[0])
+
+    def delete_item(self, collection_id: str, item_id: str) -> None:
+        with self._write() as c:
+            row = c.execute(
+                "SELECT pk, nboxes FROM items WHERE id = ? AND collection = ?", (item_id, collection_id)
+            ).fetchone()
+            if row is None:
+                raise self._item_not_found(c, collection_id, item_id)
+            self._delete_boxes(c, [row])
+            c.execute("DELETE FROM items WHERE pk = ?", (row[0],))
+            c.execute("DELETE FROM item_data WHERE pk = ?", (row[0],))
+
+    def _item_not_found(
+        self, conn: sqlite3.Connection, collection_id: str, item_id: str
+    ) -> CollectionNotFound | ItemNotFound:
+        if conn.execute("SELECT 1 FROM collections WHERE id = ?", (collection_id,)).fetchone() is None:
+            return self._collection_not_found(conn, collection_id)
+        return ItemNotFound(f"item {item_id!r} is not in collection {collection_id!r}")
+
+    # search -----------------------------------------------------------------------
+    def search(self, query: SearchQuery) -> SearchPage:
+        if not isinstance(query.limit, int) or not 1 <= query.limit <= MAX_LIMIT:
+            raise InvalidRequest(f"limit {query.limit!r} is out of range; use 1 to {MAX_LIMIT}")
+        token = PageToken.decode(query.token) if query.token else None
+        with self._read() as c:
+            row = c.execute("SELECT value FROM meta WHERE key = 'max_span'").fetchone()
+            plan = plan_search(query, max_span=row[0] if row else 0)
+            if plan is None:  # provably empty (e.g. an empty id list)
+                return SearchPage(items=[], number_matched=0)
+            matched = self._count(c, plan)
+            forward = token is None or token.direction == "next"
+            rows = self._walk(c, plan, token.key if token else None, forward, query.limit + 1)
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        if not forward:
+            rows.reverse()
+        keys = [(r[0], r[1], r[2]) for r in rows]
+        next_token = prev_token = None
+        if forward:
+            if more:
+                next_token = PageToken(keys[-1], "next").encode()
+            if token is not None and keys:
+                prev_token = PageToken(keys[0], "prev").encode()
+        else:
+            if more:
+                prev_token = PageToken(keys[0], "prev").encode()
+            if keys:
+                next_token = PageToken(keys[-1], "next").encode()
+        return SearchPage(
+            items=[json.loads(r[4]) for r in rows],
+            number_matched=matched,
+            next_token=next_token,
+            prev_token=prev_token,
+        )
+
+    def _count(self, conn: sqlite3.Connection, plan: Plan) -> int:
+        total = 0
+        if plan.sure_sql != "0":
+            sql = f"SELECT count(*) FROM items i WHERE {plan.where} AND ({plan.sure_sql})"
+            total += conn.execute(sql, plan.params).fetchone()[0]
+        if plan.sure_sql != "1":
+            sql = (f"SELECT d.geom FROM items i JOIN item_data d ON d.pk = i.pk"
+                   f" WHERE {plan.where} AND NOT ({plan.sure_sql})")
+            blobs = [r[0] for r in conn.execute(sql, plan.params)]
+            if blobs:
+                total += int(exact_hits(plan.geometry, blobs).sum())
+        return total
+
+    def _walk(
+        self,
+        conn: sqlite3.Connection,
+        plan: Plan,
+        key: tuple[int, str, str] | None,
+        forward: bool,
+        want: int,
+    ) -> list[tuple[Any, ...]]:
+        """Up to `want` matching rows (dt, collection, id, pk, content) in page order after
+        `key`; exact tests run batch by batch, so rejected candidates never shorten a page."""
+        base = (f"SELECT i.dt, i.collection, i.id, i.pk, {plan.sure_sql} FROM items i"
+                f" WHERE {plan.where}")
+        order = _ORDER_NEXT if forward else _ORDER_PREV
+        keyset = _KEYSET_NEXT if forward else _KEYSET_PREV
+        accepted: list[tuple[Any, ...]] = []
+        batch = want if plan.sure_sql == "1" else max(want, 64)
+        while True:
+            params = dict(plan.params)
+            sql = base
+            if key is not None:
+                sql += keyset
+                params.update(k_dt=key[0], k_c=key[1], k_id=key[2])
+            rows = conn.execute(f"{sql}{order} LIMIT {batch}", params).fetchall()
+            uncertain = [r[3] for r in rows if not r[4]]
+            rejected: set[int] = set()
+            if uncertain:
+                geoms = dict(conn.execute(
+                    "SELECT pk, geom FROM item_data WHERE pk IN (SELECT value FROM json_each(?))",
+                    (json.dumps(uncertain),),
+                ).fetchall())
+                hits = exact_hits(plan.geometry, [geoms[pk] for pk in uncertain])
+                rejected = {pk for pk, hit in zip(uncertain, hits, strict=True) if not hit}
+            for r in rows:
+                if r[3] not in rejected:
+                    accepted.append(r)
+                    if len(accepted) == want:
+                        return self._with_content(conn, accepted)
+            if len(rows) < batch:
+                return self._with_content(conn, accepted)
+            key = (rows[-1][0], rows[-1][1], rows[-1][2])
+            batch = min(batch * 4, 50_000)
+
+    @staticmethod
+    def _with_content(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        if not rows:
+            return rows
+        content = dict(conn.execute(
+            "SELECT pk, content FROM item_data WHERE pk IN (SELECT value FROM json_each(?))",
+            (json.dumps([r[3] for r in rows]),),
+        ).fetchall())
+        return [(*r[:4], content[r[3]]) for r in rows]
+
+    # extent -----------------------------------------------------------------------
+    def collection_extent(self, collection_id: str) -> dict[str, Any]:
+        with self._read() as c:
+            if c.execute("SELECT 1 FROM collections WHERE id = ?", (collection_id,)).fetchone() is None:
+                raise self._collection_not_found(c, collection_id)
+            row = c.execute(
+                "SELECT count(*), min(w), min(s), max(e), max(n), max(crosses),"
+                " min(min(t_start, dt)), max(max(t_end, dt)) FROM items WHERE collection = ?",
+                (collection_id,),
+            ).fetchone()
+        count, w, s, e, n, crosses, t0, t1 = row
+        if not count:
+            return {
+                "spatial": {"bbox": [[-180.0, -90.0, 180.0, 90.0]]},
+                "temporal": {"interval": [[None, None]]},
+            }
+        if crosses:  # one box cannot say "170°E to 170°W" for a mix of footprints: span the globe
+            w, e = -180.0, 180.0
+        return {
+            "spatial": {"bbox": [[w, s, e, n]]},
+            "temporal": {"interval": [[from_us(t0), from_us(t1)]]},
+        }

@@ -1,0 +1,159 @@
+"""`SearchQuery` -> the SQL filter, exactness rule and test geometry the SQLite catalog runs.
+
+A `Plan` splits matches into *sure* rows (SQL alone proves they match) and *uncertain* rows
+(their WKB footprint must pass a shapely `intersects` test against the prepared query
+geometry). For a bbox query, a rectangular footprint is decided in SQL with double-precision
+bounds (the R*Tree stores float32); any footprint whose bounds lie inside the query box is
+sure too, so only footprints straddling the box edge reach shapely.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry import box
+
+from catalog.base import SearchQuery
+from catalog.sqlite_rows import Box, is_own_bbox, part_boxes, to_us
+from datacenter.errors import InvalidRequest
+
+_INLINE_LIST = 200  # longer id/collection lists go through json_each
+
+
+@dataclass
+class Plan:
+    where: str  # over `items i`
+    params: dict[str, Any]
+    sure_sql: str  # "1": every row of `where` matches; "0": every row needs the shapely test
+    geometry: shapely.Geometry | None  # prepared query geometry for uncertain rows
+
+
+def exact_hits(geometry: shapely.Geometry | None, blobs: Sequence[bytes]) -> np.ndarray:
+    """Which WKB footprints intersect the (prepared) query geometry, vectorised."""
+    if geometry is None:
+        return np.ones(len(blobs), dtype=bool)
+    return shapely.intersects(geometry, shapely.from_wkb(np.asarray(blobs, dtype=object)))
+
+
+def plan_search(query: SearchQuery, *, max_span: int) -> Plan:
+    where: list[str] = ["1"]
+    params: dict[str, Any] = {}
+    _in_list(where, params, "collection", "collections", query.collections)
+    _in_list(where, params, "id", "ids", query.ids)
+    if query.datetime is not None:
+        _time_filter(where, params, query.datetime, max_span)
+    sure, geometry = "1", None
+    if query.bbox is not None and query.intersects is not None:
+        raise InvalidRequest("give either bbox or intersects, not both")
+    if query.bbox is not None:
+        boxes = _query_boxes(query.bbox)
+        sure, geometry = _rect_filter(where, params, boxes)
+    elif query.intersects is not None:
+        geom = _query_geometry(query.intersects)
+        bounds = tuple(float(v) for v in shapely.bounds(geom))
+        if is_own_bbox(geom, bounds):  # type: ignore[arg-type]
+            sure, geometry = _rect_filter(where, params, [bounds])  # type: ignore[list-item]
+        else:
+            _rtree_filter(where, params, part_boxes(geom))
+            sure, geometry = "0", geom
+            shapely.prepare(geometry)
+    return Plan(" AND ".join(where), params, sure, geometry)
+
+
+def _in_list(where: list[str], params: dict[str, Any], column: str, name: str,
+             values: Sequence[str] | None) -> None:
+    if not values:
+        return
+    if isinstance(values, str) or not all(isinstance(v, str) for v in values):
+        raise InvalidRequest(f"{name} must be a list of strings, got {values!r}")
+    values = list(dict.fromkeys(values))
+    if len(values) > _INLINE_LIST:
+        params[name] = json.dumps(values)
+        where.append(f"i.{column} IN (SELECT value FROM json_each(:{name}))")
+        return
+    names = [f"{name}{n}" for n in range(len(values))]
+    params.update(zip(names, values, strict=True))
+    where.append(f"i.{column} IN ({', '.join(':' + n for n in names)})")
+
+
+def _time_filter(where: list[str], params: dict[str, Any], interval: Any, max_span: int) -> None:
+    start, end = interval
+    qs = None if start is None else to_us(start)
+    qe = None if end is None else to_us(end)
+    if qs is not None and qe is not None and qs > qe:
+        raise InvalidRequest(f"datetime interval starts ({start}) after it ends ({end})")
+    # dt lies in [min(t_start, dt), max(t_end, dt)], never longer than max_span: the dt bounds
+    # let the (dt DESC, ...) indexes walk only the relevant range.
+    if qs is not None:
+        params.update(qs=qs, qs_lo=qs - max_span)
+        where.append("i.t_end >= :qs AND i.dt >= :qs_lo")
+    if qe is not None:
+        params.update(qe=qe, qe_hi=qe + max_span)
+        where.append("i.t_start <= :qe AND i.dt <= :qe_hi")
+
+
+def _query_boxes(bbox: Any) -> list[Box]:
+    try:
+        values = [float(v) for v in bbox]
+    except (TypeError, ValueError):
+        raise InvalidRequest(f"bbox {bbox!r} must be four numbers: west, south, east, north") from None
+    if len(values) == 6:
+        values = [values[0], values[1], values[3], values[4]]
+    if len(values) != 4 or any(v != v for v in values):
+        raise InvalidRequest(f"bbox {bbox!r} must be four numbers: west, south, east, north")
+    w, s, e, n = values
+    if not (-180 <= w <= 180 and -180 <= e <= 180 and -90 <= s <= n <= 90):
+        raise InvalidRequest(
+            f"bbox {bbox!r} is not west,south,east,north in degrees with -180 <= lon <= 180 and "
+            "-90 <= south <= north <= 90 (west > east means the box crosses the antimeridian)"
+        )
+    if w > e:
+        return [(w, s, 180.0, n), (-180.0, s, e, n)]
+    return [(w, s, e, n)]
+
+
+def _query_geometry(geojson: Any) -> shapely.Geometry:
+    if isinstance(geojson, dict) and geojson.get("type") == "Feature":
+        geojson = geojson.get("geometry")
+    try:
+        geom = shapely.from_geojson(json.dumps(geojson))
+    except (shapely.errors.GEOSException, TypeError, ValueError) as exc:
+        raise InvalidRequest(f"intersects is not a GeoJSON geometry: {exc}") from None
+    if geom is None or geom.is_empty:
+        raise InvalidRequest("intersects is an empty geometry")
+    return geom if shapely.is_valid(geom) else shapely.make_valid(geom)
+
+
+def _rtree_filter(where: list[str], params: dict[str, Any], boxes: list[Box]) -> None:
+    # `id >> 10` (R*Tree id = pk * 1024 + part) is the item's pk without reading the
+    # auxiliary `item` column, which costs a lookup per hit (about 10x slower on big boxes).
+    selects = []
+    for k, (w, s, e, n) in enumerate(boxes):
+        params.update({f"rw{k}": w, f"rs{k}": s, f"re{k}": e, f"rn{k}": n})
+        selects.append(
+            f"SELECT id >> 10 FROM items_rtree WHERE minx <= :re{k} AND maxx >= :rw{k}"
+            f" AND miny <= :rn{k} AND maxy >= :rs{k}"
+        )
+    where.append(f"i.pk IN ({' UNION ALL '.join(selects)})")
+
+
+def _rect_filter(where: list[str], params: dict[str, Any], boxes: list[Box]) -> tuple[str, shapely.Geometry]:
+    """Filter by non-crossing query boxes; returns (sure SQL, prepared geometry)."""
+    _rtree_filter(where, params, boxes)
+    overlap = [
+        f"(i.w <= :re{k} AND i.e >= :rw{k} AND i.s <= :rn{k} AND i.n >= :rs{k})"
+        for k in range(len(boxes))
+    ]
+    inside = [
+        f"(i.w >= :rw{k} AND i.e <= :re{k} AND i.s >= :rs{k} AND i.n <= :rn{k})"
+        for k in range(len(boxes))
+    ]
+    where.append(f"(i.needs_exact = 1 OR {' OR '.join(overlap)})")
+    geometry = shapely.union_all([box(*b) for b in boxes]) if len(boxes) > 1 else box(*boxes[0])
+    shapely.prepare(geometry)
+    return f"(i.needs_exact = 0 OR {' OR '.join(inside)})", geometry

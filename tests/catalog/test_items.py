@@ -1,0 +1,172 @@
+"""Collections and items: round trips, replacement, validation, deletion."""
+
+from __future__ import annotations
+
+import pytest
+
+from catalog.base import SearchQuery
+from datacenter.errors import CollectionNotFound, InvalidRequest, ItemNotFound
+
+
+def test_collection_round_trips_and_lists_by_id(catalog):
+    catalog.upsert_collection({"id": "chang-e-7", "type": "Collection", "extra": {"a": [1, 2]}})
+    assert catalog.get_collection("chang-e-7") == {
+        "id": "chang-e-7", "type": "Collection", "extra": {"a": [1, 2]}
+    }
+    assert [c["id"] for c in catalog.list_collections()] == ["chang-e-7", "lro-nac"]
+
+
+def test_upserting_a_collection_replaces_it(catalog):
+    catalog.upsert_collection({"id": "lro-nac", "type": "Collection", "title": "renamed"})
+    assert catalog.get_collection("lro-nac")["title"] == "renamed"
+    assert len(catalog.list_collections()) == 1
+
+
+def test_missing_collection_is_named_in_the_error(catalog):
+    with pytest.raises(CollectionNotFound, match="'nope'.*known collections: 'lro-nac'"):
+        catalog.get_collection("nope")
+
+
+def test_collection_without_id_is_rejected(catalog):
+    with pytest.raises(InvalidRequest, match="no 'id'"):
+        catalog.upsert_collection({"type": "Collection"})
+
+
+def test_item_round_trips_unchanged(catalog, make_item):
+    item = make_item("M1", title="ünïcode", nested={"x": [1.5, None]})
+    assert catalog.upsert_items([item]) == 1
+    assert catalog.get_item("lro-nac", "M1") == item
+
+
+def test_upserting_an_item_replaces_content_and_footprint(catalog, make_item, rect):
+    catalog.upsert_items([make_item("M1", rect(0, 0, 1, 1), version=1)])
+    catalog.upsert_items([make_item("M1", rect(50, 50, 51, 51), version=2)])
+    assert catalog.get_item("lro-nac", "M1")["properties"]["version"] == 2
+    assert catalog.search(SearchQuery(bbox=(-1, -1, 2, 2))).items == []
+    found = catalog.search(SearchQuery(bbox=(49, 49, 52, 52)))
+    assert [i["id"] for i in found.items] == ["M1"]
+    assert found.number_matched == 1
+
+
+def test_same_item_id_may_live_in_two_collections(catalog, make_item):
+    catalog.upsert_collection({"id": "other", "type": "Collection"})
+    catalog.upsert_items([make_item("M1"), make_item("M1", collection="other")])
+    assert catalog.get_item("other", "M1")["collection"] == "other"
+    assert catalog.search(SearchQuery(ids=["M1"])).number_matched == 2
+
+
+def test_item_of_unknown_collection_writes_nothing(catalog, make_item):
+    with pytest.raises(CollectionNotFound, match="item 'M2' names collection 'ghost'"):
+        catalog.upsert_items([make_item("M1"), make_item("M2", collection="ghost")])
+    with pytest.raises(ItemNotFound):
+        catalog.get_item("lro-nac", "M1")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda i: i.pop("id"), "has no 'id'"),
+        (lambda i: i.pop("collection"), "item 'bad' has no 'collection'"),
+        (lambda i: i.update(geometry=None), "item 'bad' of collection 'lro-nac' has neither 'geometry' nor 'bbox'"),
+        (lambda i: i["properties"].update(datetime=None), "item 'bad' .*has no time"),
+        (lambda i: i["properties"].update(datetime="yesterday"), "not an RFC 3339 time"),
+        (lambda i: i["properties"].update(datetime="2024-01-01T00:00:00"), "has no time zone"),
+        (lambda i: i["properties"].update(datetime=None, start_datetime="2024-02-01T00:00:00Z",
+                                          end_datetime="2024-01-01T00:00:00Z"), "is after end_datetime"),
+        (lambda i: i.update(geometry={"type": "Polygon", "coordinates": "x"}), "not valid GeoJSON"),
+        (lambda i: i.update(geometry={"type": "Polygon", "coordinates": [[[170, 0], [190, 0], [190, 1], [170, 0]]]}),
+         "outside lon.*antimeridian"),
+    ],
+    ids=["no-id", "no-collection", "no-footprint", "no-time", "bad-time", "naive-time",
+         "start-after-end", "bad-geometry", "beyond-180"],
+)
+def test_invalid_item_is_rejected_with_its_name_and_nothing_is_written(catalog, make_item, change, message):
+    bad = make_item("bad")
+    change(bad)
+    with pytest.raises(InvalidRequest, match=message):
+        catalog.upsert_items([make_item("good"), bad])
+    assert catalog.search(SearchQuery()).number_matched == 0
+
+
+def test_item_with_only_a_bbox_is_found_by_place(catalog, make_item):
+    catalog.upsert_items([make_item("B", bbox=[10, 10, 20, 20]) | {"geometry": None}])
+    assert [i["id"] for i in catalog.search(SearchQuery(bbox=(15, 15, 16, 16))).items] == ["B"]
+
+
+def test_item_with_start_and_end_only_is_accepted(catalog, make_item):
+    item = make_item("I", datetime=None, start="2024-01-01T00:00:00Z", end="2024-01-02T00:00:00Z")
+    assert catalog.upsert_items([item]) == 1
+
+
+def test_get_item_distinguishes_missing_item_from_missing_collection(catalog):
+    with pytest.raises(ItemNotFound, match="item 'M9' is not in collection 'lro-nac'"):
+        catalog.get_item("lro-nac", "M9")
+    with pytest.raises(CollectionNotFound, match="'ghost'"):
+        catalog.get_item("ghost", "M9")
+
+
+def test_deleted_item_is_gone_from_get_and_search(catalog, make_item):
+    catalog.upsert_items([make_item("M1"), make_item("M2")])
+    catalog.delete_item("lro-nac", "M1")
+    with pytest.raises(ItemNotFound):
+        catalog.get_item("lro-nac", "M1")
+    assert [i["id"] for i in catalog.search(SearchQuery(bbox=(0, 0, 1, 1))).items] == ["M2"]
+    with pytest.raises(ItemNotFound):
+        catalog.delete_item("lro-nac", "M1")
+
+
+def test_deleting_a_collection_removes_its_items(catalog, make_item):
+    catalog.upsert_collection({"id": "keep", "type": "Collection"})
+    catalog.upsert_items([make_item("M1"), make_item("K1", collection="keep")])
+    catalog.delete_collection("lro-nac")
+    with pytest.raises(CollectionNotFound):
+        catalog.get_collection("lro-nac")
+    page = catalog.search(SearchQuery(bbox=(-180, -90, 180, 90)))
+    assert [(i["collection"], i["id"]) for i in page.items] == [("keep", "K1")]
+    with pytest.raises(CollectionNotFound):
+        catalog.delete_collection("lro-nac")
+
+
+def test_recreated_collection_starts_empty(catalog, make_item):
+    catalog.upsert_items([make_item("M1")])
+    catalog.delete_collection("lro-nac")
+    catalog.upsert_collection({"id": "lro-nac", "type": "Collection"})
+    assert catalog.search(SearchQuery(collections=["lro-nac"])).number_matched == 0
+
+
+def test_collection_extent_covers_items_in_space_and_time(catalog, make_item, rect):
+    catalog.upsert_items([
+        make_item("a", rect(10, -20, 11, -19), datetime="2024-01-05T00:00:00Z"),
+        make_item("b", rect(-30, 5, -29, 6), datetime=None,
+                  start="2023-12-31T00:00:00Z", end="2024-03-01T12:30:00.5Z"),
+    ])
+    assert catalog.collection_extent("lro-nac") == {
+        "spatial": {"bbox": [[-30.0, -20.0, 11.0, 6.0]]},
+        "temporal": {"interval": [["2023-12-31T00:00:00Z", "2024-03-01T12:30:00.500000Z"]]},
+    }
+
+
+def test_collection_extent_of_antimeridian_items_spans_all_longitudes(catalog, make_item):
+    split = {"type": "MultiPolygon", "coordinates": [
+        [[[170, 0], [180, 0], [180, 5], [170, 5], [170, 0]]],
+        [[[-180, 0], [-170, 0], [-170, 5], [-180, 5], [-180, 0]]],
+    ]}
+    catalog.upsert_items([make_item("x", split, bbox=[170, 0, -170, 5])])
+    assert catalog.collection_extent("lro-nac")["spatial"]["bbox"] == [[-180.0, 0.0, 180.0, 5.0]]
+
+
+def test_extent_of_empty_and_unknown_collections(catalog):
+    assert catalog.collection_extent("lro-nac")["temporal"]["interval"] == [[None, None]]
+    with pytest.raises(CollectionNotFound):
+        catalog.collection_extent("ghost")
+
+
+def test_same_item_twice_in_one_batch_keeps_the_last(catalog, make_item):
+    assert catalog.upsert_items([make_item("M1", version=1), make_item("M1", version=2)]) == 1
+    assert catalog.get_item("lro-nac", "M1")["properties"]["version"] == 2
+    assert catalog.search(SearchQuery()).number_matched == 1
+
+
+def test_upsert_accepts_a_generator_and_an_empty_batch(catalog, make_item):
+    assert catalog.upsert_items(make_item(f"g{n}") for n in range(3)) == 3
+    assert catalog.upsert_items([]) == 0
