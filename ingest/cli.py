@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -31,7 +31,7 @@ def parse_datetime_option(value: str | None) -> datetime | None:
         raise InvalidRequest(
             f"--datetime {value!r} is not an RFC 3339 time; write e.g. 2024-01-31T12:00:00Z"
         ) from exc
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def run_ingest(

@@ -51,6 +51,12 @@ def stac_id(text: str) -> str:
     return safe
 
 
+def body_name(text: str) -> str:
+    """A target body as STAC writes it: 'MOON', 'Moon (2015) - Sphere' -> 'Moon'."""
+    name = text.split("(")[0].strip()
+    return name.title() if name.isupper() or name.islower() else name
+
+
 def utc_datetime(value: Any) -> datetime | None:
     """Parse a label time (ISO 8601, PDS 'YYYY-DDDTHH:MM:SS', TIFF 'YYYY:MM:DD HH:MM:SS',
     or a `datetime`) into a timezone-aware UTC datetime; None for empty / N/A / unknown.

@@ -18,10 +18,10 @@ from ingest.product import utc_datetime
 class Reader(abc.ABC):
     """One product format: cheap recognition, then a full read into a `RasterProduct`.
 
-    `can_open` looks only at the extension and a few header bytes. `read` parses the
-    label, checks the data file holds as many bytes as the label says (CorruptProduct
-    otherwise), opens the pixels with rasterio, and raises LabelError for a malformed
-    label.
+    `can_open` looks only at the extension, and at a few header bytes when the extension
+    is ambiguous (`.img`, `.xml`). `read` parses the label, checks the data file holds as
+    many bytes as the label says (CorruptProduct otherwise), opens the pixels with
+    rasterio, and raises LabelError for a malformed label.
     """
 
     name: str

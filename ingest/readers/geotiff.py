@@ -8,7 +8,7 @@ import rasterio
 from rasterio.errors import RasterioError
 
 from datacenter.errors import CorruptProduct
-from ingest.product import RasterProduct, stac_id
+from ingest.product import RasterProduct, body_name, stac_id
 from ingest.readers.base import Reader, head, label_time, open_raster, text_or_none
 
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
@@ -30,7 +30,9 @@ class GeoTiffReader(Reader):
     extensions = (".tif", ".tiff")
 
     def can_open(self, path: Path) -> bool:
-        return path.suffix.lower() in self.extensions and head(path, 4) in _TIFF_MAGIC
+        # the extension is unambiguous: a .tif that is not a TIFF is a corrupt product,
+        # which read() reports, not a file to skip
+        return path.suffix.lower() in self.extensions
 
     def read(self, path: Path) -> RasterProduct:
         if head(path, 4) not in _TIFF_MAGIC:
@@ -73,7 +75,7 @@ class GeoTiffReader(Reader):
             platform=first("platform"),
             instruments=tuple(i.strip() for i in instruments.split(",")) if instruments else (),
             mission=first("mission"),
-            targets=(target,) if target else ("Moon",),
+            targets=(body_name(target),) if target else ("Moon",),
             processing_level=first("processing_level"),
             width=shape.width,
             height=shape.height,

@@ -57,4 +57,6 @@ def names(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
     items = value if isinstance(value, list | tuple | set) else [value]
-    return tuple(str(plain(v)).strip() for v in items if str(plain(v)).strip() not in {"", "N/A", "NULL"})
+    return tuple(
+        str(plain(v)).strip() for v in items if str(plain(v)).strip() not in {"", "N/A", "NULL"}
+    )

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from datacenter.errors import LabelError
-from ingest.product import RasterProduct, stac_id
+from ingest.product import RasterProduct, body_name, stac_id
 from ingest.readers.base import (
     Reader,
     check_data_size,
@@ -26,10 +26,9 @@ class Pds3Reader(Reader):
 
     def can_open(self, path: Path) -> bool:
         suffix = path.suffix.lower()
-        start = head(path, 64).lstrip()
-        if suffix == ".lbl":
-            return start.startswith(_MAGIC) or b"=" in start
-        return suffix == ".img" and start.startswith(_MAGIC)
+        start = head(path, 64).lstrip() if suffix == ".img" else b""
+        # .lbl is unambiguous (read() reports a bad label); .img may be VICAR or raw data
+        return suffix == ".lbl" or (suffix == ".img" and start.startswith(_MAGIC))
 
     def read(self, path: Path) -> RasterProduct:
         label = load_label(path, self.name)
@@ -46,7 +45,7 @@ class Pds3Reader(Reader):
         start = label_time(label.get("START_TIME"), key="START_TIME", label=path, fmt=self.name)
         stop = label_time(label.get("STOP_TIME"), key="STOP_TIME", label=path, fmt=self.name)
         extra = {
-            k.lower().replace("_", ":", 0): text_or_none(plain(label[k]))
+            f"pds:{k.lower()}": text_or_none(plain(label[k]))
             for k in ("DATA_SET_ID", "PRODUCER_ID", "PRODUCT_VERSION_ID")
             if text_or_none(plain(label.get(k)))
         }
@@ -62,13 +61,13 @@ class Pds3Reader(Reader):
             platform=platform[0] if platform else None,
             instruments=names(label.get("INSTRUMENT_NAME") or label.get("INSTRUMENT_ID")),
             mission=text_or_none(plain(label.get("MISSION_NAME"))),
-            targets=names(label.get("TARGET_NAME")) or ("Moon",),
+            targets=tuple(body_name(t) for t in names(label.get("TARGET_NAME"))) or ("Moon",),
             processing_level=text_or_none(plain(label.get("PROCESSING_LEVEL_ID"))),
             width=shape.width,
             height=shape.height,
             count=shape.count,
             dtype=shape.dtype,
-            extra_properties={f"pds:{k}": v for k, v in extra.items()},
+            extra_properties=extra,
         )
 
     def _check_data(self, label: Any, image: Any, path: Path) -> Path:

@@ -13,7 +13,7 @@ from pathlib import Path
 from lxml import etree
 
 from datacenter.errors import LabelError
-from ingest.product import RasterProduct, stac_id
+from ingest.product import RasterProduct, body_name, stac_id
 from ingest.readers.base import (
     Reader,
     check_data_size,
@@ -60,7 +60,9 @@ def _text(el: etree._Element | None, *path: str) -> str | None:
 
 def parse_label(label: Path) -> etree._Element:
     try:
-        root = etree.parse(str(label), etree.XMLParser(resolve_entities=False, no_network=True)).getroot()
+        root = etree.parse(
+            str(label), etree.XMLParser(resolve_entities=False, no_network=True)
+        ).getroot()
     except (etree.XMLSyntaxError, OSError) as exc:
         raise LabelError(
             f"PDS4 label {label} is not well-formed XML ({exc}); expected a PDS4 product label: "
@@ -110,9 +112,13 @@ class Pds4Reader(Reader):
             elif kind == "instrument":
                 instruments.append(name)
         targets = tuple(
-            t for t in (_text(ti, "name") for ti in _descendants(root, "Target_Identification")) if t
+            body_name(t)
+            for t in (_text(ti, "name") for ti in _descendants(root, "Target_Identification"))
+            if t
         )
-        level = _text(root, "Primary_Result_Summary", "processing_level") or _text(root, "product_level")
+        level = _text(root, "Primary_Result_Summary", "processing_level") or _text(
+            root, "product_level"
+        )
         shape = open_raster(path, self.name)
         return RasterProduct(
             id=stac_id(lid.split("::")[0].rsplit(":", 1)[-1]),
@@ -132,7 +138,10 @@ class Pds4Reader(Reader):
             height=shape.height,
             count=shape.count,
             dtype=shape.dtype,
-            extra_properties={"pds:logical_identifier": lid, "pds:version_id": _text(ident, "version_id")},
+            extra_properties={
+                "pds:logical_identifier": lid,
+                "pds:version_id": _text(ident, "version_id"),
+            },
         )
 
     def _check_data_files(self, root: etree._Element, label: Path) -> list[Path]:

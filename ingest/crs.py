@@ -1,0 +1,184 @@
+"""Map a lunar (or other IAU body) CRS to its `IAU_2015:NNNNN` code by what it *is*.
+
+A CRS read back from a PDS3, PDS4 or ISIS3 file (and many GeoTIFFs) carries no
+authority, and GDAL rewrites projections into equivalent forms (polar stereographic
+variant A with scale 1 comes back as variant B with standard parallel -90;
+equirectangular as "Equidistant Cylindrical (Spherical)"). So we compare a normalised
+signature -- kind, body radii, longitude direction, projection method and parameters --
+against every IAU_2015 CRS PROJ knows, never names.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Any
+
+import pyproj
+from pyproj.database import query_crs_info
+
+Signature = tuple[Any, ...]
+
+#: projection methods that are the same map on a sphere, by EPSG method code
+_METHOD_ALIASES = {
+    9829: 9810,  # Polar Stereographic (variant B) -> (variant A), see _polar_variant_b
+    1029: 1028,  # Equidistant Cylindrical (Spherical) -> Equidistant Cylindrical
+    1026: 9804,  # Mercator (Spherical) -> Mercator (variant A)
+}
+#: parameter codes that mean the same thing across those methods
+_PARAM_ALIASES = {8833: 8802}  # Longitude of origin -> Longitude of natural origin
+_SCALE_PARAMS = {8805, 8815, 8819}
+_LONGITUDE_PARAMS = {8802, 8822, 8812, 8833}
+_PARAM_BY_NAME = {
+    "latitude of natural origin": 8801, "longitude of natural origin": 8802,
+    "scale factor at natural origin": 8805, "false easting": 8806, "false northing": 8807,
+    "latitude of 1st standard parallel": 8823, "latitude of 2nd standard parallel": 8824,
+    "latitude of false origin": 8821, "longitude of false origin": 8822,
+    "easting at false origin": 8826, "northing at false origin": 8827,
+    "latitude of standard parallel": 8832, "longitude of origin": 8833,
+    "latitude of projection centre": 8811, "longitude of projection centre": 8812,
+}  # fmt: skip
+
+
+def lunar_proj_code(crs: Any) -> str | None:
+    """The `IAU_2015:NNNNN` code of `crs` (rasterio CRS, pyproj CRS, WKT, PROJJSON...).
+
+    Returns None when no IAU_2015 CRS has the same body, projection and parameters
+    (then describe the CRS by `proj:wkt2` / `proj:projjson` instead). When several codes
+    are equivalent (a sphere's ocentric and ographic forms) the lowest code wins.
+    """
+    pcrs = to_pyproj(crs)
+    auth = pcrs.to_authority("IAU_2015", min_confidence=100)
+    if auth:
+        return f"{auth[0]}:{auth[1]}"
+    try:
+        signature = crs_signature(pcrs)
+    except (KeyError, ValueError, TypeError):
+        return None
+    return _iau_signatures().get(signature)
+
+
+def to_pyproj(crs: Any) -> pyproj.CRS:
+    """A pyproj CRS from a rasterio CRS, pyproj CRS, WKT / PROJJSON / authority string."""
+    if isinstance(crs, pyproj.CRS):
+        return crs
+    if hasattr(crs, "to_wkt"):  # rasterio.crs.CRS
+        return pyproj.CRS.from_wkt(crs.to_wkt())
+    return pyproj.CRS.from_user_input(crs)
+
+
+@lru_cache(maxsize=1)
+def _iau_signatures() -> dict[Signature, str]:
+    table: dict[Signature, str] = {}
+    codes = sorted(
+        (info.code for info in query_crs_info(auth_name="IAU_2015")), key=lambda c: int(c)
+    )
+    for code in codes:
+        try:
+            signature = crs_signature(pyproj.CRS.from_authority("IAU_2015", code))
+        except (KeyError, ValueError, TypeError, pyproj.exceptions.CRSError):
+            continue
+        table.setdefault(signature, f"IAU_2015:{code}")
+    return table
+
+
+def crs_signature(crs: pyproj.CRS) -> Signature:
+    """What makes two CRSs the same map: kind, body radii, longitude direction, method, parameters."""
+    doc = crs.to_json_dict()
+    kind = doc["type"]
+    if kind in ("GeographicCRS", "GeodeticCRS"):
+        return ("geographic", *_geodetic_signature(doc))
+    if kind != "ProjectedCRS":
+        raise ValueError(f"unsupported CRS type {kind}")
+    base = _geodetic_signature(doc["base_crs"])
+    conversion = doc["conversion"]
+    method_code = _code(conversion["method"]) or conversion["method"]["name"].lower()
+    params: dict[Any, float] = {}
+    for p in conversion.get("parameters", []):
+        code = _code(p) or _PARAM_BY_NAME.get(p["name"].lower(), p["name"].lower())
+        params[code] = _si_value(p)
+    if method_code == 9829:
+        params = _polar_variant_b(params)
+    method_code = _METHOD_ALIASES.get(method_code, method_code)
+    normal = []
+    for code, value in params.items():
+        code = _PARAM_ALIASES.get(code, code)
+        default = 1.0 if code in _SCALE_PARAMS else 0.0
+        if code in _LONGITUDE_PARAMS:
+            value = _wrap_lon(value)
+        if math.isclose(value, default, abs_tol=1e-9):
+            continue  # absent and default parameters compare equal
+        normal.append((code, round(value, 6)))
+    return ("projected", *base, method_code, tuple(sorted(normal, key=str)))
+
+
+def _geodetic_signature(doc: dict[str, Any]) -> tuple[Any, ...]:
+    datum = doc.get("datum") or doc.get("datum_ensemble") or {}
+    ellipsoid = datum["ellipsoid"]
+    a = ellipsoid.get("semi_major_axis", ellipsoid.get("radius"))
+    b = ellipsoid.get("semi_minor_axis")
+    if b is None and "inverse_flattening" in ellipsoid:
+        inv_f = ellipsoid["inverse_flattening"]
+        b = a * (1 - 1 / inv_f) if inv_f else a
+    b = a if b is None else b
+    a, b = _metres(a), _metres(b)
+    pm = (datum.get("prime_meridian") or {}).get("longitude", 0)
+    cs = doc.get("coordinate_system", {})
+    lon_dir = next(
+        (ax["direction"] for ax in cs.get("axis", []) if ax["direction"] in ("east", "west")),
+        "east",
+    )
+    return (round(a, 1), round(b, 1), round(float(_plain(pm)), 6), cs.get("subtype"), lon_dir)
+
+
+def _polar_variant_b(params: dict[Any, float]) -> dict[Any, float]:
+    """Polar stereographic variant B (standard parallel) as variant A (scale at the pole).
+
+    On a sphere k0 = (1 + sin|lat_ts|) / 2, so lat_ts = -90 is the pole with k0 = 1.
+    """
+    out = dict(params)
+    lat_ts = out.pop(8832, -90.0)
+    out[8801] = math.copysign(90.0, lat_ts)
+    out[8805] = (1 + math.sin(math.radians(abs(lat_ts)))) / 2
+    return out
+
+
+def _code(obj: dict[str, Any]) -> int | None:
+    ident = obj.get("id") or {}
+    if ident.get("authority") == "EPSG":
+        return int(ident["code"])
+    return None
+
+
+def _plain(value: Any) -> float:
+    return float(value["value"] if isinstance(value, dict) else value)
+
+
+def _metres(value: Any) -> float:
+    if isinstance(value, dict):  # {"value": v, "unit": {...}}
+        unit = value.get("unit", {})
+        factor = unit.get("conversion_factor", 1.0) if isinstance(unit, dict) else 1.0
+        return float(value["value"]) * factor
+    return float(value)
+
+
+def _si_value(param: dict[str, Any]) -> float:
+    """A parameter in degrees (angles), metres (lengths) or unity (scales)."""
+    value = float(param["value"])
+    unit = param.get("unit", "unity")
+    if isinstance(unit, dict):
+        factor = float(unit.get("conversion_factor", 1.0))
+        if unit.get("type") == "AngularUnit":
+            return math.degrees(value * factor)
+        return value * factor
+    if unit in ("radian",):
+        return math.degrees(value)
+    if unit in ("kilometre",):
+        return value * 1000.0
+    return value
+
+
+def _wrap_lon(lon: float) -> float:
+    """Longitude in (-180, 180]; 180 and -180 are the same meridian."""
+    wrapped = (lon + 180.0) % 360.0 - 180.0
+    return 180.0 if math.isclose(wrapped, -180.0) else wrapped

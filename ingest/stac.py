@@ -1,0 +1,178 @@
+"""Describe a product and its COG as a STAC 1.1.0 Item (a plain dict, validated offline)."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from datacenter import __version__
+from datacenter.errors import MissingDatetime
+from datacenter.storage import multihash_sha256
+from ingest.cog import CogResult
+from ingest.crs import lunar_proj_code, to_pyproj
+from ingest.footprint import footprint
+from ingest.product import RasterProduct
+
+STAC_VERSION = "1.1.0"
+PROJECTION = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
+FILE = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
+PROCESSING = "https://stac-extensions.github.io/processing/v1.2.0/schema.json"
+SSYS = "https://stac-extensions.github.io/ssys/v1.1.0/schema.json"
+RASTER = "https://stac-extensions.github.io/raster/v1.1.0/schema.json"
+COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
+
+#: ssys:target_class of the bodies we meet; unknown bodies get none
+TARGET_CLASSES = {"moon": "satellite", "mars": "planet", "mercury": "planet", "earth": "planet",
+                  "venus": "planet", "phobos": "satellite", "deimos": "satellite"}  # fmt: skip
+
+_RASTER_TYPES = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+                 "float16", "float32", "float64", "cint16", "cint32", "cfloat32", "cfloat64"}  # fmt: skip
+
+
+def build_item(
+    product: RasterProduct,
+    cog: CogResult,
+    *,
+    collection_id: str,
+    data_key: str,
+    datetime_override: datetime | None = None,
+) -> dict[str, Any]:
+    """A STAC 1.1.0 Item for `product`, whose pixels are the COG `cog` stored at `data_key`.
+
+    Times: `datetime_override` wins; else the product's start/end (a range gives
+    start_datetime/end_datetime and datetime null). Neither raises MissingDatetime.
+    """
+    geometry, bbox = footprint(cog.crs, cog.transform, cog.width, cog.height)
+    properties: dict[str, Any] = {
+        **_time_properties(product, datetime_override),
+        "title": product.title,
+        "platform": product.platform,
+        "instruments": list(product.instruments) or None,
+        "mission": product.mission,
+        "processing:level": product.processing_level,
+        "processing:software": {"lunar-datacenter": __version__},
+        "ssys:targets": list(product.targets),
+        **_projection(cog),
+        "created": _iso(datetime.now(UTC)),
+        **{
+            k: v
+            for k, v in product.extra_properties.items()
+            if not k.startswith(("ssys:", "proj:"))
+        },
+    }
+    return {
+        "type": "Feature",
+        "stac_version": STAC_VERSION,
+        "stac_extensions": [PROJECTION, FILE, PROCESSING, SSYS, RASTER],
+        "id": product.id,
+        "collection": collection_id,
+        "geometry": geometry,
+        "bbox": list(bbox),
+        "properties": {
+            k: v for k, v in properties.items() if v is not None or k in ("datetime", "proj:code")
+        },
+        # the API rewrites links and hrefs into its own URLs
+        "links": [
+            {
+                "rel": "collection",
+                "href": f"/collections/{collection_id}",
+                "type": "application/json",
+            }
+        ],
+        "assets": {
+            "data": {
+                "href": data_key,
+                "type": COG_MEDIA_TYPE,
+                "title": f"{product.format} product {product.path.name} as a Cloud-Optimized GeoTIFF",
+                "roles": ["data"],
+                "file:size": cog.size,
+                "file:checksum": multihash_sha256(cog.sha256),
+                "raster:bands": _raster_bands(cog),
+            }
+        },
+    }
+
+
+def _time_properties(product: RasterProduct, override: datetime | None) -> dict[str, Any]:
+    if override is not None:
+        when = override if override.tzinfo else override.replace(tzinfo=UTC)
+        return {"datetime": _iso(when)}
+    start, end = product.start, product.end
+    if start is None and end is None:
+        raise MissingDatetime(
+            f"{product.format} product {product.path} carries no acquisition time (found no "
+            "start/stop time in its label or metadata); expected one to date the item: pass "
+            "--datetime YYYY-MM-DDTHH:MM:SSZ"
+        )
+    if start is None or end is None or start == end:
+        return {"datetime": _iso(start or end)}  # type: ignore[arg-type]
+    start, end = min(start, end), max(start, end)
+    return {"datetime": None, "start_datetime": _iso(start), "end_datetime": _iso(end)}
+
+
+def target_class(targets: tuple[str, ...]) -> str | None:
+    """The ssys target class ("satellite" for the Moon) when all targets share one.
+
+    Not written into items: the published ssys v1.1.0 JSON schema allows only
+    `ssys:targets` and `ssys:local_time` and rejects any other `ssys:*` field, so an item
+    carrying `ssys:target_class` fails validation.
+    """
+    classes = {TARGET_CLASSES.get(t.lower()) for t in targets} - {None}
+    return classes.pop() if len(classes) == 1 else None
+
+
+def _projection(cog: CogResult) -> dict[str, Any]:
+    if cog.crs is None:
+        return {}
+    code = lunar_proj_code(cog.crs)
+    fields: dict[str, Any] = {"proj:code": code}
+    if code is None:
+        pcrs = to_pyproj(cog.crs)
+        fields["proj:wkt2"] = pcrs.to_wkt("WKT2_2019")
+        fields["proj:projjson"] = pcrs.to_json_dict()
+    t = cog.transform
+    west, north = t.c, t.f
+    east, south = t * (cog.width, cog.height)
+    fields.update(
+        {
+            "proj:shape": [cog.height, cog.width],
+            "proj:transform": [t.a, t.b, t.c, t.d, t.e, t.f],
+            "proj:bbox": [min(west, east), min(south, north), max(west, east), max(south, north)],
+        }
+    )
+    return fields
+
+
+def _raster_bands(cog: CogResult) -> list[dict[str, Any]]:
+    bands = []
+    for i in range(cog.count):
+        band: dict[str, Any] = {}
+        if cog.dtype in _RASTER_TYPES:
+            band["data_type"] = cog.dtype
+        if cog.nodata is not None:
+            band["nodata"] = _json_number(cog.nodata)
+        scale = cog.scales[i] if i < len(cog.scales) else 1.0
+        offset = cog.offsets[i] if i < len(cog.offsets) else 0.0
+        if scale != 1.0 or offset != 0.0:
+            band["scale"], band["offset"] = scale, offset
+        unit = cog.units[i] if i < len(cog.units) else None
+        if unit:
+            band["unit"] = unit
+        bands.append(band)
+    return bands
+
+
+def _json_number(value: float) -> float | int | str:
+    """nodata as JSON: integers stay integers, NaN/inf become the raster extension's strings."""
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return int(value) if float(value).is_integer() else float(np.float64(value))
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
