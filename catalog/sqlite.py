@@ -32,7 +32,7 @@ from typing import Any
 
 from catalog.base import MAX_LIMIT, Catalog, SearchPage, SearchQuery, StacCollection, StacItem
 from catalog.paging import PageToken
-from catalog.sqlite_query import Plan, plan_search, exact_hits
+from catalog.sqlite_query import Plan, exact_hits, plan_search
 from catalog.sqlite_rows import from_us, prepare_items
 from datacenter.errors import CollectionNotFound, ConfigError, InvalidRequest, ItemNotFound
 

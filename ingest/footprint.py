@@ -35,7 +35,7 @@ def footprint(crs: Any, transform: Affine, width: int, height: int) -> tuple[dic
     src = to_pyproj(crs)
     to_lonlat = pyproj.Transformer.from_crs(src, src.geodetic_crs, always_xy=True)
     cols, rows = _edge(width, height)
-    xs, ys = transform * (cols, rows)
+    xs, ys = transform @ (cols, rows)
     lon, lat = to_lonlat.transform(np.asarray(xs, float), np.asarray(ys, float))
     ok = np.isfinite(lon) & np.isfinite(lat)
     lon, lat = _wrap(lon[ok]), np.clip(lat[ok], -90.0, 90.0)
@@ -75,7 +75,7 @@ def _pole_inside(src: pyproj.CRS, transform: Affine, width: int, height: int) ->
             continue
         if not (math.isfinite(x) and math.isfinite(y)) or math.hypot(x - x2, y - y2) > 1e-3:
             continue  # the pole is a line in this projection (cylindrical), not a point
-        col, row = inverse * (x, y)
+        col, row = inverse @ (x, y)
         if 0.0 < col < width and 0.0 < row < height:
             return pole
     return None

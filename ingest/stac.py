@@ -135,7 +135,7 @@ def _projection(cog: CogResult) -> dict[str, Any]:
         fields["proj:projjson"] = pcrs.to_json_dict()
     t = cog.transform
     west, north = t.c, t.f
-    east, south = t * (cog.width, cog.height)
+    east, south = t @ (cog.width, cog.height)
     fields.update(
         {
             "proj:shape": [cog.height, cog.width],
