@@ -52,7 +52,9 @@ def demo_command(
         f"  curl '{url}/search?bbox=-180,-90,180,-80&limit=5'      # around the south pole\n"
         f"  curl '{url}/search?bbox=170,-20,-170,20'                # across the antimeridian\n"
         f"  python -c \"import pystac_client as p; c = p.Client.open('{url}');"
-        f" print([i.id for i in c.search(collections=['{DEMO_COLLECTION}']).items()])\"\n"
+        f" print([i.id for i in c.search(collections=['{DEMO_COLLECTION}']).items()])\"\n",
+        soft_wrap=True,
+        highlight=False,
     )
     if serve:
         serve_command(host=host, port=port)
