@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from datacenter.access import ANONYMOUS, Viewer
 from datacenter.errors import ConfigError
 
 StacItem = dict[str, Any]
@@ -35,6 +36,11 @@ class SearchQuery:
     `datetime` matches items whose [start_datetime, end_datetime] (or `datetime`)
     intersects the closed interval.
     `token` is the opaque value of a previous page's `next_token`.
+    `filter` is a CQL2 JSON expression (the API turns cql2-text and the Query extension
+    into it); `sortby` is ((field, "asc"|"desc"), ...); `q` are free-text terms.
+    `viewer` is who asks: backends return only what `datacenter.access` lets them see,
+    inside the query (pages stay full, counts exact). Least privilege by default:
+    internal callers that must see everything pass `datacenter.access.SYSTEM`.
     """
 
     collections: Sequence[str] | None = None
@@ -44,6 +50,10 @@ class SearchQuery:
     datetime: tuple[datetime | None, datetime | None] | None = None
     limit: int = DEFAULT_LIMIT
     token: str | None = None
+    filter: dict[str, Any] | None = None
+    sortby: tuple[tuple[str, str], ...] | None = None
+    q: tuple[str, ...] | None = None
+    viewer: Viewer = ANONYMOUS
 
 
 @dataclass

@@ -1,0 +1,158 @@
+"""The export-control access policy: who may see which record.
+
+Every collection, item and asset carries (in its STAC fields, extension prefix ``dc:``):
+
+    dc:owner            the agency that owns the record ("CNSA", "ROSCOSMOS", ...)
+    dc:access           "public" | "partners" | "restricted" | "owner"
+    dc:releasable_to    partner ids a "restricted" record is released to
+    dc:embargo_until    optional RFC 3339 time; before it only the owner sees the record
+    dc:export_control   free-form marking, shown only to those who see the record
+
+A record missing its access metadata is treated as ``owner`` (and with no owner, as
+visible to administrators only), never as public. Visibility nests: an item is visible
+only if its collection is, an asset only if its item is. Administrators see everything.
+
+This module is the one statement of the rules: `can_see` in Python, `visibility_cql2`
+as CQL2 JSON for backends that filter with CQL2 (pgstac). Both are tested against each
+other. Filters are built as data, never by pasting ids into query text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+OWNER = "dc:owner"
+ACCESS = "dc:access"
+RELEASABLE_TO = "dc:releasable_to"
+EMBARGO_UNTIL = "dc:embargo_until"
+EXPORT_CONTROL = "dc:export_control"
+FIELDS = (OWNER, ACCESS, RELEASABLE_TO, EMBARGO_UNTIL, EXPORT_CONTROL)
+
+
+class AccessClass(StrEnum):
+    PUBLIC = "public"
+    PARTNERS = "partners"
+    RESTRICTED = "restricted"
+    OWNER = "owner"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking. `partner_id` None is anonymous; `admin` sees everything."""
+
+    partner_id: str | None = None
+    admin: bool = False
+    key_id: str | None = None
+
+    @property
+    def anonymous(self) -> bool:
+        return self.partner_id is None and not self.admin
+
+    def label(self) -> str:
+        return "admin" if self.admin else (self.partner_id or "anonymous")
+
+
+ANONYMOUS = Viewer()
+SYSTEM = Viewer(admin=True)
+
+
+@dataclass(frozen=True)
+class AccessMeta:
+    owner: str | None = None
+    access: AccessClass = AccessClass.OWNER
+    releasable_to: frozenset[str] = field(default_factory=frozenset)
+    embargo_until: datetime | None = None
+    export_control: str | None = None
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> AccessMeta:
+        """Read the dc: fields of a STAC object's properties (or a collection's top level)."""
+        raw_access = fields.get(ACCESS)
+        try:
+            access = AccessClass(raw_access) if raw_access is not None else AccessClass.OWNER
+        except ValueError:
+            access = AccessClass.OWNER  # an unknown class is the most restrictive, never public
+        embargo = fields.get(EMBARGO_UNTIL)
+        return cls(
+            owner=fields.get(OWNER),
+            access=access,
+            releasable_to=frozenset(fields.get(RELEASABLE_TO) or ()),
+            embargo_until=parse_time(embargo) if embargo else None,
+            export_control=fields.get(EXPORT_CONTROL),
+        )
+
+    def to_fields(self) -> dict[str, Any]:
+        out: dict[str, Any] = {ACCESS: self.access.value}
+        if self.owner is not None:
+            out[OWNER] = self.owner
+        if self.releasable_to:
+            out[RELEASABLE_TO] = sorted(self.releasable_to)
+        if self.embargo_until is not None:
+            out[EMBARGO_UNTIL] = self.embargo_until.isoformat().replace("+00:00", "Z")
+        if self.export_control is not None:
+            out[EXPORT_CONTROL] = self.export_control
+        return out
+
+
+def parse_time(value: str | datetime) -> datetime:
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def can_see(viewer: Viewer, meta: AccessMeta, now: datetime | None = None) -> bool:
+    """The rule, in one place."""
+    if viewer.admin:
+        return True
+    is_owner = viewer.partner_id is not None and viewer.partner_id == meta.owner
+    if is_owner:
+        return True
+    now = now or datetime.now(UTC)
+    if meta.embargo_until is not None and now < meta.embargo_until:
+        return False
+    if meta.access is AccessClass.PUBLIC:
+        return True
+    if viewer.partner_id is None:
+        return False
+    if meta.access is AccessClass.PARTNERS:
+        return True
+    if meta.access is AccessClass.RESTRICTED:
+        return viewer.partner_id in meta.releasable_to
+    return False
+
+
+def can_see_fields(viewer: Viewer, fields: Mapping[str, Any], now: datetime | None = None) -> bool:
+    return can_see(viewer, AccessMeta.from_fields(fields), now)
+
+
+def visibility_cql2(viewer: Viewer, now: datetime | None = None) -> dict[str, Any] | None:
+    """The rule as a CQL2 JSON filter on item properties; None when nothing is hidden."""
+    if viewer.admin:
+        return None
+    now_text = (now or datetime.now(UTC)).isoformat().replace("+00:00", "Z")
+    not_embargoed = {
+        "op": "or",
+        "args": [
+            {"op": "isNull", "args": [{"property": EMBARGO_UNTIL}]},
+            {"op": "<=", "args": [{"property": EMBARGO_UNTIL}, {"timestamp": now_text}]},
+        ],
+    }
+    allowed: list[dict[str, Any]] = [{"op": "=", "args": [{"property": ACCESS}, "public"]}]
+    if viewer.partner_id is not None:
+        allowed.append({"op": "=", "args": [{"property": ACCESS}, "partners"]})
+        allowed.append(
+            {
+                "op": "and",
+                "args": [
+                    {"op": "=", "args": [{"property": ACCESS}, "restricted"]},
+                    {"op": "a_contains", "args": [{"property": RELEASABLE_TO}, [viewer.partner_id]]},
+                ],
+            }
+        )
+    others = {"op": "and", "args": [not_embargoed, {"op": "or", "args": allowed}]}
+    if viewer.partner_id is None:
+        return others
+    return {"op": "or", "args": [{"op": "=", "args": [{"property": OWNER}, viewer.partner_id]}, others]}
