@@ -74,12 +74,12 @@ class Catalog(abc.ABC):
         """Insert or replace a collection (by its `id`)."""
 
     @abc.abstractmethod
-    def get_collection(self, collection_id: str) -> StacCollection:
-        """The collection, or `CollectionNotFound`."""
+    def get_collection(self, collection_id: str, *, viewer: Viewer = ANONYMOUS) -> StacCollection:
+        """The collection, or `CollectionNotFound` (also when `viewer` may not see it)."""
 
     @abc.abstractmethod
-    def list_collections(self) -> list[StacCollection]:
-        """All collections, ordered by id."""
+    def list_collections(self, *, viewer: Viewer = ANONYMOUS) -> list[StacCollection]:
+        """The collections `viewer` may see, ordered by id."""
 
     @abc.abstractmethod
     def delete_collection(self, collection_id: str) -> None:
@@ -95,8 +95,9 @@ class Catalog(abc.ABC):
         """
 
     @abc.abstractmethod
-    def get_item(self, collection_id: str, item_id: str) -> StacItem:
-        """The item, or `ItemNotFound` / `CollectionNotFound`."""
+    def get_item(self, collection_id: str, item_id: str, *, viewer: Viewer = ANONYMOUS) -> StacItem:
+        """The item, or `ItemNotFound` / `CollectionNotFound` (also when `viewer` may not see it:
+        a hidden record is indistinguishable from a missing one)."""
 
     @abc.abstractmethod
     def delete_item(self, collection_id: str, item_id: str) -> None:
@@ -107,8 +108,8 @@ class Catalog(abc.ABC):
         """One page of items matching `query`, newest first (datetime desc, then id)."""
 
     @abc.abstractmethod
-    def collection_extent(self, collection_id: str) -> dict[str, Any]:
-        """The STAC `extent` computed from the collection's items."""
+    def collection_extent(self, collection_id: str, *, viewer: Viewer = ANONYMOUS) -> dict[str, Any]:
+        """The STAC `extent` computed from the collection's items that `viewer` may see."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

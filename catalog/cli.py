@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from catalog.base import SearchQuery, open_catalog
+from datacenter.access import SYSTEM
 from datacenter.settings import get_settings
 
 console = Console()
@@ -21,8 +22,8 @@ def list_collections() -> None:
     settings = get_settings()
     with open_catalog(settings.resolved_catalog_url) as cat:
         table = Table("collection", "title", "items", "first", "last")
-        for coll in cat.list_collections():
-            count = cat.search(SearchQuery(collections=[coll["id"]], limit=1)).number_matched
+        for coll in cat.list_collections(viewer=SYSTEM):
+            count = cat.search(SearchQuery(collections=[coll["id"]], limit=1, viewer=SYSTEM)).number_matched
             interval = (coll.get("extent", {}).get("temporal", {}).get("interval") or [[None, None]])[0]
             table.add_row(coll["id"], coll.get("title", ""), str(count), str(interval[0]), str(interval[1]))
         console.print(table)
@@ -33,7 +34,7 @@ def show_collection(collection_id: str = typer.Argument(..., help="Collection id
     """Print one collection as STAC JSON."""
     settings = get_settings()
     with open_catalog(settings.resolved_catalog_url) as cat:
-        typer.echo(json.dumps(cat.get_collection(collection_id), indent=2))
+        typer.echo(json.dumps(cat.get_collection(collection_id, viewer=SYSTEM), indent=2))
 
 
 def register(app: typer.Typer) -> None:

@@ -34,6 +34,7 @@ from catalog.base import MAX_LIMIT, Catalog, SearchPage, SearchQuery, StacCollec
 from catalog.paging import PageToken
 from catalog.sqlite_query import Plan, exact_hits, plan_search
 from catalog.sqlite_rows import from_us, prepare_items
+from datacenter.access import ANONYMOUS, Viewer
 from datacenter.errors import CollectionNotFound, ConfigError, InvalidRequest, ItemNotFound
 
 SCHEMA_VERSION = 1
@@ -220,7 +221,7 @@ class SQLiteCatalog(Catalog):
                 (cid, content),
             )
 
-    def get_collection(self, collection_id: str) -> StacCollection:
+    def get_collection(self, collection_id: str, *, viewer: Viewer = ANONYMOUS) -> StacCollection:
         row = self._conn().execute(
             "SELECT content FROM collections WHERE id = ?", (collection_id,)
         ).fetchone()
@@ -228,7 +229,7 @@ class SQLiteCatalog(Catalog):
             raise self._collection_not_found(self._conn(), collection_id)
         return json.loads(row[0])
 
-    def list_collections(self) -> list[StacCollection]:
+    def list_collections(self, *, viewer: Viewer = ANONYMOUS) -> list[StacCollection]:
         rows = self._conn().execute("SELECT content FROM collections ORDER BY id").fetchall()
         return [json.loads(r[0]) for r in rows]
 
@@ -328,7 +329,7 @@ class SQLiteCatalog(Catalog):
             )
         return len(rows)
 
-    def get_item(self, collection_id: str, item_id: str) -> StacItem:
+    def get_item(self, collection_id: str, item_id: str, *, viewer: Viewer = ANONYMOUS) -> StacItem:
         with self._read() as c:
             row = c.execute(
                 "SELECT d.content FROM items i JOIN item_data d ON d.pk = i.pk"
@@ -459,7 +460,7 @@ class SQLiteCatalog(Catalog):
         return [(*r[:4], content[r[3]]) for r in rows]
 
     # extent -----------------------------------------------------------------------
-    def collection_extent(self, collection_id: str) -> dict[str, Any]:
+    def collection_extent(self, collection_id: str, *, viewer: Viewer = ANONYMOUS) -> dict[str, Any]:
         with self._read() as c:
             if c.execute("SELECT 1 FROM collections WHERE id = ?", (collection_id,)).fetchone() is None:
                 raise self._collection_not_found(c, collection_id)

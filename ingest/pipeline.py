@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from catalog.base import Catalog, StacItem
+from datacenter.access import SYSTEM
 from datacenter.errors import DatacenterError, NotFound, StorageError
 from datacenter.storage import Store
 from ingest.cog import write_cog
@@ -80,7 +81,7 @@ def new_collection(collection_id: str, title: str | None = None) -> dict[str, An
 
 def ensure_collection(catalog: Catalog, collection_id: str, title: str | None = None) -> None:
     try:
-        coll = catalog.get_collection(collection_id)
+        coll = catalog.get_collection(collection_id, viewer=SYSTEM)
     except NotFound:
         catalog.upsert_collection(new_collection(collection_id, title))
         return
@@ -89,8 +90,8 @@ def ensure_collection(catalog: Catalog, collection_id: str, title: str | None = 
 
 
 def refresh_extent(catalog: Catalog, collection_id: str) -> None:
-    coll = catalog.get_collection(collection_id)
-    catalog.upsert_collection({**coll, "extent": catalog.collection_extent(collection_id)})
+    coll = catalog.get_collection(collection_id, viewer=SYSTEM)
+    catalog.upsert_collection({**coll, "extent": catalog.collection_extent(collection_id, viewer=SYSTEM)})
 
 
 def ingest_product(
@@ -167,7 +168,7 @@ def ingest_paths(
 
 def _existing(catalog: Catalog, collection_id: str, item_id: str) -> StacItem | None:
     try:
-        return catalog.get_item(collection_id, item_id)
+        return catalog.get_item(collection_id, item_id, viewer=SYSTEM)
     except NotFound:
         return None
 
