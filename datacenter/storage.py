@@ -12,7 +12,7 @@ import hashlib
 import posixpath
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,24 +101,19 @@ class Store:
 
     def put_file(self, local_path: str | Path, key: str) -> ObjectInfo:
         """Copy a local file to `key` atomically: upload to a temporary key, then move."""
-        final = self.path(key)
-        tmp = posixpath.join(posixpath.dirname(final), f".tmp-{uuid.uuid4().hex}-{posixpath.basename(final)}")
-        try:
-            self.fs.makedirs(posixpath.dirname(final), exist_ok=True)
-            self.fs.put_file(str(local_path), tmp)
-            self.fs.mv(tmp, final)
-        except OSError as exc:
-            with suppress(OSError):
-                self.fs.rm(tmp)
-            raise StorageError(f"could not write {key!r} to the store {self.url}: {exc}") from exc
-        return self.info(key)
+        return self._atomic_write(key, lambda tmp: self.fs.put_file(str(local_path), tmp))
 
     def put_bytes(self, data: bytes, key: str) -> ObjectInfo:
+        """Write `data` to `key` atomically."""
+        return self._atomic_write(key, lambda tmp: self.fs.pipe_file(tmp, data))
+
+    def _atomic_write(self, key: str, write: Callable[[str], object]) -> ObjectInfo:
         final = self.path(key)
-        tmp = posixpath.join(posixpath.dirname(final), f".tmp-{uuid.uuid4().hex}-{posixpath.basename(final)}")
+        folder, name = posixpath.split(final)
+        tmp = posixpath.join(folder, f".tmp-{uuid.uuid4().hex}-{name}")
         try:
-            self.fs.makedirs(posixpath.dirname(final), exist_ok=True)
-            self.fs.pipe_file(tmp, data)
+            self.fs.makedirs(folder, exist_ok=True)
+            write(tmp)
             self.fs.mv(tmp, final)
         except OSError as exc:
             with suppress(OSError):
