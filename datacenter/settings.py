@@ -6,6 +6,8 @@
     DATACENTER_S3_ENDPOINT_URL  S3 endpoint for s3:// stores (credentials: the usual AWS_* variables)
     DATACENTER_S3_REGION        S3 region name (optional)
     DATACENTER_DASK_SCHEDULER   address of a dask.distributed scheduler (empty: local threads)
+    DATACENTER_STORE_RETRIES    attempts per store call on a transient failure (default 4)
+    DATACENTER_STORE_TIMEOUT    seconds to wait for the object store to answer (default 20)
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
     dask_scheduler: str = ""
+    store_retries: int = 4
+    store_timeout: float = 20.0
 
     @classmethod
     def settings_customise_sources(

@@ -3,28 +3,35 @@
 Everything the data center writes lives under one root and is addressed by a *key*:
 a relative POSIX path such as ``lunar-dem/ldem-s87/ldem-s87.tif``. Keys never leave the
 root: ``..``, absolute paths, backslashes and URL schemes are refused with `InvalidKey`.
-Writes are atomic: bytes go to a temporary key, then move into place.
+Writes are atomic: bytes go to a temporary key, are checked (size, SHA-256), then move
+into place. Every call to the store is retried with backoff on a transient failure and
+then fails with a `StorageError` naming the key and the store.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import posixpath
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 import fsspec
+from botocore.exceptions import BotoCoreError
 
 from datacenter.errors import InvalidKey, NotFound, StorageError
 from datacenter.settings import Settings
 
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 CHUNK = 4 * 1024 * 1024
+T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 def check_key(key: str) -> str:
@@ -47,19 +54,60 @@ class ObjectInfo:
     size: int
 
 
-class Store:
-    """An fsspec filesystem rooted at one folder or bucket prefix."""
+# Errors that say "the object is not there / not allowed", never worth a retry.
+_PERMANENT = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError,
+              FileExistsError)
+# Errors that say "the server did not answer properly": retried with backoff.
+_TRANSIENT: tuple[type[BaseException], ...] = (OSError, TimeoutError, ConnectionError, BotoCoreError)
+TEMP_PREFIX = ".incoming"
 
-    def __init__(self, url: str, *, s3_endpoint_url: str | None = None, s3_region: str | None = None):
+
+def is_transient(exc: BaseException) -> bool:
+    """True for an outage-like failure (connection refused or reset, timeout, 5xx)."""
+    return isinstance(exc, _TRANSIENT) and not isinstance(exc, _PERMANENT)
+
+
+class Store:
+    """An fsspec filesystem rooted at one folder or bucket prefix.
+
+    Every operation that talks to the store is retried on a transient failure, `retries`
+    attempts in all with exponential backoff from `backoff` seconds; then a `StorageError`
+    names the operation, the key and the store (bucket and endpoint), so an operator knows
+    which server to look at. A missing object is `NotFound`, a refused one `StorageError`.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        s3_endpoint_url: str | None = None,
+        s3_region: str | None = None,
+        retries: int = 4,
+        backoff: float = 0.2,
+        timeout: float = 20.0,
+    ):
         self.url = url.rstrip("/")
+        self.endpoint = s3_endpoint_url
+        self.retries = max(1, retries)
+        self.backoff = backoff
         if url.startswith("s3://"):
             client_kwargs: dict[str, str] = {}
             if s3_endpoint_url:
                 client_kwargs["endpoint_url"] = s3_endpoint_url
             if s3_region:
                 client_kwargs["region_name"] = s3_region
-            self.fs = fsspec.filesystem("s3", client_kwargs=client_kwargs, use_listings_cache=False)
+            # One attempt per call inside s3fs/botocore: the bounded retry loop is ours.
+            self.fs = fsspec.filesystem(
+                "s3", client_kwargs=client_kwargs, use_listings_cache=False,
+                config_kwargs={
+                    "connect_timeout": min(timeout, 5.0), "read_timeout": timeout,
+                    "retries": {"max_attempts": 1, "mode": "standard"},
+                },
+            )
+            self.fs.retries = 1
             self.root = self.url[len("s3://") :]
+            if not self.root:
+                raise StorageError(f"store URL {url!r} names no bucket: use s3://bucket/prefix")
         elif "://" in url and not url.startswith("file://"):
             raise StorageError(
                 f"store URL {url!r} is not supported: use a local folder or s3://bucket/prefix"
@@ -76,6 +124,8 @@ class Store:
             settings.resolved_store_url,
             s3_endpoint_url=settings.s3_endpoint_url,
             s3_region=settings.s3_region,
+            retries=settings.store_retries,
+            timeout=settings.store_timeout,
         )
 
     @property
@@ -83,73 +133,168 @@ class Store:
         protocol = self.fs.protocol
         return "file" in (protocol if isinstance(protocol, tuple) else (protocol,))
 
+    def describe(self) -> str:
+        """The store as an operator knows it: URL, and the S3 endpoint if one is set."""
+        return f"{self.url} (endpoint {self.endpoint})" if self.endpoint else self.url
+
     def path(self, key: str) -> str:
         """The filesystem path of `key` (inside the root; never exposed to API users)."""
         return posixpath.join(self.root, check_key(key))
 
+    def _call(self, what: str, key: str, op: Callable[[], T]) -> T:
+        """Run `op` with bounded retries; translate failures into our errors."""
+        delay = self.backoff
+        for attempt in range(1, self.retries + 1):
+            try:
+                return op()
+            except FileNotFoundError as exc:
+                raise NotFound(f"no object {key!r} in the store") from exc
+            except PermissionError as exc:
+                raise StorageError(
+                    f"the store {self.describe()} refused to {what} {key!r}: {exc}; check the "
+                    "credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) and bucket policy"
+                ) from exc
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                if attempt == self.retries:
+                    raise StorageError(
+                        f"could not {what} {key!r}: the store {self.describe()} did not answer "
+                        f"after {self.retries} attempts ({type(exc).__name__}: {exc}); "
+                        "check that the object store is running and reachable, then retry"
+                    ) from exc
+                logger.warning("store %s: %s %r failed (%s), retry %d of %d in %.1f s",
+                               self.describe(), what, key, exc, attempt, self.retries - 1, delay)
+                time.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def exists(self, key: str) -> bool:
-        return bool(self.fs.exists(self.path(key)))
+        try:
+            self.info(key)
+        except NotFound:
+            return False
+        return True
 
     def info(self, key: str) -> ObjectInfo:
-        try:
-            info = self.fs.info(self.path(key))
-        except FileNotFoundError as exc:
-            raise NotFound(f"no object {key!r} in the store") from exc
+        path = self.path(key)
+        info = self._call("read the size of", key, lambda: self.fs.info(path))
         if info.get("type") == "directory":
             raise NotFound(f"{key!r} is a folder in the store, not an object")
         return ObjectInfo(key=key, size=int(info["size"]))
 
-    def put_file(self, local_path: str | Path, key: str) -> ObjectInfo:
-        """Copy a local file to `key` atomically: upload to a temporary key, then move."""
-        return self._atomic_write(key, lambda tmp: self.fs.put_file(str(local_path), tmp))
+    def list(self, prefix: str = "") -> list[str]:
+        """Every object key under `prefix` (all of them for ""), temporary uploads excluded."""
+        base = self.path(prefix) if prefix else self.root
+        if self.is_local and not Path(base).exists():
+            return []
+        found = self._call("list", prefix or "/", lambda: self.fs.find(base))
+        root = self.root.rstrip("/") + "/"
+        keys = (p[len(root):] if p.startswith(root) else p for p in found)
+        return sorted(k for k in keys if not k.startswith(TEMP_PREFIX + "/"))
+
+    def put_file(self, local_path: str | Path, key: str, *, sha256: str | None = None) -> ObjectInfo:
+        """Copy a local file to `key` atomically; with `sha256`, verified before it is visible."""
+        size = Path(local_path).stat().st_size
+        return self._atomic_write(
+            key, size, sha256, lambda tmp: self.fs.put_file(str(local_path), tmp)
+        )
 
     def put_bytes(self, data: bytes, key: str) -> ObjectInfo:
         """Write `data` to `key` atomically."""
-        return self._atomic_write(key, lambda tmp: self.fs.pipe_file(tmp, data))
+        return self._atomic_write(
+            key, len(data), hashlib.sha256(data).hexdigest(), lambda tmp: self.fs.pipe_file(tmp, data)
+        )
 
-    def _atomic_write(self, key: str, write: Callable[[str], object]) -> ObjectInfo:
+    def _atomic_write(
+        self, key: str, size: int, sha256: str | None, write: Callable[[str], object]
+    ) -> ObjectInfo:
+        """Upload to a temporary key, check it, then move it to `key`.
+
+        On S3 the temporary key sits under ``<root>/.incoming/`` (never inside an item's
+        folder, so listings of published data never show it); the move is a server-side
+        copy then a delete of the temporary key. Readers see the old object or the whole
+        new one, never a partial one. A failure removes the temporary key (best effort).
+        """
         final = self.path(key)
-        folder, name = posixpath.split(final)
-        tmp = posixpath.join(folder, f".tmp-{uuid.uuid4().hex}-{name}")
+        name = posixpath.basename(final)
+        if self.is_local:
+            tmp = posixpath.join(posixpath.dirname(final), f".tmp-{uuid.uuid4().hex}-{name}")
+            self.fs.makedirs(posixpath.dirname(final), exist_ok=True)
+        else:
+            tmp = posixpath.join(self.root, TEMP_PREFIX, f"{uuid.uuid4().hex}-{name}")
+        tmp_key = tmp[len(self.root.rstrip("/")) + 1 :]
         try:
-            self.fs.makedirs(folder, exist_ok=True)
-            write(tmp)
-            self.fs.mv(tmp, final)
-        except OSError as exc:
-            with suppress(OSError):
+            self._call("upload", key, lambda: write(tmp))
+            stored = int(self._call("check the upload of", key, lambda: self.fs.info(tmp))["size"])
+            if stored != size:
+                raise StorageError(
+                    f"the upload of {key!r} to {self.describe()} holds {stored} bytes, expected "
+                    f"{size}; not published"
+                )
+            if sha256 is not None and self._digest(tmp, tmp_key) != sha256:
+                raise StorageError(
+                    f"the upload of {key!r} to {self.describe()} reads back with another "
+                    "SHA-256 than the local file; not published"
+                )
+            self._call("publish", key, lambda: self.fs.mv(tmp, final))
+        except BaseException:
+            with suppress(Exception):
                 self.fs.rm(tmp)
-            raise StorageError(f"could not write {key!r} to the store {self.url}: {exc}") from exc
+            raise
         return self.info(key)
 
     def open(self, key: str, mode: str = "rb") -> IO[bytes]:
-        try:
-            return self.fs.open(self.path(key), mode)
-        except FileNotFoundError as exc:
-            raise NotFound(f"no object {key!r} in the store") from exc
+        path = self.path(key)
+        return self._call("open", key, lambda: self.fs.open(path, mode))  # type: ignore[no-any-return]
 
     def iter_range(self, key: str, start: int, end: int, chunk: int = CHUNK) -> Iterator[bytes]:
-        """Yield bytes [start, end] (inclusive) of `key` in chunks, never the whole object at once."""
-        with self.open(key) as fh:
-            fh.seek(start)
-            remaining = end - start + 1
-            while remaining > 0:
-                block = fh.read(min(chunk, remaining))
-                if not block:
-                    break
-                remaining -= len(block)
-                yield block
+        """Yield bytes [start, end] (inclusive) of `key` in chunks, never the whole object at once.
+
+        Each chunk is a ranged read, retried on its own; a store that stays down past the
+        retries ends the iteration with `StorageError` (the HTTP body is then cut short).
+        """
+        path = self.path(key)
+        offset = start
+        while offset <= end:
+            length = min(chunk, end - offset + 1)
+            block: bytes = self._call(
+                "read", key, lambda o=offset, n=length: self.fs.cat_file(path, start=o, end=o + n)
+            )
+            if not block:
+                break
+            offset += len(block)
+            yield block
 
     def delete(self, key: str) -> None:
-        with suppress(FileNotFoundError):
-            self.fs.rm(self.path(key), recursive=True)
+        path = self.path(key)
+        with suppress(NotFound):
+            self._call("delete", key, lambda: self.fs.rm(path, recursive=True))
 
     def sha256(self, key: str) -> str:
         """Hex SHA-256 of the stored object, re-read from the store."""
-        digest = hashlib.sha256()
-        with self.open(key) as fh:
-            while block := fh.read(CHUNK):
-                digest.update(block)
-        return digest.hexdigest()
+        return self._digest(self.path(key), key)
+
+    def _digest(self, path: str, key: str) -> str:
+        def read() -> str:
+            digest = hashlib.sha256()
+            with self.fs.open(path, "rb") as fh:
+                while block := fh.read(CHUNK):
+                    digest.update(block)
+            return digest.hexdigest()
+
+        return self._call("read", key, read)
+
+    def sweep_incoming(self) -> list[str]:
+        """Delete temporary uploads left by a crashed writer (S3 ``.incoming/``); their keys."""
+        if self.is_local:
+            return []
+        base = posixpath.join(self.root, TEMP_PREFIX)
+        found = self._call("list", TEMP_PREFIX, lambda: self.fs.find(base))
+        for path in found:
+            with suppress(FileNotFoundError):
+                self.fs.rm(path)
+        return list(found)
 
 
 def multihash_sha256(hex_digest: str) -> str:

@@ -3,8 +3,8 @@
 Order of work for one product, chosen so that a failure at any step leaves nothing
 half-written: read and check the label, convert to a COG in a private temp folder,
 build the item (fails early on a missing time), upload the COG under a content-addressed
-key (temp key then move), re-read its checksum from the store, and only then write the
-catalog row. Assets of a replaced item version are deleted after the new row commits.
+key (temp key, checksum read back, then move), and only then write the catalog row.
+Assets of a replaced item version are deleted after the new row commits.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 from catalog.base import Catalog, StacItem
 from datacenter.access import SYSTEM
-from datacenter.errors import DatacenterError, NotFound, StorageError
+from datacenter.errors import DatacenterError, NotFound
 from datacenter.storage import Store
 from ingest.cog import write_cog
 from ingest.readers import find_reader
@@ -119,10 +119,8 @@ def ingest_product(
             if previous is not None and _asset_keys(previous) == [data_key] and store.exists(data_key):
                 result.status, result.assets = "unchanged", [data_key]
                 return result
-            store.put_file(cog.path, data_key)
-        if store.sha256(data_key) != cog.sha256:
-            store.delete(data_key)
-            raise StorageError(f"{data_key}: checksum read back from the store differs; not published")
+            # Verified (size and SHA-256 read back) before it becomes visible under data_key.
+            store.put_file(cog.path, data_key, sha256=cog.sha256)
         try:
             catalog.upsert_items([item])
         except BaseException:

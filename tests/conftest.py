@@ -43,3 +43,63 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+# --- a real S3 server (SeaweedFS), see tests/s3server.py -------------------------------
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory):
+    """One SeaweedFS S3 server per test worker, stopped at the end of the session."""
+    from tests.s3server import S3Server
+
+    server = S3Server(tmp_path_factory.mktemp("seaweedfs"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server) -> str:
+    """A fresh, empty bucket on the session's S3 server."""
+    import uuid
+
+    name = f"test-{uuid.uuid4().hex[:16]}"
+    s3_server.make_bucket(name)
+    return name
+
+
+@pytest.fixture
+def own_s3_server(tmp_path: Path):
+    """An S3 server of this test's own, for tests that stop and restart it (outages)."""
+    from tests.s3server import S3Server
+
+    server = S3Server(tmp_path / "seaweedfs")
+    server.start()
+    yield server
+    server.stop()
+
+
+def use_s3(monkeypatch: pytest.MonkeyPatch, server, bucket: str, prefix: str = "dc") -> str:
+    """Point the settings at `s3://bucket/prefix` on `server` (as an operator would); its URL."""
+    from tests.s3server import ACCESS_KEY, REGION, SECRET_KEY
+
+    url = f"s3://{bucket}/{prefix}"
+    monkeypatch.setenv("DATACENTER_STORE_URL", url)
+    monkeypatch.setenv("DATACENTER_S3_ENDPOINT_URL", server.endpoint_url)
+    monkeypatch.setenv("DATACENTER_S3_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    from datacenter.settings import get_settings
+
+    get_settings.cache_clear()
+    return url
+
+
+@pytest.fixture(params=["local", "s3"])
+def store_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test on a local-folder store and on an S3 store (settings set accordingly)."""
+    if request.param == "s3":
+        server = request.getfixturevalue("s3_server")
+        use_s3(monkeypatch, server, request.getfixturevalue("s3_bucket"))
+    return str(request.param)
