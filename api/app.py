@@ -25,6 +25,7 @@ from api import downloads
 from api.client import CatalogClient
 from api.deps import bind_catalog
 from api.errors import STATUS, install_error_handlers
+from api.limits import BodyLimitMiddleware
 from api.models import PAGINATION, ItemsGetRequest, SearchGetRequest, SearchPostRequest
 from catalog.base import Catalog, open_catalog
 from datacenter import __version__
@@ -69,6 +70,7 @@ def create_app(catalog: Catalog, store: Store, *, settings: Settings | None = No
     app.state.catalog = catalog
     app.state.store = store
     app.state.datacenter_settings = settings
+    limits = settings or Settings()
     app.state.owns_catalog = False
     StacApi(
         app=app,
@@ -90,11 +92,16 @@ def create_app(catalog: Catalog, store: Store, *, settings: Settings | None = No
                 max_age=600,
             ),
             Middleware(ProxyHeaderMiddleware),
+            Middleware(
+                BodyLimitMiddleware,
+                max_body_bytes=limits.api_max_body_bytes,
+                body_timeout=limits.api_body_timeout,
+            ),
         ],
         route_dependencies=[([{"path": "*", "method": "*"}], [Depends(bind_catalog)])],
     )
     app.include_router(downloads.router)
-    install_error_handlers(app)
+    install_error_handlers(app, retry_after=limits.api_retry_after)
     return app
 
 

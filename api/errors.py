@@ -58,13 +58,22 @@ def error_response(
     )
 
 
-def _table_handler(status: int):
+def _table_handler(status: int, retry_after: int):
     def handle(request: Request, exc: Exception) -> JSONResponse:
-        if status >= 500:
-            logger.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         # An error may carry response headers (416 carries Content-Range: bytes */size).
-        headers = getattr(exc, "headers", None)
-        return error_response(status, type(exc).__name__, str(exc), headers)
+        headers = dict(getattr(exc, "headers", None) or {})
+        description = str(exc)
+        if status == 503:
+            # An outage of a server behind the API (object store, catalog database): the
+            # client may retry; the detail (keys, endpoints) is for the log, not the caller.
+            logger.error("%s %s: %s", request.method, request.url.path, exc)
+            headers["Retry-After"] = str(retry_after)
+            description = (
+                f"a storage service behind the API is unavailable; retry in {retry_after} seconds"
+            )
+        elif status >= 500:
+            logger.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return error_response(status, type(exc).__name__, description, headers or None)
 
     return handle
 
@@ -102,10 +111,14 @@ def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Register the table's handlers (replacing stac-fastapi's) and the body reshapers."""
+def install_error_handlers(app: FastAPI, *, retry_after: int = 5) -> None:
+    """Register the table's handlers (replacing stac-fastapi's) and the body reshapers.
+
+    Every 503 (`StorageError`: the object store, or later the catalog database, is down)
+    carries ``Retry-After: <retry_after>``.
+    """
     for exc_class, status in STATUS.items():
-        app.add_exception_handler(exc_class, _table_handler(status))
+        app.add_exception_handler(exc_class, _table_handler(status, retry_after))
     app.add_exception_handler(RequestValidationError, _validation_handler)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_handler)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected_handler)

@@ -8,6 +8,9 @@
     DATACENTER_DASK_SCHEDULER   address of a dask.distributed scheduler (empty: local threads)
     DATACENTER_STORE_RETRIES    attempts per store call on a transient failure (default 4)
     DATACENTER_STORE_TIMEOUT    seconds to wait for the object store to answer (default 20)
+    DATACENTER_API_MAX_BODY_BYTES  largest request body the API reads (default 1 MiB; more: 413)
+    DATACENTER_API_BODY_TIMEOUT    seconds a request body may take to arrive (default 15; then 408)
+    DATACENTER_API_RETRY_AFTER     seconds in `Retry-After` of a 503 (store/catalog outage; default 5)
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ class Settings(BaseSettings):
     dask_scheduler: str = ""
     store_retries: int = 4
     store_timeout: float = 20.0
+    api_max_body_bytes: int = 1024 * 1024
+    api_body_timeout: float = 15.0
+    api_retry_after: int = 5
 
     @classmethod
     def settings_customise_sources(
