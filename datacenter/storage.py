@@ -147,7 +147,8 @@ class Store:
         for attempt in range(1, self.retries + 1):
             try:
                 return op()
-            except FileNotFoundError as exc:
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
+                # e.g. "a.tif/x": a path *through* an object names nothing in the store
                 raise NotFound(f"no object {key!r} in the store") from exc
             except PermissionError as exc:
                 raise StorageError(

@@ -49,3 +49,10 @@ def test_unsupported_store_scheme_is_refused() -> None:
 
     with pytest.raises(StorageError, match="s3://bucket/prefix"):
         Store("ftp://host/x")
+
+
+def test_a_key_through_an_object_is_not_found(store: Store) -> None:
+    store.put_bytes(b"data", "c/i/x.tif")
+    with pytest.raises(NotFound):
+        store.info("c/i/x.tif/inside")
+    assert not store.exists("c/i/x.tif/inside")
