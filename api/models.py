@@ -9,11 +9,11 @@ Token paging is stac-fastapi's `TokenPaginationExtension` (what stac-fastapi-pgs
 it adds `token` to the GET query and the POST body.
 """
 
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 import attr
 from fastapi import Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from stac_fastapi.api.models import ItemCollectionUri, create_request_model
 from stac_fastapi.extensions.pagination import TokenPaginationExtension
 from stac_fastapi.types.search import (
@@ -69,6 +69,18 @@ class _SearchPost(BaseSearchPostRequest):
         None, description="west, south, east, north; west > east crosses the antimeridian"
     )
     datetime: str | None = Field(None, description="RFC 3339 instant or interval")  # type: ignore[assignment]
+
+    # Runs before stac-pydantic's own "before" validators, which assume a dict (a JSON
+    # array body made them raise AttributeError: a 500).
+    @model_validator(mode="before")
+    @classmethod
+    def _body_is_an_object(cls, values: Any) -> Any:
+        if not isinstance(values, dict):
+            raise ValueError(
+                f"the search body must be a JSON object such as {{\"bbox\": [...]}}, "
+                f"not a JSON {type(values).__name__}"
+            )
+        return values
 
 
 SearchGetRequest = cast(
