@@ -286,16 +286,26 @@ class Store:
 
         return self._call("read", key, read)
 
-    def sweep_incoming(self) -> list[str]:
-        """Delete temporary uploads left by a crashed writer (S3 ``.incoming/``); their keys."""
+    def sweep_incoming(self, older_than: float = 3600.0) -> list[str]:
+        """Delete temporary uploads a killed writer left in ``.incoming/`` (S3 only).
+
+        Only those older than `older_than` seconds, so uploads in progress are spared.
+        Returns the keys deleted.
+        """
         if self.is_local:
             return []
         base = posixpath.join(self.root, TEMP_PREFIX)
-        found = self._call("list", TEMP_PREFIX, lambda: self.fs.find(base))
-        for path in found:
-            with suppress(FileNotFoundError):
-                self.fs.rm(path)
-        return list(found)
+        found = self._call("list", TEMP_PREFIX, lambda: self.fs.find(base, detail=True))
+        now = time.time()
+        swept = []
+        for path, info in found.items():
+            modified = info.get("LastModified")
+            age = now - modified.timestamp() if modified is not None else older_than
+            if age >= older_than:
+                with suppress(FileNotFoundError):
+                    self.fs.rm(path)
+                swept.append(path[len(self.root.rstrip("/")) + 1 :])
+        return swept
 
 
 def multihash_sha256(hex_digest: str) -> str:

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from catalog.base import open_catalog
+from datacenter.compute import dask_client
 from datacenter.errors import InvalidRequest
 from datacenter.settings import get_settings
 from datacenter.storage import Store
@@ -45,7 +46,7 @@ def run_ingest(
     override = parse_datetime_option(datetime_value)
     files = discover(paths)
     store = Store.from_settings(settings)
-    with open_catalog(settings.resolved_catalog_url) as catalog, Progress(
+    with dask_client(settings) as client, open_catalog(settings.resolved_catalog_url) as catalog, Progress(
         TextColumn("[bold]ingest[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         TextColumn("{task.description}"), console=console, transient=True,
     ) as progress:
@@ -67,6 +68,7 @@ def run_ingest(
         report = ingest_paths(
             files, collection_id=collection, catalog=catalog, store=store,
             collection_title=collection_title, datetime_override=override, on_result=on_result,
+            client=client,
         )
     if report_path is not None:
         report_path.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in report.results))

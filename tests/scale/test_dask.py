@@ -1,0 +1,138 @@
+"""Ingest through a real dask.distributed cluster: a scheduler and two worker processes
+started with the `dask` CLI, reached through DATACENTER_DASK_SCHEDULER, with the store on
+S3 (workers and the ingest process share nothing but the bucket)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from affine import Affine
+from distributed import Client
+
+from catalog.base import SearchQuery, open_catalog
+from datacenter.access import SYSTEM
+from datacenter.compute import dask_client
+from datacenter.errors import ConfigError
+from datacenter.settings import Settings, get_settings
+from datacenter.storage import TEMP_PREFIX, Store
+from ingest.pipeline import ProductResult, ingest_paths
+from ingest.samples import make_geotiff
+from tests.conftest import REPO, free_port, use_s3
+from tests.s3server import ACCESS_KEY, REGION, SECRET_KEY
+
+
+@dataclass
+class Cluster:
+    address: str
+    scheduler: subprocess.Popen[bytes]
+    workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        for proc in [*self.workers.values(), self.scheduler]:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in [*self.workers.values(), self.scheduler]:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """`dask scheduler` + two single-threaded `dask worker` processes (no nanny: a killed
+    worker stays dead), with the S3 test credentials in their environment."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+           "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "AWS_DEFAULT_REGION": REGION}
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    log = open(tmp_path / "dask.log", "wb")  # noqa: SIM115
+    scheduler = subprocess.Popen(
+        [*dask, "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    cl = Cluster(address, scheduler)
+    try:
+        for name in ("w1", "w2"):
+            cl.workers[name] = subprocess.Popen(
+                [sys.executable, "-m", "distributed.cli.dask_worker", address, "--name", name,
+                 "--nthreads", "1", "--no-nanny", "--no-dashboard", "--memory-limit", "0",
+                 "--local-directory", str(tmp_path / name)],
+                env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with Client(address, timeout="5s") as client:
+                    client.wait_for_workers(2, timeout=60)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        yield cl
+    finally:
+        cl.stop()
+        log.close()
+
+
+@pytest.fixture
+def tiles(tmp_path: Path) -> list[Path]:
+    return [
+        make_geotiff(tmp_path / "incoming", name=f"tile-{i}",
+                     transform=Affine(1 / 64, 0, 20.0 + 5 * i, 0, -1 / 64, 5.0))
+        for i in range(6)
+    ]
+
+
+def test_ingest_runs_on_the_cluster_and_survives_a_killed_worker(
+    cluster: Cluster, s3_server, s3_bucket: str, tiles: list[Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    use_s3(monkeypatch, s3_server, s3_bucket)
+    monkeypatch.setenv("DATACENTER_DASK_SCHEDULER", cluster.address)
+    get_settings.cache_clear()
+    settings = get_settings()
+    store = Store.from_settings(settings)
+    killed: list[str] = []
+
+    def kill_a_worker(result: ProductResult) -> None:
+        if not killed:
+            os.kill(cluster.workers["w1"].pid, signal.SIGKILL)
+            killed.append("w1")
+
+    with dask_client(settings) as client, open_catalog(settings.resolved_catalog_url) as catalog:
+        assert client is not None
+        report = ingest_paths(tiles, collection_id="moon", catalog=catalog, store=store,
+                              client=client, on_result=kill_a_worker)
+        workers = client.scheduler_info()["workers"]
+        page = catalog.search(SearchQuery(collections=["moon"], limit=100, viewer=SYSTEM))
+    assert killed and cluster.workers["w1"].wait(timeout=10) == -signal.SIGKILL
+    assert [w["name"] for w in workers.values()] == ["w2"]
+    # every product either went in or failed with a reason, in the order given
+    assert [r.path for r in report.results] == [str(t) for t in tiles]
+    for r in report.results:
+        assert r.ok or r.reason, r
+    ingested = {r.id for r in report.results if r.ok}
+    assert ingested == {item["id"] for item in page.items}
+    assert len(ingested) == len(tiles), [r.reason for r in report.failed]
+    # no orphans: published objects are exactly those the catalog points at
+    referenced = sorted(item["assets"]["data"]["href"] for item in page.items)
+    assert store.list() == referenced
+    # a killed upload can only leave a temporary key, which the sweep removes
+    store.sweep_incoming(older_than=0)
+    assert [k for k in s3_server.list_keys(s3_bucket) if TEMP_PREFIX in k] == []
+
+
+def test_an_unreachable_scheduler_is_a_config_error_naming_the_setting() -> None:
+    settings = Settings(dask_scheduler=f"tcp://127.0.0.1:{free_port()}")
+    with pytest.raises(ConfigError, match="DATACENTER_DASK_SCHEDULER"), dask_client(settings, timeout=2):
+        pass
