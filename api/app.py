@@ -17,7 +17,6 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from stac_fastapi.api.app import StacApi
 from stac_fastapi.api.middleware import ProxyHeaderMiddleware
-from stac_fastapi.extensions import TransactionExtension
 from stac_fastapi.types.config import ApiSettings
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -33,7 +32,7 @@ from api.models import (
     SearchPostRequest,
     app_extensions,
 )
-from api.transactions import TransactionsClient
+from api.transactions import Transactions, TransactionsClient
 from catalog.base import Catalog, open_catalog
 from datacenter import __version__
 from datacenter.settings import Settings
@@ -89,7 +88,7 @@ def create_app(
     if admin_keys is None and settings is not None:
         admin_keys = settings.admin_key_set
     app.state.admin_keys = frozenset(k for k in admin_keys or () if k)
-    transactions = TransactionExtension(
+    transactions = Transactions(
         client=TransactionsClient(),
         settings=api_settings,
         route_dependencies=[Depends(require_admin)],

@@ -86,7 +86,7 @@ def query_to_cql2(query: Any) -> dict[str, Any] | None:
         prop = {"property": name}
         for op, value in ops.items():
             if op in _QUERY_OPS:
-                args.append({"op": _QUERY_OPS[op], "args": [prop, value]})
+                args.append(_query_comparison(_QUERY_OPS[op], prop, value))
             elif op == "in":
                 if not isinstance(value, list) or not value:
                     raise InvalidRequest(f"query {name!r} 'in' needs a non-empty list, got {value!r}")
@@ -104,6 +104,27 @@ def query_to_cql2(query: Any) -> dict[str, Any] | None:
                     "gt, gte, startsWith, endsWith, contains or in"
                 )
     return args[0] if len(args) == 1 else {"op": "and", "args": args}
+
+
+def _number(value: Any) -> float | int | None:
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        return int(number) if number.is_integer() and "." not in value else number
+    return None
+
+
+def _query_comparison(op: str, prop: dict[str, Any], value: Any) -> dict[str, Any]:
+    """GET query values arrive as text: "10" also matches the number 10 (not only the text)."""
+    number = _number(value)
+    if number is None:
+        return {"op": op, "args": [prop, value]}
+    if op in ("=", "<>"):
+        both = [{"op": op, "args": [prop, value]}, {"op": op, "args": [prop, number]}]
+        return {"op": "or" if op == "=" else "and", "args": both}
+    return {"op": op, "args": [prop, number]}
 
 
 def combine(*exprs: dict[str, Any] | None) -> dict[str, Any] | None:

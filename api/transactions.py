@@ -8,11 +8,15 @@ Every route of `TransactionExtension` carries `api.deps.require_admin`. Writes g
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import attr
-from stac_fastapi.extensions.transaction import BaseTransactionsClient
+from fastapi import Body
+from stac_fastapi.api.models import CollectionUri, GeoJSONResponse, ItemUri
+from stac_fastapi.api.routes import create_async_endpoint
+from stac_fastapi.extensions.transaction import BaseTransactionsClient, TransactionExtension
 from starlette.requests import Request
+from starlette.responses import Response
 
 from api.deps import catalog_of
 from api.links import base_url, present_collection, present_item
@@ -99,22 +103,26 @@ class TransactionsClient(BaseTransactionsClient):
         return present_item(stored, base_url(request))
 
     def update_item(self, collection_id: str, item_id: str, item: Any, **kwargs: Any) -> Any:
-        catalog, request = self._catalog(kwargs)
+        """Replace an existing item; 204 (no body)."""
+        catalog, _ = self._catalog(kwargs)
         catalog.get_item(collection_id, item_id, viewer=SYSTEM)  # 404 when absent
         catalog.upsert_items([self._own_item(_dump(item), collection_id, item_id)])
-        return present_item(catalog.get_item(collection_id, item_id, viewer=SYSTEM), base_url(request))
+        return Response(status_code=204)
 
     def patch_item(self, collection_id: str, item_id: str, patch: Any, **kwargs: Any) -> Any:
-        catalog, request = self._catalog(kwargs)
+        catalog, _ = self._catalog(kwargs)
         current = catalog.get_item(collection_id, item_id, viewer=SYSTEM)
         merged = _merge(current, _merge_patch(patch, f"item {item_id!r}"))
         catalog.upsert_items([self._own_item(merged, collection_id, item_id)])
-        return present_item(catalog.get_item(collection_id, item_id, viewer=SYSTEM), base_url(request))
+        return Response(status_code=204)
 
-    def delete_item(self, item_id: str, collection_id: str, **kwargs: Any) -> None:
+    def delete_item(self, item_id: str, collection_id: str, **kwargs: Any) -> Any:
+        """Idempotent: 204 whether or not the item was there (404 for a missing collection)."""
         catalog, _ = self._catalog(kwargs)
-        catalog.delete_item(collection_id, item_id)
-        return None
+        catalog.get_collection(collection_id, viewer=SYSTEM)
+        if _exists(lambda: catalog.get_item(collection_id, item_id, viewer=SYSTEM)):
+            catalog.delete_item(collection_id, item_id)
+        return Response(status_code=204)
 
     # collections -----------------------------------------------------------------
     def create_collection(self, collection: Any, **kwargs: Any) -> Any:
@@ -149,3 +157,36 @@ class TransactionsClient(BaseTransactionsClient):
         catalog, _ = self._catalog(kwargs)
         catalog.delete_collection(collection_id)
         return None
+
+
+@attr.s
+class _PostItem(CollectionUri):
+    item: Annotated[dict[str, Any], Body()] = attr.ib(default=None)
+
+
+@attr.s
+class _PutItem(ItemUri):
+    item: Annotated[dict[str, Any], Body()] = attr.ib(default=None)
+
+
+@attr.s
+class Transactions(TransactionExtension):
+    """stac-fastapi's extension with item bodies taken as JSON objects: our catalog checks
+    them (with messages naming the field), where stac-pydantic would refuse e.g. an item
+    without `links`, which STAC clients routinely send."""
+
+    def register_create_item(self) -> None:
+        self.router.add_api_route(
+            name="Create Item", path="/collections/{collection_id}/items", status_code=201,
+            methods=["POST"], response_class=GeoJSONResponse,
+            endpoint=create_async_endpoint(self.client.create_item, _PostItem),
+            dependencies=self.route_dependencies,
+        )
+
+    def register_update_item(self) -> None:
+        self.router.add_api_route(
+            name="Update Item", path="/collections/{collection_id}/items/{item_id}",
+            methods=["PUT"], response_class=self.response_class,
+            endpoint=create_async_endpoint(self.client.update_item, _PutItem),
+            dependencies=self.route_dependencies,
+        )
