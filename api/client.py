@@ -29,6 +29,7 @@ from api.links import (
 )
 from api.params import parse_bbox, parse_datetime, parse_intersects, split_list
 from api.search_params import (
+    Fields,
     apply_fields,
     check_filter_crs,
     combine,
@@ -219,6 +220,10 @@ class CatalogClient(BaseCoreClient):
         )
         body.pop("token", None)
         given = getattr(search_request, "model_fields_set", set())
+        if "fields" in given and search_request.fields is None:
+            raise InvalidRequest(
+                'fields is null; send {"include": [...], "exclude": [...]} or leave it out'
+            )
         fields = parse_fields(search_request.fields) if "fields" in given else None
         page = catalog_of(request).search(query)
         return self._page(page, request, post_body=body, fields=fields)
@@ -238,7 +243,7 @@ class CatalogClient(BaseCoreClient):
         *,
         collection_id: str | None = None,
         post_body: dict[str, Any] | None = None,
-        fields: tuple[set[str], set[str]] | None = None,
+        fields: Fields | None = None,
     ) -> stac.ItemCollection:
         base = base_url(request)
         here = request_url(request)

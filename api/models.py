@@ -134,6 +134,9 @@ class _CollectionsGet(BaseCollectionSearchGetRequest):
 
 class _SearchPost(BaseSearchPostRequest):
     # Loose here, checked by api.params in the client (one message for GET and POST).
+    collections: list[str] | str | None = Field(  # type: ignore[assignment]
+        None, description="collection ids (a list, or one comma-separated string)"
+    )
     bbox: list[float] | None = Field(  # type: ignore[assignment]
         None, description="west, south, east, north; west > east crosses the antimeridian"
     )

@@ -33,6 +33,7 @@ def parse_filter(value: Any, lang: str | None) -> dict[str, Any] | None:
         return None
     try:
         if isinstance(value, dict):
+            value = _modernise(value)
             if lang == "cql2-text":
                 raise InvalidRequest("filter-lang is cql2-text but the filter is a JSON object; "
                                      "send filter-lang cql2-json or a text filter")
@@ -58,6 +59,20 @@ def parse_filter(value: Any, lang: str | None) -> dict[str, Any] | None:
     if not isinstance(out, dict) and not isinstance(out, bool):
         raise InvalidRequest(f"filter {value!r} is not a boolean CQL2 expression")
     return out  # type: ignore[return-value]
+
+
+def _modernise(node: Any) -> Any:
+    """Older CQL2 JSON drafts wrote ``between`` as [property, [low, high]]."""
+    if isinstance(node, list):
+        return [_modernise(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _modernise(v) for k, v in node.items()}
+    args = out.get("args")
+    if (str(out.get("op", "")).lower() == "between" and isinstance(args, list) and len(args) == 2
+            and isinstance(args[1], list) and len(args[1]) == 2):
+        out["args"] = [args[0], *args[1]]
+    return out
 
 
 def check_filter_crs(crs: str | None) -> None:
@@ -87,10 +102,10 @@ def query_to_cql2(query: Any) -> dict[str, Any] | None:
         for op, value in ops.items():
             if op in _QUERY_OPS:
                 args.append(_query_comparison(_QUERY_OPS[op], prop, value))
-            elif op == "in":
+            elif op == "in":  # a value in the list, or (array properties) a common element
                 if not isinstance(value, list) or not value:
                     raise InvalidRequest(f"query {name!r} 'in' needs a non-empty list, got {value!r}")
-                args.append({"op": "in", "args": [prop, value]})
+                args.append({"op": "a_overlaps", "args": [prop, value]})
             elif op in ("startsWith", "endsWith", "contains"):
                 if not isinstance(value, str):
                     raise InvalidRequest(f"query {name!r} {op!r} needs text, got {value!r}")
@@ -171,13 +186,18 @@ def parse_q(value: Any) -> tuple[str, ...] | None:
 # fields -----------------------------------------------------------------------------
 DEFAULT_FIELDS = ("type", "stac_version", "id", "geometry", "bbox", "links", "assets",
                   "properties.datetime", "collection")
+MINIMAL_FIELDS = ("type", "stac_version", "id", "collection")
+Fields = tuple[set[str], set[str], bool]  # include, exclude, include given (even empty)
 
 
-def parse_fields(value: Any) -> tuple[set[str], set[str]] | None:
-    """(include, exclude) from GET ``["id", "-geometry"]`` or the POST model; None: full items."""
+def parse_fields(value: Any) -> Fields | None:
+    """(include, exclude, include given) from GET ``["id", "-geometry"]`` or the POST model;
+    None: full items."""
     if value is None:
         return None
+    given = False
     if hasattr(value, "model_dump"):
+        given = "include" in value.model_fields_set
         value = value.model_dump(mode="json")
     if isinstance(value, dict):
         include = {str(f) for f in value.get("include") or ()}
@@ -192,19 +212,25 @@ def parse_fields(value: Any) -> tuple[set[str], set[str]] | None:
                 include.add(text.lstrip("+"))
     if not include and not exclude:
         return None
-    return include, exclude
+    return include, exclude, given
 
 
-def apply_fields(item: dict[str, Any], fields: tuple[set[str], set[str]] | None) -> dict[str, Any]:
-    """The STAC Fields extension: include adds to the default set, exclude removes from the
-    full item (or from the included ones), and a field both included and excluded stays."""
+def apply_fields(item: dict[str, Any], fields: Fields | None) -> dict[str, Any]:
+    """The STAC Fields extension, as stac-api-validator 0.6.8 checks it:
+
+    * include (with or without exclude): those fields plus type, stac_version, id, collection;
+    * exclude only: the full item without them; exclude with an explicitly empty include:
+      the default set (type, stac_version, id, geometry, bbox, links, assets,
+      properties.datetime, collection) without them;
+    * a field both included and excluded stays; ``-properties,+properties.gsd`` keeps gsd.
+    """
     if fields is None:
         return item
-    include, exclude = fields
+    include, exclude, given = fields
     exclude = exclude - include
-    if include:
+    if include or given:
         out: dict[str, Any] = {}
-        for path in (*DEFAULT_FIELDS, *sorted(include)):
+        for path in (*MINIMAL_FIELDS, *sorted(include)) if include else DEFAULT_FIELDS:
             _copy_path(item, out, path)
     else:
         out = copy.deepcopy(item)

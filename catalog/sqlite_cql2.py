@@ -304,7 +304,7 @@ class _Compiler:
             return self.param(node)
         raise InvalidRequest(f"CQL2 value {_short(node)} is not a property, number, text or timestamp")
 
-    def property(self, node: dict[str, Any], *, for_null: bool = False) -> str:
+    def property(self, node: dict[str, Any], *, for_null: bool = False, as_json: bool = False) -> str:
         name = _property_name(node)
         if name in _TEXT_COLUMNS:
             return _TEXT_COLUMNS[name]
@@ -314,8 +314,10 @@ class _Compiler:
             return _TIME_COLUMNS[name][0]
         if '"' in name or not name:
             raise InvalidRequest(f"CQL2 property name {name!r} is not usable")
-        path = f'$.properties."{name}"'
-        return f"(SELECT json_extract(d.content, {self.param(path)}) FROM item_data d WHERE d.pk = i.pk)"
+        path = self.param(f'$.properties."{name}"')
+        if as_json:  # JSON text even for strings ('"lro"'), so json_each() takes any value
+            return f"(SELECT d.content -> {path} FROM item_data d WHERE d.pk = i.pk)"
+        return f"(SELECT json_extract(d.content, {path}) FROM item_data d WHERE d.pk = i.pk)"
 
     def _scalar_for(self, left: Any, literal: Any) -> str:
         """A literal compared with `left`: instants for the time columns, else as it is."""
@@ -366,7 +368,11 @@ class _Compiler:
             op = {"a_contains": "a_containedby", "a_containedby": "a_contains"}.get(op, op)
         if not _is_property(left) or not isinstance(right, list):
             raise InvalidRequest(f"CQL2 {op} needs a property and a literal list, got {_short(args)}")
-        prop = self.property(left, for_null=True)
+        name = _property_name(left)
+        if name in _TEXT_COLUMNS:
+            prop = f"json_quote({_TEXT_COLUMNS[name]})"
+        else:
+            prop = self.property(left, for_null=True, as_json=True)
         lit = self.param(json.dumps(right))
         mine = f"(SELECT value FROM json_each({prop}))"
         theirs = f"(SELECT value FROM json_each({lit}))"

@@ -116,16 +116,17 @@ def build_items() -> list[dict[str, Any]]:
     ]
 
 
-EXTRA = {  # gsd (numbers) and platform (text) for the Query / Filter / Sort checks
-    "south-cap": (100, "lro"), "am-mosaic": (200, "kaguya"), "eq-east": (100, "change-2"),
-    "eq-west": (50, "chandrayaan-2"), "eq-far": (400, "change-2"), "mid-north": (100, "lro"),
+EXTRA = {  # gsd (numbers), platform (text), instruments (arrays) for Query / Filter / Sort
+    "south-cap": (100, "lro", ["lola"]), "am-mosaic": (200, "kaguya", ["tc"]),
+    "eq-east": (100, "change-2", ["ccd"]), "eq-west": (50, "chandrayaan-2", ["tmc-2"]),
+    "eq-far": (400, "change-2", ["ccd"]), "mid-north": (100, "lro", ["lroc-wac", "lola"]),
 }
 
 
 def add_extra(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for item in items:
-        gsd, platform = EXTRA[item["id"]]
-        item["properties"].update(gsd=gsd, platform=platform)
+        gsd, platform, instruments = EXTRA[item["id"]]
+        item["properties"].update(gsd=gsd, platform=platform, instruments=instruments)
     return items
 
 

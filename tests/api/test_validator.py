@@ -54,7 +54,7 @@ def test_stac_api_validator_reports_no_errors_for_every_declared_class(
             "--query-gt-value", "50", "--query-gte-value", "100",
             "--query-substring-field", "platform", "--query-starts-with-value", "chan",
             "--query-ends-with-value", "-2", "--query-contains-value", "an",
-            "--query-in-field", "platform", "--query-in-values", "lro,change-2"]
+            "--query-in-field", "instruments", "--query-in-values", "lola,ccd"]
     for name in classes:
         args += ["--conformance", name]
     run = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=tmp_path)
