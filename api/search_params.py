@@ -20,6 +20,8 @@ import cql2
 from datacenter.errors import InvalidRequest
 
 _QUERY_OPS = {"eq": "=", "neq": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+_GEOJSON = {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon",
+            "GeometryCollection"}
 _FILTER_CRS = ("http://www.opengis.net/def/crs/OGC/1.3/CRS84",)
 
 
@@ -53,7 +55,9 @@ def parse_filter(value: Any, lang: str | None) -> dict[str, Any] | None:
         else:
             raise InvalidRequest(f"filter-lang {lang!r} is not supported; use cql2-text or cql2-json")
         expr.validate()
-    except (cql2.ParseError, cql2.ValidationError, ValueError) as exc:
+    except InvalidRequest:
+        raise
+    except Exception as exc:  # noqa: BLE001 - cql2 raises bare Exception for unknown shapes
         raise InvalidRequest(f"filter is not valid CQL2 ({lang or 'cql2-text'}): {_first_line(exc)}") from None
     out = expr.to_json()
     if not isinstance(out, dict) and not isinstance(out, bool):
@@ -62,11 +66,18 @@ def parse_filter(value: Any, lang: str | None) -> dict[str, Any] | None:
 
 
 def _modernise(node: Any) -> Any:
-    """Older CQL2 JSON drafts wrote ``between`` as [property, [low, high]]."""
+    """Older CQL2 JSON drafts wrote ``between`` as [property, [low, high]]; GeoJSON types
+    outside RFC 7946 (PolyhedralSurface, TIN, ...) are refused by name."""
     if isinstance(node, list):
         return [_modernise(n) for n in node]
     if not isinstance(node, dict):
         return node
+    kind = node.get("type")
+    if isinstance(kind, str) and ("coordinates" in node or "geometries" in node) and kind not in _GEOJSON:
+        raise InvalidRequest(
+            f"filter: GeoJSON type {kind!r} is not supported; use Point, LineString, Polygon, "
+            "their Multi* forms or GeometryCollection (RFC 7946)"
+        )
     out = {k: _modernise(v) for k, v in node.items()}
     args = out.get("args")
     if (str(out.get("op", "")).lower() == "between" and isinstance(args, list) and len(args) == 2

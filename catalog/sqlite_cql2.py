@@ -27,9 +27,8 @@ from typing import Any
 
 import numpy as np
 import shapely
-from shapely.geometry import box
 
-from catalog.sqlite_rows import Box, from_us, part_boxes, to_us
+from catalog.sqlite_rows import Box, box_geometry, from_us, part_boxes, to_us
 from datacenter.errors import InvalidRequest
 
 _TIME_COLUMNS = {"datetime": ("i.dt", "i.t_start", "i.t_end"),
@@ -392,8 +391,9 @@ def geometry_literal(node: Any, where: str = "CQL2") -> shapely.Geometry:
         if not isinstance(values, list) or len(values) not in (4, 6):
             raise InvalidRequest(f"{where}: bbox {_short(node)} needs 4 or 6 numbers")
         w, s, e, n = (values[0], values[1], values[3], values[4]) if len(values) == 6 else values
-        return (shapely.MultiPolygon([box(w, s, 180, n), box(-180, s, e, n)]) if w > e
-                else box(w, s, e, n))
+        if w > e:  # crosses the antimeridian
+            return shapely.union_all([box_geometry((w, s, 180, n)), box_geometry((-180, s, e, n))])
+        return box_geometry((w, s, e, n))
     if not isinstance(node, dict) or not isinstance(node.get("type"), str):
         raise InvalidRequest(f"{where} needs a GeoJSON geometry, got {_short(node)}")
     if node["type"] not in ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",

@@ -16,11 +16,10 @@ from typing import Any
 
 import numpy as np
 import shapely
-from shapely.geometry import box
 
 from catalog.base import SearchQuery
 from catalog.sqlite_cql2 import SpatialTest, compile_filter, free_text_sql
-from catalog.sqlite_rows import Box, is_own_bbox, part_boxes, to_us
+from catalog.sqlite_rows import Box, box_geometry, is_own_bbox, part_boxes, to_us
 from datacenter.errors import InvalidRequest
 
 _INLINE_LIST = 200  # longer id/collection lists go through json_each
@@ -181,6 +180,8 @@ def _rect_filter(where: list[str], params: dict[str, Any], boxes: list[Box]) -> 
         for k in range(len(boxes))
     ]
     where.append(f"(i.needs_exact = 1 OR {' OR '.join(overlap)})")
-    geometry = shapely.union_all([box(*b) for b in boxes]) if len(boxes) > 1 else box(*boxes[0])
+    shapes = [box_geometry(b) for b in boxes]
+    geometry = shapely.union_all(shapes) if len(shapes) > 1 else shapes[0]
     shapely.prepare(geometry)
     return f"(i.needs_exact = 0 OR {' OR '.join(inside)})", geometry
+
