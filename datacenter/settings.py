@@ -6,6 +6,7 @@
     DATACENTER_S3_ENDPOINT_URL  S3 endpoint for s3:// stores (credentials: the usual AWS_* variables)
     DATACENTER_S3_REGION        S3 region name (optional)
     DATACENTER_DASK_SCHEDULER   address of a dask.distributed scheduler (empty: local threads)
+    DATACENTER_ADMIN_KEYS       comma-separated API keys allowed to write (STAC transactions)
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
     dask_scheduler: str = ""
+    admin_keys: str = ""  # comma-separated; see `admin_key_set`
 
     @classmethod
     def settings_customise_sources(
@@ -61,6 +63,11 @@ class Settings(BaseSettings):
     def resolved_catalog_url(self) -> str:
         """The catalog URL, defaulting to a SQLite file in the data home."""
         return self.catalog_url or f"sqlite:///{(self.home / 'catalog.sqlite').resolve()}"
+
+    @property
+    def admin_key_set(self) -> frozenset[str]:
+        """The admin API keys (Authorization: Bearer <key>) that may write through the API."""
+        return frozenset(k.strip() for k in self.admin_keys.split(",") if k.strip())
 
     @property
     def resolved_store_url(self) -> str:

@@ -116,6 +116,20 @@ def build_items() -> list[dict[str, Any]]:
     ]
 
 
+EXTRA = {  # gsd (numbers), platform (text), instruments (arrays) for Query / Filter / Sort
+    "south-cap": (100, "lro", ["lola"]), "am-mosaic": (200, "kaguya", ["tc"]),
+    "eq-east": (100, "change-2", ["ccd"]), "eq-west": (50, "chandrayaan-2", ["tmc-2"]),
+    "eq-far": (400, "change-2", ["ccd"]), "mid-north": (100, "lro", ["lroc-wac", "lola"]),
+}
+
+
+def add_extra(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for item in items:
+        gsd, platform, instruments = EXTRA[item["id"]]
+        item["properties"].update(gsd=gsd, platform=platform, instruments=instruments)
+    return items
+
+
 ALL_IDS = {"south-cap", "am-mosaic", "eq-east", "eq-west", "eq-far", "mid-north"}
 
 
@@ -138,7 +152,7 @@ def api_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiData]:
     catalog = SQLiteCatalog(root / "catalog.sqlite")
     catalog.upsert_collection(_collection("lunar-dem", "Lunar elevation models"))
     catalog.upsert_collection(_collection("lunar-images", "Lunar images"))
-    items = build_items()
+    items = add_extra(build_items())
     # A multi-file asset (a Zarr store): its href is a folder prefix in the store.
     items[2]["assets"]["cube"] = {
         "href": "lunar-images/eq-east/cube.zarr",
