@@ -39,6 +39,25 @@ def stac_offline():
     return stac_offline
 
 
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throw-away PostgreSQL 15 + PostGIS + pgstac cluster for this session (this worker).
+
+    Started on first use only; fails (never skips) with the reason if it cannot start."""
+    from tests.postgres import running_cluster
+
+    with running_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def pgstac_dsn(pg_cluster):
+    """The DSN of a fresh pgstac database, dropped after the test."""
+    dsn = pg_cluster.new_database()
+    yield dsn
+    pg_cluster.drop_database(dsn)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
