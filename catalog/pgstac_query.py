@@ -64,10 +64,7 @@ def from_stored(item: StacItem) -> StacItem:
     for path in nulls or ():
         target: Any = item
         for step in path[:-1]:
-            if isinstance(target, dict):
-                target = target.setdefault(step, {})  # type: ignore[arg-type]
-            else:
-                target = target[step]
+            target = target.setdefault(step, {}) if isinstance(target, dict) else target[step]
         if isinstance(target, dict):
             target[path[-1]] = None
     return item
