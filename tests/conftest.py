@@ -51,11 +51,9 @@ def pg_cluster():
 
 
 @pytest.fixture
-def pgstac_dsn(pg_cluster):
-    """The DSN of a fresh pgstac database, dropped after the test."""
-    dsn = pg_cluster.new_database()
-    yield dsn
-    pg_cluster.drop_database(dsn)
+def pgstac_dsn(pg_cluster) -> str:
+    """The DSN of an empty pgstac database (the worker's shared one, emptied for this test)."""
+    return str(pg_cluster.clean_database())
 
 
 def free_port() -> int:
