@@ -2,6 +2,7 @@
 
     DATACENTER_HOME             data folder (default ./datacenter-data)
     DATACENTER_CATALOG_URL      sqlite:///path/to/catalog.sqlite (default: <home>/catalog.sqlite)
+                                or postgresql://user:password@host:5432/dbname (pgstac)
     DATACENTER_STORE_URL        a folder or s3://bucket/prefix (default: <home>/store)
     DATACENTER_S3_ENDPOINT_URL  S3 endpoint for s3:// stores (credentials: the usual AWS_* variables)
     DATACENTER_S3_REGION        S3 region name (optional)
@@ -55,7 +56,7 @@ class Settings(BaseSettings):
         if value and not value.startswith(("sqlite://", "postgresql://", "postgres://")):
             raise ValueError(
                 f"DATACENTER_CATALOG_URL={value!r} is not understood: use sqlite:///path/to/file.sqlite"
-                " (or postgresql://... once the pgstac backend is installed)"
+                " or postgresql://user:password@host:5432/dbname (PostGIS + pgstac)"
             )
         return value
 
