@@ -11,7 +11,7 @@ table and handlers replace its error bodies; the download router is ours.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
@@ -23,10 +23,17 @@ from starlette.middleware.cors import CORSMiddleware
 
 from api import downloads
 from api.client import CatalogClient
-from api.deps import bind_catalog
+from api.deps import bind_catalog, require_admin
 from api.errors import STATUS, install_error_handlers
 from api.limits import BodyLimitMiddleware
-from api.models import PAGINATION, ItemsGetRequest, SearchGetRequest, SearchPostRequest
+from api.models import (
+    CollectionsGetRequest,
+    ItemsGetRequest,
+    SearchGetRequest,
+    SearchPostRequest,
+    app_extensions,
+)
+from api.transactions import Transactions, TransactionsClient
 from catalog.base import Catalog, open_catalog
 from datacenter import __version__
 from datacenter.settings import Settings
@@ -47,9 +54,17 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.catalog.close()
 
 
-def create_app(catalog: Catalog, store: Store, *, settings: Settings | None = None) -> FastAPI:
+def create_app(
+    catalog: Catalog,
+    store: Store,
+    *,
+    settings: Settings | None = None,
+    admin_keys: Iterable[str] | None = None,
+) -> FastAPI:
     """A STAC API over `catalog`, serving asset bytes from `store`.
 
+    `admin_keys` may write through the Transaction routes (``Authorization: Bearer <key>``);
+    by default those of `settings` (``DATACENTER_ADMIN_KEYS``), else none: writes refused.
     The caller keeps ownership of `catalog` (it is not closed on shutdown).
     """
     api_settings = ApiSettings(
@@ -72,22 +87,31 @@ def create_app(catalog: Catalog, store: Store, *, settings: Settings | None = No
     app.state.datacenter_settings = settings
     limits = settings or Settings()
     app.state.owns_catalog = False
+    if admin_keys is None and settings is not None:
+        admin_keys = settings.admin_key_set
+    app.state.admin_keys = frozenset(k for k in admin_keys or () if k)
+    transactions = Transactions(
+        client=TransactionsClient(),
+        settings=api_settings,
+        route_dependencies=[Depends(require_admin)],
+    )
     StacApi(
         app=app,
         settings=api_settings,
         client=CatalogClient(landing_page_id=LANDING_ID),
-        extensions=[PAGINATION],
+        extensions=[*app_extensions(), transactions],
         exceptions=STATUS,
         search_get_request_model=SearchGetRequest,
         search_post_request_model=SearchPostRequest,
         items_get_request_model=ItemsGetRequest,
+        collections_get_request_model=CollectionsGetRequest,
         # No Brotli/GZip: compressing would break Content-Length and Range on downloads.
         middlewares=[
             Middleware(
                 CORSMiddleware,
                 allow_origins=["*"],
-                allow_methods=["OPTIONS", "GET", "HEAD", "POST"],
-                allow_headers=["Content-Type", "Range"],
+                allow_methods=["OPTIONS", "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+                allow_headers=["Content-Type", "Range", "Authorization"],
                 expose_headers=["Content-Range", "Content-Length", "Accept-Ranges", "ETag"],
                 max_age=600,
             ),

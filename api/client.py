@@ -15,6 +15,7 @@ from stac_fastapi.types import stac
 from stac_fastapi.types.core import BaseCoreClient
 from starlette.requests import Request
 
+from api.collection_search import search_collections
 from api.deps import catalog_of
 from api.links import (
     GEOJSON,
@@ -27,6 +28,17 @@ from api.links import (
     with_query,
 )
 from api.params import parse_bbox, parse_datetime, parse_intersects, split_list
+from api.search_params import (
+    Fields,
+    apply_fields,
+    check_filter_crs,
+    combine,
+    parse_fields,
+    parse_filter,
+    parse_q,
+    parse_sortby,
+    query_to_cql2,
+)
 from catalog.base import DEFAULT_LIMIT, MAX_LIMIT, Catalog, SearchPage, SearchQuery, StacItem
 from datacenter.errors import InvalidRequest, ItemNotFound
 
@@ -51,8 +63,15 @@ def build_query(
     datetime: str | None = None,
     limit: int | None = None,
     token: str | None = None,
+    filter_expr: Any = None,
+    filter_lang: str | None = None,
+    filter_crs: str | None = None,
+    query: Any = None,
+    sortby: Any = None,
+    q: Any = None,
 ) -> SearchQuery:
-    """One validated `SearchQuery` from GET or POST parameters."""
+    """One validated `SearchQuery` from GET or POST parameters (extensions included):
+    cql2-text and the Query extension arrive at the catalog as CQL2 JSON."""
     if bbox is not None and intersects:
         raise InvalidRequest(
             "bbox and intersects were both given; they are mutually exclusive, use one"
@@ -66,7 +85,23 @@ def build_query(
         # Above MAX_LIMIT is clamped (stac-fastapi's `Limit` already crops GET and POST).
         limit=min(limit or DEFAULT_LIMIT, MAX_LIMIT),
         token=token or None,
+        filter=combine(parse_filter(filter_expr, filter_lang), query_to_cql2(query)),
+        sortby=parse_sortby(sortby),
+        q=parse_q(q),
     )
+
+
+def _extension_params(source: Any) -> dict[str, Any]:
+    """The extension parameters of a GET kwargs dict or a POST model, by `build_query` name."""
+    get = source.get if isinstance(source, dict) else (lambda k: getattr(source, k, None))
+    check_filter_crs(get("filter_crs"))
+    return {
+        "filter_expr": get("filter_expr"),
+        "filter_lang": get("filter_lang"),
+        "query": get("query"),
+        "sortby": get("sortby"),
+        "q": get("q"),
+    }
 
 
 @attr.s
@@ -82,18 +117,40 @@ class CatalogClient(BaseCoreClient):
             page["links"].append(link("child", collection_url(base, collection["id"]), **extra))
         return page
 
-    def all_collections(self, **kwargs: Any) -> stac.Collections:
+    def all_collections(
+        self,
+        bbox: Any = None,
+        datetime: str | None = None,
+        limit: int | None = None,
+        q: Any = None,
+        token: str | None = None,
+        **kwargs: Any,
+    ) -> stac.Collections:
+        """Collection search: bbox / datetime on the extents, free text, keyset paging."""
         request: Request = kwargs["request"]
         base = base_url(request)
+        here = request_url(request)
         collections = [
             present_collection(self._with_extent(request, c), base)
             for c in catalog_of(request).list_collections()
         ]
+        page, matched, next_token, prev_token = search_collections(
+            collections,
+            bbox=parse_bbox(bbox),
+            interval=parse_datetime(datetime),
+            q=parse_q(q),
+            limit=min(limit or MAX_LIMIT, MAX_LIMIT),
+            token=token or None,
+        )
+        links = [link("root", base), link("self", here), link("parent", base)]
+        for rel, value in (("next", next_token), ("prev", prev_token)):
+            if value:
+                links.append(link(rel, with_query(here, token=value)))
         return {  # type: ignore[typeddict-unknown-key]
-            "collections": collections,  # type: ignore[typeddict-item]
-            "links": [link("root", base), link("self", f"{base}collections"), link("parent", base)],
-            "numberMatched": len(collections),
-            "numberReturned": len(collections),
+            "collections": page,  # type: ignore[typeddict-item]
+            "links": links,
+            "numberMatched": matched,
+            "numberReturned": len(page),
         }
 
     def get_collection(self, collection_id: str, **kwargs: Any) -> stac.Collection:
@@ -143,12 +200,14 @@ class CatalogClient(BaseCoreClient):
             datetime=datetime,
             limit=limit,
             token=kwargs.get("token"),
+            **_extension_params(kwargs),
         )
-        return self._page(catalog_of(request).search(query), request)
+        fields = parse_fields(kwargs.get("fields"))
+        return self._page(catalog_of(request).search(query), request, fields=fields)
 
     def post_search(self, search_request: Any, **kwargs: Any) -> stac.ItemCollection:
         request: Request = kwargs["request"]
-        body = search_request.model_dump(mode="json", exclude_none=True)
+        body = search_request.model_dump(mode="json", by_alias=True, exclude_none=True)
         query = build_query(
             collections=search_request.collections,
             ids=search_request.ids,
@@ -157,9 +216,17 @@ class CatalogClient(BaseCoreClient):
             datetime=search_request.datetime,
             limit=search_request.limit,
             token=getattr(search_request, "token", None),
+            **_extension_params(search_request),
         )
         body.pop("token", None)
-        return self._page(catalog_of(request).search(query), request, post_body=body)
+        given = getattr(search_request, "model_fields_set", set())
+        if "fields" in given and search_request.fields is None:
+            raise InvalidRequest(
+                'fields is null; send {"include": [...], "exclude": [...]} or leave it out'
+            )
+        fields = parse_fields(search_request.fields) if "fields" in given else None
+        page = catalog_of(request).search(query)
+        return self._page(page, request, post_body=body, fields=fields)
 
     # helpers ---------------------------------------------------------------------
     @staticmethod
@@ -176,6 +243,7 @@ class CatalogClient(BaseCoreClient):
         *,
         collection_id: str | None = None,
         post_body: dict[str, Any] | None = None,
+        fields: Fields | None = None,
     ) -> stac.ItemCollection:
         base = base_url(request)
         here = request_url(request)
@@ -192,7 +260,7 @@ class CatalogClient(BaseCoreClient):
                 links.append(
                     link(rel, here, GEOJSON, method="POST", body={**post_body, "token": token})
                 )
-        features = [present_item(item, base) for item in page.items]
+        features = [apply_fields(present_item(item, base), fields) for item in page.items]
         result: dict[str, Any] = {
             "type": "FeatureCollection",
             "features": features,

@@ -9,7 +9,9 @@ route: FastAPI resolves `get_catalog` (overrides included) and leaves the result
 
 from __future__ import annotations
 
-from fastapi import Depends, Request
+import hmac
+
+from fastapi import Depends, HTTPException, Request
 
 from catalog.base import Catalog
 from datacenter.storage import Store
@@ -36,3 +38,28 @@ def catalog_of(request: Request) -> Catalog:
             "`bind_catalog` runs as a route dependency"
         )
     return catalog  # type: ignore[no-any-return]
+
+
+def require_admin(request: Request) -> None:
+    """Let the request through only with ``Authorization: Bearer <admin key>``.
+
+    The admin keys come from ``create_app(..., admin_keys=...)`` (``DATACENTER_ADMIN_KEYS``
+    when served). This is the one gate of every write route (STAC transactions), so the
+    partner/role check can replace it later without touching the routes.
+    """
+    keys: frozenset[str] = getattr(request.app.state, "admin_keys", frozenset())
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise HTTPException(
+            status_code=401,
+            detail=f"{request.method} {request.url.path} changes the catalog and needs an admin "
+            "key: send 'Authorization: Bearer <key>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if not any(hmac.compare_digest(key.strip().encode(), k.encode()) for k in keys):
+        raise HTTPException(
+            status_code=403,
+            detail=f"the key sent is not an admin key; {request.method} {request.url.path} "
+            "is for data center administrators",
+        )

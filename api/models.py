@@ -12,10 +12,19 @@ it adds `token` to the GET query and the POST body.
 from typing import Annotated, Any, cast
 
 import attr
-from fastapi import Query
+from fastapi import FastAPI, Query
 from pydantic import BaseModel, Field, model_validator
 from stac_fastapi.api.models import ItemCollectionUri, create_request_model
+from stac_fastapi.extensions import (
+    FieldsExtension,
+    FilterExtension,
+    FreeTextExtension,
+    QueryExtension,
+    SortExtension,
+)
+from stac_fastapi.extensions.collection_search.request import BaseCollectionSearchGetRequest
 from stac_fastapi.extensions.pagination import TokenPaginationExtension
+from stac_fastapi.types.extension import ApiExtension
 from stac_fastapi.types.search import (
     APIRequest,
     BaseSearchGetRequest,
@@ -24,8 +33,57 @@ from stac_fastapi.types.search import (
 )
 
 from api.params import BBox, parse_bbox, parse_datetime
+from api.queryables import QueryablesClient
 
 PAGINATION = TokenPaginationExtension()
+_CQL2 = "http://www.opengis.net/spec/cql2/1.0/conf/"
+_FILTER_CLASSES = [
+        "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+        "https://api.stacspec.org/v1.0.0-rc.2/item-search#filter",
+        # what stac-api-validator 0.6.8 looks for (same capabilities, older names)
+        "https://api.stacspec.org/v1.0.0-rc.1/item-search#filter",
+        f"{_CQL2}basic-spatial-operators",
+        f"{_CQL2}temporal-operators",
+        f"{_CQL2}array-operators",
+        *(f"{_CQL2}{name}" for name in (
+            "cql2-text", "cql2-json", "basic-cql2", "advanced-comparison-operators",
+            "basic-spatial-functions", "basic-spatial-functions-plus", "spatial-functions",
+            "temporal-functions", "array-functions", "property-property", "arithmetic",
+            "case-insensitive-comparison",
+        )),
+]
+
+
+def filter_extension() -> FilterExtension:
+    """A fresh Filter extension (its router registers /queryables on one app only)."""
+    return FilterExtension(client=QueryablesClient(), conformance_classes=list(_FILTER_CLASSES))
+
+
+FILTER = filter_extension()  # for the request models
+SORT = SortExtension(conformance_classes=["https://api.stacspec.org/v1.0.0/item-search#sort"])
+FIELDS = FieldsExtension(conformance_classes=["https://api.stacspec.org/v1.0.0/item-search#fields"])
+QUERY = QueryExtension(conformance_classes=["https://api.stacspec.org/v1.0.0/item-search#query"])
+FREE_TEXT = FreeTextExtension(conformance_classes=[
+    "https://api.stacspec.org/v1.0.0-rc.1/item-search#free-text",
+    "https://api.stacspec.org/v1.0.0-rc.1/collection-search#free-text",
+])
+SEARCH_EXTENSIONS = [FILTER, SORT, FIELDS, QUERY, FREE_TEXT, PAGINATION]
+
+
+class Conformance(ApiExtension):
+    """Declares conformance classes served by routes registered elsewhere."""
+
+    def __init__(self, classes: list[str]) -> None:
+        self.conformance_classes = classes
+
+    def register(self, app: FastAPI) -> None:
+        return None
+
+
+COLLECTION_SEARCH = Conformance([
+    "https://api.stacspec.org/v1.0.0-rc.1/collection-search",
+    "http://www.opengis.net/spec/ogcapi-common-2/1.0/conf/simple-query",
+])
 
 
 def _bbox_query(
@@ -63,8 +121,22 @@ class _ItemsGet(ItemCollectionUri):
     datetime: DateTimeQueryType = attr.ib(default=None, validator=_check_datetime)
 
 
+def app_extensions() -> list[ApiExtension]:
+    """The search extensions and conformance declarations one app registers."""
+    return [filter_extension(), SORT, FIELDS, QUERY, FREE_TEXT, PAGINATION, COLLECTION_SEARCH]
+
+
+@attr.s
+class _CollectionsGet(BaseCollectionSearchGetRequest):
+    bbox: BBox | None = attr.ib(default=None, converter=_bbox_query)  # type: ignore[misc]
+    datetime: DateTimeQueryType = attr.ib(default=None, validator=_check_datetime)
+
+
 class _SearchPost(BaseSearchPostRequest):
     # Loose here, checked by api.params in the client (one message for GET and POST).
+    collections: list[str] | str | None = Field(  # type: ignore[assignment]
+        None, description="collection ids (a list, or one comma-separated string)"
+    )
     bbox: list[float] | None = Field(  # type: ignore[assignment]
         None, description="west, south, east, north; west > east crosses the antimeridian"
     )
@@ -86,7 +158,7 @@ class _SearchPost(BaseSearchPostRequest):
 SearchGetRequest = cast(
     type[APIRequest],
     create_request_model(
-        "SearchGetRequest", base_model=_SearchGet, extensions=[PAGINATION], request_type="GET"
+        "SearchGetRequest", base_model=_SearchGet, extensions=SEARCH_EXTENSIONS, request_type="GET"
     ),
 )
 ItemsGetRequest = cast(
@@ -98,6 +170,13 @@ ItemsGetRequest = cast(
 SearchPostRequest = cast(
     type[BaseModel],
     create_request_model(
-        "SearchPostRequest", base_model=_SearchPost, extensions=[PAGINATION], request_type="POST"
+        "SearchPostRequest", base_model=_SearchPost, extensions=SEARCH_EXTENSIONS, request_type="POST"
+    ),
+)
+CollectionsGetRequest = cast(
+    type[APIRequest],
+    create_request_model(
+        "CollectionsGetRequest", base_model=_CollectionsGet, extensions=[FREE_TEXT, PAGINATION],
+        request_type="GET",
     ),
 )

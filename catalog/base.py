@@ -122,11 +122,16 @@ class Catalog(abc.ABC):
 
 
 def open_catalog(url: str) -> Catalog:
-    """The catalog backend named by `url` (``sqlite:///path``)."""
+    """The catalog backend named by `url`: ``sqlite:///path`` or ``postgresql://...`` (pgstac)."""
     if url.startswith("sqlite://"):
         from catalog.sqlite import SQLiteCatalog
 
         return SQLiteCatalog.from_url(url)
+    if url.startswith(("postgresql://", "postgres://")):
+        from catalog.pgstac import PgstacCatalog
+
+        return PgstacCatalog.from_url(url)
     raise ConfigError(
         f"catalog URL {url!r} names no backend this install has: use sqlite:///path/to/catalog.sqlite"
+        " or postgresql://user@host:port/dbname"
     )

@@ -1,8 +1,10 @@
 """Opaque keyset paging tokens: urlsafe base64 of JSON naming a sort key and a direction.
 
 A token says "continue after (or before) this row", never "skip N rows", so a page stays
-correct when items are inserted or deleted between requests. The sort key is whatever the
-backend orders by; for SQLite it is ``[datetime_us, collection, id]``.
+correct when items are inserted or deleted between requests. The key holds the row's values
+of every sort expression, ending with the unique tie-breakers; for SQLite's default order it
+is ``[datetime_us, collection, id]``. `sort` names the order the key belongs to, so a token
+replayed with another `sortby` is refused instead of silently skipping rows.
 """
 
 from __future__ import annotations
@@ -16,33 +18,43 @@ from typing import Any, Literal
 from datacenter.errors import InvalidRequest
 
 Direction = Literal["next", "prev"]
+Scalar = None | int | float | str
 
 
 @dataclass(frozen=True)
 class PageToken:
-    key: tuple[int, str, str]
+    key: tuple[Scalar, ...]
     direction: Direction = "next"
+    sort: str = ""
 
     def encode(self) -> str:
-        raw = json.dumps({"k": list(self.key), "d": self.direction}, separators=(",", ":"))
+        data: dict[str, Any] = {"k": list(self.key), "d": self.direction}
+        if self.sort:
+            data["s"] = self.sort
+        raw = json.dumps(data, separators=(",", ":"))
         return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode("ascii")
 
     @classmethod
-    def decode(cls, token: str) -> PageToken:
+    def decode(cls, token: str, *, sort: str = "", length: int | None = 3) -> PageToken:
+        """The token, checked against the `sort` signature and key `length` it must have."""
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             data: Any = json.loads(raw)
             key, direction = data["k"], data.get("d", "next")
-            dt, coll, item_id = key
             if (
-                not isinstance(dt, int) or isinstance(dt, bool)
-                or not isinstance(coll, str) or not isinstance(item_id, str)
+                not isinstance(key, list)
+                or not all(v is None or (isinstance(v, int | float | str) and not isinstance(v, bool))
+                           for v in key)
                 or direction not in ("next", "prev")
+                or (length is not None and len(key) != length)
+                or data.get("s", "") != sort
+                or not isinstance(key[-1], str) or not isinstance(key[-2], str)
             ):
                 raise ValueError
-        except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError, AttributeError):
+        except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError,
+                AttributeError, IndexError):
             raise InvalidRequest(
                 f"invalid paging token {token[:40]!r}: pass back the next/prev token of a previous "
-                "page unchanged, or drop it to start from the first page"
+                "page unchanged, with the same sortby, or drop it to start from the first page"
             ) from None
-        return cls((dt, coll, item_id), direction)
+        return cls(tuple(key), direction, sort)

@@ -32,8 +32,10 @@ from typing import Any
 
 from catalog.base import MAX_LIMIT, Catalog, SearchPage, SearchQuery, StacCollection, StacItem
 from catalog.paging import PageToken
-from catalog.sqlite_query import Plan, exact_hits, plan_search
+from catalog.sqlite_cql2 import spatial_sql_function
+from catalog.sqlite_query import Plan, plan_search
 from catalog.sqlite_rows import from_us, prepare_items
+from catalog.sqlite_sort import SortPlan, plan_sort
 from datacenter.access import ANONYMOUS, Viewer
 from datacenter.errors import CollectionNotFound, ConfigError, InvalidRequest, ItemNotFound
 
@@ -69,18 +71,6 @@ CREATE INDEX items_collection_dt ON items (collection, dt DESC, id, t_start, t_e
 CREATE VIRTUAL TABLE items_rtree USING rtree (id, minx, maxx, miny, maxy, +item INTEGER);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 """
-
-_ORDER_NEXT = " ORDER BY i.dt DESC, i.collection, i.id"
-_ORDER_PREV = " ORDER BY i.dt, i.collection DESC, i.id DESC"
-_KEYSET_NEXT = (
-    " AND i.dt <= :k_dt AND (i.dt < :k_dt OR (i.dt = :k_dt AND"
-    " (i.collection > :k_c OR (i.collection = :k_c AND i.id > :k_id))))"
-)
-_KEYSET_PREV = (
-    " AND i.dt >= :k_dt AND (i.dt > :k_dt OR (i.dt = :k_dt AND"
-    " (i.collection < :k_c OR (i.collection = :k_c AND i.id < :k_id))))"
-)
-
 
 class _Holder:
     """Owns one thread's connection; closes it when the thread (and so its local) goes."""
@@ -138,6 +128,7 @@ class SQLiteCatalog(Catalog):
         )
         conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
         self._set_wal(conn)
+        conn.create_function("dc_spatial", 3, spatial_sql_function, deterministic=True)
         for pragma in ("synchronous = NORMAL", "temp_store = MEMORY", "cache_size = -32000",
                        "mmap_size = 268435456"):
             conn.execute(f"PRAGMA {pragma}")
@@ -362,7 +353,10 @@ class SQLiteCatalog(Catalog):
     def search(self, query: SearchQuery) -> SearchPage:
         if not isinstance(query.limit, int) or not 1 <= query.limit <= MAX_LIMIT:
             raise InvalidRequest(f"limit {query.limit!r} is out of range; use 1 to {MAX_LIMIT}")
-        token = PageToken.decode(query.token) if query.token else None
+        sort = plan_sort(query.sortby)
+        nkeys = len(sort.keys)
+        token = (PageToken.decode(query.token, sort=sort.signature, length=nkeys)
+                 if query.token else None)
         with self._read() as c:
             row = c.execute("SELECT value FROM meta WHERE key = 'max_span'").fetchone()
             plan = plan_search(query, max_span=row[0] if row else 0)
@@ -370,25 +364,25 @@ class SQLiteCatalog(Catalog):
                 return SearchPage(items=[], number_matched=0)
             matched = self._count(c, plan)
             forward = token is None or token.direction == "next"
-            rows = self._walk(c, plan, token.key if token else None, forward, query.limit + 1)
+            rows = self._walk(c, plan, sort, token.key if token else None, forward, query.limit + 1)
         more = len(rows) > query.limit
         rows = rows[: query.limit]
         if not forward:
             rows.reverse()
-        keys = [(r[0], r[1], r[2]) for r in rows]
+        keys = [tuple(r[:nkeys]) for r in rows]
         next_token = prev_token = None
         if forward:
             if more:
-                next_token = PageToken(keys[-1], "next").encode()
+                next_token = PageToken(keys[-1], "next", sort.signature).encode()
             if token is not None and keys:
-                prev_token = PageToken(keys[0], "prev").encode()
+                prev_token = PageToken(keys[0], "prev", sort.signature).encode()
         else:
             if more:
-                prev_token = PageToken(keys[0], "prev").encode()
+                prev_token = PageToken(keys[0], "prev", sort.signature).encode()
             if keys:
-                next_token = PageToken(keys[-1], "next").encode()
+                next_token = PageToken(keys[-1], "next", sort.signature).encode()
         return SearchPage(
-            items=[json.loads(r[4]) for r in rows],
+            items=[json.loads(r[-1]) for r in rows],
             number_matched=matched,
             next_token=next_token,
             prev_token=prev_token,
@@ -404,49 +398,49 @@ class SQLiteCatalog(Catalog):
                    f" WHERE {plan.where} AND NOT ({plan.sure_sql})")
             blobs = [r[0] for r in conn.execute(sql, plan.params)]
             if blobs:
-                total += int(exact_hits(plan.geometry, blobs).sum())
+                total += int(plan.hits(blobs).sum())
         return total
 
     def _walk(
         self,
         conn: sqlite3.Connection,
         plan: Plan,
-        key: tuple[int, str, str] | None,
+        sort: SortPlan,
+        key: tuple[Any, ...] | None,
         forward: bool,
         want: int,
     ) -> list[tuple[Any, ...]]:
-        """Up to `want` matching rows (dt, collection, id, pk, content) in page order after
-        `key`; exact tests run batch by batch, so rejected candidates never shorten a page."""
-        base = (f"SELECT i.dt, i.collection, i.id, i.pk, {plan.sure_sql} FROM items i"
+        """Up to `want` matching rows (*sort key, pk, content) in page order after `key`;
+        exact tests run batch by batch, so rejected candidates never shorten a page."""
+        nkeys = len(sort.keys)
+        base = (f"SELECT {sort.select}, i.pk, {plan.sure_sql} FROM items i"
                 f" WHERE {plan.where}")
-        order = _ORDER_NEXT if forward else _ORDER_PREV
-        keyset = _KEYSET_NEXT if forward else _KEYSET_PREV
+        order = sort.order_by(forward)
         accepted: list[tuple[Any, ...]] = []
         batch = want if plan.sure_sql == "1" else max(want, 64)
         while True:
-            params = dict(plan.params)
+            params = {**plan.params, **sort.params}
             sql = base
             if key is not None:
-                sql += keyset
-                params.update(k_dt=key[0], k_c=key[1], k_id=key[2])
+                sql += f" AND ({sort.after(key, forward, params)})"
             rows = conn.execute(f"{sql}{order} LIMIT {batch}", params).fetchall()
-            uncertain = [r[3] for r in rows if not r[4]]
+            uncertain = [r[nkeys] for r in rows if not r[nkeys + 1]]
             rejected: set[int] = set()
             if uncertain:
                 geoms = dict(conn.execute(
                     "SELECT pk, geom FROM item_data WHERE pk IN (SELECT value FROM json_each(?))",
                     (json.dumps(uncertain),),
                 ).fetchall())
-                hits = exact_hits(plan.geometry, [geoms[pk] for pk in uncertain])
+                hits = plan.hits([geoms[pk] for pk in uncertain])
                 rejected = {pk for pk, hit in zip(uncertain, hits, strict=True) if not hit}
             for r in rows:
-                if r[3] not in rejected:
-                    accepted.append(r)
+                if r[nkeys] not in rejected:
+                    accepted.append(r[: nkeys + 1])
                     if len(accepted) == want:
                         return self._with_content(conn, accepted)
             if len(rows) < batch:
                 return self._with_content(conn, accepted)
-            key = (rows[-1][0], rows[-1][1], rows[-1][2])
+            key = tuple(rows[-1][:nkeys])
             batch = min(batch * 4, 50_000)
 
     @staticmethod
@@ -455,9 +449,9 @@ class SQLiteCatalog(Catalog):
             return rows
         content = dict(conn.execute(
             "SELECT pk, content FROM item_data WHERE pk IN (SELECT value FROM json_each(?))",
-            (json.dumps([r[3] for r in rows]),),
+            (json.dumps([r[-1] for r in rows]),),
         ).fetchall())
-        return [(*r[:4], content[r[3]]) for r in rows]
+        return [(*r, content[r[-1]]) for r in rows]
 
     # extent -----------------------------------------------------------------------
     def collection_extent(self, collection_id: str, *, viewer: Viewer = ANONYMOUS) -> dict[str, Any]:

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import shapely
-from shapely.geometry import box
 
 from catalog.base import SearchQuery
-from catalog.sqlite_rows import Box, is_own_bbox, part_boxes, to_us
+from catalog.sqlite_cql2 import SpatialTest, compile_filter, free_text_sql
+from catalog.sqlite_rows import Box, box_geometry, is_own_bbox, part_boxes, to_us
 from datacenter.errors import InvalidRequest
 
 _INLINE_LIST = 200  # longer id/collection lists go through json_each
@@ -31,6 +31,18 @@ class Plan:
     params: dict[str, Any]
     sure_sql: str  # "1": every row of `where` matches; "0": every row needs the shapely test
     geometry: shapely.Geometry | None  # prepared query geometry for uncertain rows
+    tests: list[SpatialTest] = field(default_factory=list)  # CQL2 spatial post-tests (AND)
+
+    def hits(self, blobs: Sequence[bytes]) -> np.ndarray:
+        """Which uncertain rows' WKB footprints pass the geometry and every post-test."""
+        if not self.tests:
+            return exact_hits(self.geometry, blobs)
+        footprints = shapely.from_wkb(np.asarray(blobs, dtype=object))
+        ok = (np.ones(len(blobs), dtype=bool) if self.geometry is None
+              else shapely.intersects(self.geometry, footprints))
+        for test in self.tests:
+            ok &= test.hits(footprints)
+        return ok
 
 
 def exact_hits(geometry: shapely.Geometry | None, blobs: Sequence[bytes]) -> np.ndarray:
@@ -62,7 +74,20 @@ def plan_search(query: SearchQuery, *, max_span: int) -> Plan:
             _rtree_filter(where, params, part_boxes(geom))
             sure, geometry = "0", geom
             shapely.prepare(geometry)
-    return Plan(" AND ".join(where), params, sure, geometry)
+    tests: list[SpatialTest] = []
+    if query.filter is not None:
+        compiled = compile_filter(query.filter)
+        where.append(compiled.sql)
+        params.update(compiled.params)
+        for k, boxes in enumerate(compiled.boxes):
+            if boxes:
+                _rtree_filter(where, params, boxes, prefix=f"c{k}_")
+        tests = compiled.tests
+        if tests:
+            sure = "0"
+    if query.q:
+        where.append(free_text_sql(tuple(query.q), params))
+    return Plan(" AND ".join(where), params, sure, geometry, tests)
 
 
 def _in_list(where: list[str], params: dict[str, Any], column: str, name: str,
@@ -129,15 +154,16 @@ def _query_geometry(geojson: Any) -> shapely.Geometry:
     return geom if shapely.is_valid(geom) else shapely.make_valid(geom)
 
 
-def _rtree_filter(where: list[str], params: dict[str, Any], boxes: list[Box]) -> None:
+def _rtree_filter(where: list[str], params: dict[str, Any], boxes: list[Box], prefix: str = "r") -> None:
     # `id >> 10` (R*Tree id = pk * 1024 + part) is the item's pk without reading the
     # auxiliary `item` column, which costs a lookup per hit (about 10x slower on big boxes).
     selects = []
     for k, (w, s, e, n) in enumerate(boxes):
-        params.update({f"rw{k}": w, f"rs{k}": s, f"re{k}": e, f"rn{k}": n})
+        p = f"{prefix}{{}}{k}".format
+        params.update({p("w"): w, p("s"): s, p("e"): e, p("n"): n})
         selects.append(
-            f"SELECT id >> 10 FROM items_rtree WHERE minx <= :re{k} AND maxx >= :rw{k}"
-            f" AND miny <= :rn{k} AND maxy >= :rs{k}"
+            f"SELECT id >> 10 FROM items_rtree WHERE minx <= :{p('e')} AND maxx >= :{p('w')}"
+            f" AND miny <= :{p('n')} AND maxy >= :{p('s')}"
         )
     where.append(f"i.pk IN ({' UNION ALL '.join(selects)})")
 
@@ -154,6 +180,8 @@ def _rect_filter(where: list[str], params: dict[str, Any], boxes: list[Box]) -> 
         for k in range(len(boxes))
     ]
     where.append(f"(i.needs_exact = 1 OR {' OR '.join(overlap)})")
-    geometry = shapely.union_all([box(*b) for b in boxes]) if len(boxes) > 1 else box(*boxes[0])
+    shapes = [box_geometry(b) for b in boxes]
+    geometry = shapely.union_all(shapes) if len(shapes) > 1 else shapes[0]
     shapely.prepare(geometry)
     return f"(i.needs_exact = 0 OR {' OR '.join(inside)})", geometry
+

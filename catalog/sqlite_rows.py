@@ -269,3 +269,14 @@ def part_boxes(geom: shapely.Geometry) -> list[Box]:
             out.append((float(group[:, 0].min()), float(group[:, 1].min()),
                         float(group[:, 2].max()), float(group[:, 3].max())))
     return out
+
+
+def box_geometry(b: Box) -> shapely.Geometry:
+    """The box as a polygon, or as the line / point it is when it has no height or width
+    (GEOS finds nothing intersecting a zero-area polygon)."""
+    w, s, e, n = b
+    if w == e and s == n:
+        return shapely.Point(w, s)
+    if w == e or s == n:
+        return shapely.LineString([(w, s), (e, n)])
+    return box(w, s, e, n)

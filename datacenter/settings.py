@@ -2,6 +2,7 @@
 
     DATACENTER_HOME             data folder (default ./datacenter-data)
     DATACENTER_CATALOG_URL      sqlite:///path/to/catalog.sqlite (default: <home>/catalog.sqlite)
+                                or postgresql://user:password@host:5432/dbname (pgstac)
     DATACENTER_STORE_URL        a folder or s3://bucket/prefix (default: <home>/store)
     DATACENTER_S3_ENDPOINT_URL  S3 endpoint for s3:// stores (credentials: the usual AWS_* variables)
     DATACENTER_S3_REGION        S3 region name (optional)
@@ -11,6 +12,7 @@
     DATACENTER_API_MAX_BODY_BYTES  largest request body the API reads (default 1 MiB; more: 413)
     DATACENTER_API_BODY_TIMEOUT    seconds a request body may take to arrive (default 15; then 408)
     DATACENTER_API_RETRY_AFTER     seconds in `Retry-After` of a 503 (store/catalog outage; default 5)
+    DATACENTER_ADMIN_KEYS       comma-separated API keys allowed to write (STAC transactions)
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = 1024 * 1024
     api_body_timeout: float = 15.0
     api_retry_after: int = 5
+    admin_keys: str = ""  # comma-separated; see `admin_key_set`
 
     @classmethod
     def settings_customise_sources(
@@ -63,7 +66,7 @@ class Settings(BaseSettings):
         if value and not value.startswith(("sqlite://", "postgresql://", "postgres://")):
             raise ValueError(
                 f"DATACENTER_CATALOG_URL={value!r} is not understood: use sqlite:///path/to/file.sqlite"
-                " (or postgresql://... once the pgstac backend is installed)"
+                " or postgresql://user:password@host:5432/dbname (PostGIS + pgstac)"
             )
         return value
 
@@ -71,6 +74,11 @@ class Settings(BaseSettings):
     def resolved_catalog_url(self) -> str:
         """The catalog URL, defaulting to a SQLite file in the data home."""
         return self.catalog_url or f"sqlite:///{(self.home / 'catalog.sqlite').resolve()}"
+
+    @property
+    def admin_key_set(self) -> frozenset[str]:
+        """The admin API keys (Authorization: Bearer <key>) that may write through the API."""
+        return frozenset(k.strip() for k in self.admin_keys.split(",") if k.strip())
 
     @property
     def resolved_store_url(self) -> str:

@@ -39,6 +39,23 @@ def stac_offline():
     return stac_offline
 
 
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throw-away PostgreSQL 15 + PostGIS + pgstac cluster for this session (this worker).
+
+    Started on first use only; fails (never skips) with the reason if it cannot start."""
+    from tests.postgres import running_cluster
+
+    with running_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def pgstac_dsn(pg_cluster) -> str:
+    """The DSN of an empty pgstac database (the worker's shared one, emptied for this test)."""
+    return str(pg_cluster.clean_database())
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

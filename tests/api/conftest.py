@@ -1,5 +1,7 @@
-"""A real SQLite catalog and a local store with hand-built lunar items, and the API serving
-them over real HTTP (uvicorn in a background thread) for pystac-client and the validator.
+"""A real catalog (SQLite file, or a pgstac database in the session's throw-away PostgreSQL
+cluster: every API test runs on both) and a local store with hand-built lunar items, and the
+API serving them over real HTTP (uvicorn in a background thread) for pystac-client and the
+validator.
 
 Items (newest first, the catalog's order):
     lunar-images/eq-east      2023-03-01  box 10..20 E, 0..10 N
@@ -27,7 +29,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from api.app import create_app
-from catalog.sqlite import SQLiteCatalog
+from catalog.base import Catalog, open_catalog
 from datacenter.storage import Store, multihash_sha256
 from tests.conftest import free_port
 
@@ -49,6 +51,8 @@ def _collection(cid: str, title: str) -> dict[str, Any]:
         "title": title,
         "description": f"{title} (test data).",
         "license": "CC-BY-4.0",
+        "dc:owner": "CNSA",
+        "dc:access": "public",
         "extent": {
             "spatial": {"bbox": [[-180, -90, 180, 90]]},
             "temporal": {"interval": [["2019-01-01T00:00:00Z", "2023-12-31T00:00:00Z"]]},
@@ -60,7 +64,7 @@ def _collection(cid: str, title: str) -> dict[str, Any]:
 def _item(
     cid: str, iid: str, geometry: dict[str, Any], bbox: list[float], when: dict[str, Any], key: str
 ) -> dict[str, Any]:
-    properties = {**when, "proj:code": "IAU_2015:30100"}  # Moon geographic
+    properties = {**when, "proj:code": "IAU_2015:30100", "dc:owner": "CNSA", "dc:access": "public"}
     if iid == "south-cap":
         properties["proj:code"] = "IAU_2015:30135"  # Moon south polar stereographic
     return {
@@ -116,13 +120,27 @@ def build_items() -> list[dict[str, Any]]:
     ]
 
 
+EXTRA = {  # gsd (numbers), platform (text), instruments (arrays) for Query / Filter / Sort
+    "south-cap": (100, "lro", ["lola"]), "am-mosaic": (200, "kaguya", ["tc"]),
+    "eq-east": (100, "change-2", ["ccd"]), "eq-west": (50, "chandrayaan-2", ["tmc-2"]),
+    "eq-far": (400, "change-2", ["ccd"]), "mid-north": (100, "lro", ["lroc-wac", "lola"]),
+}
+
+
+def add_extra(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for item in items:
+        gsd, platform, instruments = EXTRA[item["id"]]
+        item["properties"].update(gsd=gsd, platform=platform, instruments=instruments)
+    return items
+
+
 ALL_IDS = {"south-cap", "am-mosaic", "eq-east", "eq-west", "eq-far", "mid-north"}
 
 
 @dataclass
 class ApiData:
     root: Path
-    catalog: SQLiteCatalog
+    catalog: Catalog
     store: Store
     items: list[dict[str, Any]]
     outside: Path  # a file beside the store that must never be served
@@ -131,14 +149,18 @@ class ApiData:
         return next(i for i in self.items if i["id"] == iid)
 
 
-@pytest.fixture(scope="session")
-def api_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiData]:
+@pytest.fixture(scope="session", params=["pgstac", "sqlite"])
+def api_data(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiData]:
     root = tmp_path_factory.mktemp("api")
     store = Store(str(root / "store"))
-    catalog = SQLiteCatalog(root / "catalog.sqlite")
+    if request.param == "pgstac":
+        url = request.getfixturevalue("pg_cluster").new_database()
+    else:
+        url = f"sqlite:///{root / 'catalog.sqlite'}"
+    catalog = open_catalog(url)
     catalog.upsert_collection(_collection("lunar-dem", "Lunar elevation models"))
     catalog.upsert_collection(_collection("lunar-images", "Lunar images"))
-    items = build_items()
+    items = add_extra(build_items())
     # A multi-file asset (a Zarr store): its href is a folder prefix in the store.
     items[2]["assets"]["cube"] = {
         "href": "lunar-images/eq-east/cube.zarr",

@@ -1,6 +1,8 @@
 """Fixtures for the catalog contract: every backend runs the same behaviour tests.
 
-`catalog` is a fresh backend on a real file in `tmp_path` with one collection, "lro-nac";
+`catalog` is a fresh catalog of each backend with one collection, "lro-nac": SQLite on a
+real file in `tmp_path`, pgstac in a fresh database of the session's throw-away PostgreSQL
+cluster. `catalog_url` is the URL `open_catalog` takes for that same catalog.
 `make_item` builds a minimal valid STAC Item.
 """
 
@@ -11,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from catalog.base import Catalog
-from catalog.sqlite import SQLiteCatalog
+from catalog.base import Catalog, open_catalog
 
 COLLECTION = "lro-nac"
 
@@ -33,7 +34,8 @@ def make_item_dict(
     **properties: Any,
 ) -> dict[str, Any]:
     geometry = rect(0, 0, 1, 1) if geometry is None else geometry
-    props: dict[str, Any] = {"datetime": datetime, **properties}
+    # public unless the test says otherwise: these tests are about place, time and paging
+    props: dict[str, Any] = {"datetime": datetime, "dc:access": "public", **properties}
     if start is not None:
         props["start_datetime"] = start
     if end is not None:
@@ -53,16 +55,7 @@ def make_item_dict(
     return item
 
 
-def open_sqlite(path: Any) -> Catalog:
-    return SQLiteCatalog(path)
-
-
-BACKENDS = {"sqlite": open_sqlite}
-
-
-@pytest.fixture(params=sorted(BACKENDS))
-def backend(request: pytest.FixtureRequest) -> Callable[[Any], Catalog]:
-    return BACKENDS[request.param]
+BACKENDS = ("pgstac", "sqlite")
 
 
 @pytest.fixture
@@ -70,10 +63,22 @@ def catalog_path(tmp_path: Any) -> Any:
     return tmp_path / "nested" / "catalog.sqlite"
 
 
+@pytest.fixture(params=BACKENDS)
+def catalog_url(request: pytest.FixtureRequest, catalog_path: Any) -> str:
+    if request.param == "pgstac":
+        return str(request.getfixturevalue("pgstac_dsn"))
+    return f"sqlite:///{catalog_path}"
+
+
 @pytest.fixture
-def catalog(backend: Callable[[Any], Catalog], catalog_path: Any) -> Iterator[Catalog]:
-    with backend(catalog_path) as cat:
-        cat.upsert_collection({"id": COLLECTION, "type": "Collection", "title": "LRO NAC"})
+def backend(catalog_url: str) -> Callable[[], Catalog]:
+    return lambda: open_catalog(catalog_url)
+
+
+@pytest.fixture
+def catalog(backend: Callable[[], Catalog]) -> Iterator[Catalog]:
+    with backend() as cat:
+        cat.upsert_collection({"id": COLLECTION, "type": "Collection", "dc:access": "public", "title": "LRO NAC"})
         yield cat
 
 

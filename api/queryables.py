@@ -1,0 +1,71 @@
+"""``/queryables`` and ``/collections/{id}/queryables``: what a CQL2 filter can name.
+
+The core fields are always listed; item properties are described from a sample of the
+items the caller may see (their JSON types), so a record hidden from the caller never
+shows up here through its property names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attr
+from stac_fastapi.extensions.filter.client import BaseFiltersClient
+from starlette.requests import Request
+
+from api.deps import catalog_of
+from api.links import request_url
+from catalog.base import SearchQuery
+
+SAMPLE = 200
+_CORE: dict[str, dict[str, Any]] = {
+    "id": {"title": "Item id", "type": "string"},
+    "collection": {"title": "Collection id", "type": "string"},
+    "datetime": {"title": "Acquisition time", "type": "string", "format": "date-time"},
+    "start_datetime": {"title": "Start of acquisition", "type": "string", "format": "date-time"},
+    "end_datetime": {"title": "End of acquisition", "type": "string", "format": "date-time"},
+    "geometry": {"title": "Footprint (longitude/latitude on the body)",
+                 "$ref": "https://geojson.org/schema/Geometry.json"},
+}
+
+
+def _json_type(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return None
+
+
+@attr.s
+class QueryablesClient(BaseFiltersClient):
+    def get_queryables(self, collection_id: str | None = None, **kwargs: Any) -> dict[str, Any]:
+        request: Request = kwargs["request"]
+        catalog = catalog_of(request)
+        if collection_id is not None:
+            catalog.get_collection(collection_id)  # 404 when missing (or hidden)
+        page = catalog.search(SearchQuery(
+            collections=[collection_id] if collection_id else None, limit=SAMPLE
+        ))
+        properties: dict[str, dict[str, Any]] = dict(_CORE)
+        for item in page.items:
+            for name, value in (item.get("properties") or {}).items():
+                kind = _json_type(value)
+                if name not in properties and kind is not None:
+                    properties[name] = {"title": name, "type": kind}
+        scope = f"collection {collection_id}" if collection_id else "all collections"
+        return {
+            "$schema": "https://json-schema.org/draft/2019-09/schema",
+            "$id": request_url(request).split("?", 1)[0],
+            "type": "object",
+            "title": f"Queryables of {scope}",
+            "description": "Names a CQL2 filter (filter, filter-lang) may use.",
+            "properties": dict(sorted(properties.items())),
+            "additionalProperties": True,
+        }

@@ -1,0 +1,304 @@
+"""The PostgreSQL backend: PostGIS + pgstac, reached through a psycopg 3 connection pool.
+
+Design
+------
+* pgstac owns the schema (``datacenter catalog migrate`` runs ``pypgstac migrate``); every
+  write goes through pgstac's own SQL functions (``upsert_collection``, ``upsert_items``,
+  ``delete_collection``) and every search through its ``search()`` function, the same path
+  stac-fastapi-pgstac takes, so partitioning, hydration and CQL2 are pgstac's.
+* Each pooled connection runs with ``pgstac.context = on`` (exact ``numberMatched``) and
+  ``pgstac.readonly = true``: ``search()`` then neither caches counts (a cached count goes
+  stale after the next insert) nor writes a ``searches`` row, so reads also work on a
+  read replica.
+* Items are validated by the same code as the SQLite backend (`catalog.sqlite_rows`)
+  before any connection is taken, so both backends refuse the same items with the same
+  messages; `catalog.pgstac_query` keeps nulls and bbox-only footprints lossless.
+* Access: collections are filtered in Python with `datacenter.access.can_see_fields`;
+  items with `visibility_cql2` AND-ed into the search's CQL2 filter, and the search is
+  restricted to the collections the viewer may see. Hidden records raise the same
+  not-found errors as missing ones.
+* Order: datetime desc, then collection and id ascending (as the SQLite backend); paging
+  by pgstac's keyset tokens (``next:<collection>:<id>`` in hex), which stay correct under
+  inserts. A token whose item was deleted meanwhile is refused as invalid.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from catalog.base import Catalog, SearchPage, SearchQuery, StacCollection, StacItem
+from catalog.pgstac_query import build_search, check_limit, from_stored, to_stored, token_of
+from catalog.sqlite_rows import prepare_items
+from datacenter.access import (
+    ACCESS,
+    ANONYMOUS,
+    EMBARGO_UNTIL,
+    OWNER,
+    RELEASABLE_TO,
+    AccessClass,
+    Viewer,
+    can_see_fields,
+    visibility_cql2,
+)
+from datacenter.errors import CollectionNotFound, ConfigError, InvalidRequest, ItemNotFound
+
+_SESSION = (
+    "SET search_path TO pgstac, public; SET TIME ZONE 'UTC';"
+    " SET pgstac.context TO 'on'; SET pgstac.readonly TO 'true';"
+    " SET pgstac.context_stats_ttl TO '0 seconds'"
+)
+
+
+def redact(dsn: str) -> str:
+    """The DSN without its password, for messages."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", dsn)
+
+
+# The access fields as pgstac queryables, so `visibility_cql2` compares them with the
+# right types (a time with a time, an array with an array) rather than as text.
+_QUERYABLES = (
+    (OWNER, {"type": "string"}, "to_text"),
+    (ACCESS, {"type": "string", "enum": [a.value for a in AccessClass]}, "to_text"),
+    (RELEASABLE_TO, {"type": "array", "items": {"type": "string"}}, "to_text_array"),
+    (EMBARGO_UNTIL, {"type": "string", "format": "date-time"}, "to_tstz"),
+)
+
+
+def migrate(dsn: str) -> str:
+    """Install or upgrade PostGIS and pgstac in the database at `dsn`, and register the
+    access fields as queryables; returns the pgstac version."""
+    from pypgstac.db import PgstacDB
+    from pypgstac.migrate import Migrate
+
+    try:
+        with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            version = str(Migrate(PgstacDB(connection=conn)).run_migration())
+            conn.execute("SET search_path TO pgstac, public")
+            for name, definition, wrapper in _QUERYABLES:
+                conn.execute("SELECT upsert_queryable(%s, %s, %s)", (name, Jsonb(definition), wrapper))
+            return version
+    except psycopg.Error as exc:
+        raise ConfigError(f"cannot migrate the catalog database {redact(dsn)}: {exc}") from None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+class PgstacCatalog(Catalog):
+    """A catalog in a pgstac database; thread-safe (one pool shared by all threads)."""
+
+    def __init__(self, dsn: str, *, max_size: int = 8, timeout: float = 10.0) -> None:
+        self.dsn = dsn
+        self._pool = ConnectionPool(
+            dsn, min_size=1, max_size=max_size, timeout=timeout, open=False,
+            kwargs={"autocommit": True}, configure=self._configure, name="datacenter-catalog",
+        )
+        try:
+            self._pool.open(wait=True, timeout=timeout)
+        except PoolTimeout:
+            self._pool.close()
+            raise ConfigError(
+                f"cannot connect to the catalog database {redact(dsn)} within {timeout:g} s; "
+                "check DATACENTER_CATALOG_URL and that the server is running"
+            ) from None
+        with self._conn() as c:
+            version = c.execute("SELECT to_regproc('pgstac.get_version') IS NOT NULL").fetchone()
+        if not version or not version[0]:
+            self._pool.close()
+            raise ConfigError(
+                f"the database {redact(dsn)} has no pgstac schema; run `datacenter catalog migrate`"
+            )
+
+    @classmethod
+    def from_url(cls, url: str) -> PgstacCatalog:
+        return cls(url)
+
+    def __repr__(self) -> str:
+        return f"PgstacCatalog({redact(self.dsn)!r})"
+
+    @staticmethod
+    def _configure(conn: psycopg.Connection[Any]) -> None:
+        conn.execute(_SESSION)
+
+    @contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection[Any]]:
+        with self._pool.connection() as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[psycopg.Connection[Any]]:
+        with self._pool.connection() as conn, conn.transaction():
+            yield conn
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # collections ------------------------------------------------------------------
+    def upsert_collection(self, collection: StacCollection) -> None:
+        cid = collection.get("id") if isinstance(collection, dict) else None
+        if not isinstance(cid, str) or not cid:
+            raise InvalidRequest("collection has no 'id' (a non-empty string is required)")
+        with self._write() as c:
+            c.execute("SELECT upsert_collection(%s)", (Jsonb(collection),))
+
+    def _collections(self, conn: psycopg.Connection[Any], viewer: Viewer) -> list[StacCollection]:
+        rows = conn.execute("SELECT content FROM collections ORDER BY id").fetchall()
+        return [r[0] for r in rows if viewer.admin or can_see_fields(viewer, r[0])]
+
+    def _visible_collection(
+        self, conn: psycopg.Connection[Any], collection_id: str, viewer: Viewer
+    ) -> StacCollection:
+        row = conn.execute("SELECT content FROM collections WHERE id = %s", (collection_id,)).fetchone()
+        if row is None or not (viewer.admin or can_see_fields(viewer, row[0])):
+            known = [c["id"] for c in self._collections(conn, viewer)]
+            listed = ", ".join(repr(k) for k in known[:10]) + (", ..." if len(known) > 10 else "")
+            raise CollectionNotFound(
+                f"collection {collection_id!r} does not exist; "
+                + (f"known collections: {listed}" if known else "the catalog has no collections yet")
+            )
+        return row[0]  # type: ignore[no-any-return]
+
+    def get_collection(self, collection_id: str, *, viewer: Viewer = ANONYMOUS) -> StacCollection:
+        with self._conn() as c:
+            return self._visible_collection(c, collection_id, viewer)
+
+    def list_collections(self, *, viewer: Viewer = ANONYMOUS) -> list[StacCollection]:
+        with self._conn() as c:
+            return self._collections(c, viewer)
+
+    def delete_collection(self, collection_id: str) -> None:
+        with self._write() as c:
+            self._visible_collection(c, collection_id, Viewer(admin=True))
+            c.execute("SELECT delete_collection(%s)", (collection_id,))
+
+    # items ------------------------------------------------------------------------
+    def upsert_items(self, items: Iterable[StacItem]) -> int:
+        batch = list(items)
+        rows = prepare_items(batch)
+        if not rows:
+            return 0
+        latest = {(r.collection, r.id): to_stored(item, r) for item, r in zip(batch, rows, strict=True)}
+        wanted = sorted({coll for coll, _ in latest})
+        with self._write() as c:
+            have = {r[0] for r in c.execute("SELECT id FROM collections WHERE id = ANY(%s)", (wanted,))}
+            missing = [cid for cid in wanted if cid not in have]
+            if missing:
+                first = next(r for r in rows if r.collection == missing[0])
+                raise CollectionNotFound(
+                    f"item {first.id!r} names collection {missing[0]!r}, which does not exist; "
+                    "create the collection first"
+                    + (f" (also missing: {', '.join(map(repr, missing[1:]))})" if missing[1:] else "")
+                )
+            try:
+                c.execute("SELECT upsert_items(%s)", (Jsonb(list(latest.values())),))
+            except (psycopg.errors.RaiseException, psycopg.DataError) as exc:
+                raise InvalidRequest(f"pgstac refused the batch: {exc.diag.message_primary}") from None
+        return len(latest)
+
+    def get_item(self, collection_id: str, item_id: str, *, viewer: Viewer = ANONYMOUS) -> StacItem:
+        with self._conn() as c:
+            self._visible_collection(c, collection_id, viewer)
+            row = c.execute("SELECT get_item(%s, %s)", (item_id, collection_id)).fetchone()
+        item = row[0] if row else None
+        if item is None or not (viewer.admin or can_see_fields(viewer, item.get("properties") or {})):
+            raise ItemNotFound(f"item {item_id!r} is not in collection {collection_id!r}")
+        return from_stored(item)
+
+    def delete_item(self, collection_id: str, item_id: str) -> None:
+        with self._write() as c:
+            self._visible_collection(c, collection_id, Viewer(admin=True))
+            gone = c.execute(
+                "DELETE FROM items WHERE collection = %s AND id = %s RETURNING id", (collection_id, item_id)
+            ).fetchone()
+            if gone is None:
+                raise ItemNotFound(f"item {item_id!r} is not in collection {collection_id!r}")
+
+    # search -----------------------------------------------------------------------
+    def _visible_ids(self, conn: psycopg.Connection[Any], query: SearchQuery) -> list[str] | None:
+        """The collections to search: the request's, narrowed to the viewer's (None: all)."""
+        if query.collections is not None and (
+            isinstance(query.collections, str) or not all(isinstance(v, str) for v in query.collections)
+        ):
+            raise InvalidRequest(f"collections must be a list of strings, got {query.collections!r}")
+        asked = list(dict.fromkeys(query.collections)) if query.collections else None
+        if query.viewer.admin:
+            return asked
+        rows = conn.execute("SELECT id, content FROM collections ORDER BY id").fetchall()
+        visible = [cid for cid, content in rows if can_see_fields(query.viewer, content)]
+        if asked is None:
+            return None if len(visible) == len(rows) else visible
+        allowed = set(visible)
+        return [cid for cid in asked if cid in allowed]
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        check_limit(query.limit)
+        with self._conn() as c:
+            collections = self._visible_ids(c, query)
+            if collections is not None and not collections:
+                build_search(query, None, query.viewer)  # still refuse malformed requests
+                return SearchPage(items=[], number_matched=0)
+            body = build_search(query, collections, query.viewer)
+            try:
+                row = c.execute("SELECT search(%s)", (Jsonb(body),)).fetchone()
+            except psycopg.Error as exc:
+                raise self._search_error(exc, query) from None
+        result: dict[str, Any] = row[0] if row else {}
+        links = result.get("links") or []
+        return SearchPage(
+            items=[from_stored(f) for f in result.get("features") or []],
+            number_matched=result.get("numberMatched"),
+            next_token=token_of(links, "next"),
+            prev_token=token_of(links, "prev"),
+        )
+
+    @staticmethod
+    def _search_error(exc: psycopg.Error, query: SearchQuery) -> Exception:
+        message = (exc.diag.message_primary if exc.diag else None) or str(exc)
+        if "token" in message.lower():
+            return InvalidRequest(
+                f"invalid paging token {str(query.token)[:40]!r}: pass back the next/prev token of a "
+                "previous page unchanged, or drop it to start from the first page"
+            )
+        if isinstance(exc, psycopg.errors.RaiseException | psycopg.DataError | psycopg.ProgrammingError):
+            return InvalidRequest(f"the search cannot be run: {message}")
+        return exc
+
+    # extent -----------------------------------------------------------------------
+    def collection_extent(self, collection_id: str, *, viewer: Viewer = ANONYMOUS) -> dict[str, Any]:
+        with self._conn() as c:
+            self._visible_collection(c, collection_id, viewer)
+            where = sql.SQL("TRUE")
+            cql2 = visibility_cql2(viewer)
+            if cql2 is not None:
+                text = c.execute("SELECT cql2_query(%s)", (Jsonb(cql2),)).fetchone()
+                where = sql.SQL(text[0] if text and text[0] else "TRUE")
+            row = c.execute(
+                sql.SQL(
+                    "SELECT st_xmin(e), st_ymin(e), st_xmax(e), st_ymax(e), t0, t1 FROM ("
+                    "SELECT st_extent(geometry)::geometry AS e, min(datetime) AS t0,"
+                    " max(end_datetime) AS t1 FROM items WHERE collection = %s AND ({})) x"
+                ).format(where),
+                (collection_id,),
+            ).fetchone()
+        if row is None or row[0] is None:
+            return {
+                "spatial": {"bbox": [[-180.0, -90.0, 180.0, 90.0]]},
+                "temporal": {"interval": [[None, None]]},
+            }
+        w, s, e, n, t0, t1 = row
+        return {
+            "spatial": {"bbox": [[float(w), float(s), float(e), float(n)]]},
+            "temporal": {"interval": [[_iso(t0), _iso(t1)]]},
+        }
+

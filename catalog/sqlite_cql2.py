@@ -1,0 +1,433 @@
+"""CQL2 JSON -> a SQLite boolean expression over ``items i``, with every value a parameter.
+
+The API parses cql2-text with the `cql2` package and hands backends CQL2 JSON only, so this
+module sees plain dicts. Core fields map to columns (`id`, `collection`; `datetime`,
+`start_datetime`, `end_datetime` to the integer-microsecond time columns); any other name is
+an item property read with ``json_extract`` from the stored JSON (``properties.`` prefixes
+are accepted). Comparisons follow SQL's three-valued logic: a missing property makes a
+comparison unknown, so neither ``p = 1`` nor ``NOT (p = 1)`` matches it.
+
+Spatial operators on `geometry` that sit in the top-level AND become *post-tests*: an
+R*Tree prefilter in SQL plus a vectorised shapely predicate on the candidates' footprints,
+applied while the page is walked (pages stay full). Spatial operators inside OR / NOT run
+through the ``dc_spatial`` SQL function (`spatial_sql_function`), row by row.
+
+Temporal operators treat `datetime` as the item's interval [start, end] (its instant when
+it has no start/end) and follow the CQL2 definitions of the Allen relations.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import shapely
+
+from catalog.sqlite_rows import Box, box_geometry, from_us, part_boxes, to_us
+from datacenter.errors import InvalidRequest
+
+_TIME_COLUMNS = {"datetime": ("i.dt", "i.t_start", "i.t_end"),
+                 "start_datetime": ("i.t_start", "i.t_start", "i.t_start"),
+                 "end_datetime": ("i.t_end", "i.t_end", "i.t_end")}
+_TEXT_COLUMNS = {"id": "i.id", "collection": "i.collection"}
+_COMPARE = {"=": "=", "<>": "<>", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_ARITHMETIC = {"+": "+", "-": "-", "*": "*", "/": "/", "%": "%"}
+# item-first predicate -> the same predicate with the arguments swapped
+_SPATIAL = {"s_intersects": "s_intersects", "s_disjoint": "s_disjoint", "s_equals": "s_equals",
+            "s_touches": "s_touches", "s_crosses": "s_crosses", "s_overlaps": "s_overlaps",
+            "s_within": "s_contains", "s_contains": "s_within"}
+_SHAPELY: dict[str, Callable[..., np.ndarray]] = {
+    "s_intersects": shapely.intersects, "s_disjoint": shapely.disjoint, "s_equals": shapely.equals,
+    "s_touches": shapely.touches, "s_crosses": shapely.crosses, "s_overlaps": shapely.overlaps,
+    "s_within": shapely.within, "s_contains": shapely.contains,
+}
+# Allen relations on intervals a=[as, ae] (the item) and b=[bs, be] (the literal), CQL2 §6.3
+_TEMPORAL = {
+    "t_after": "{as_} > {be}",
+    "t_before": "{ae} < {bs}",
+    "t_contains": "{as_} < {bs} AND {ae} > {be}",
+    "t_disjoint": "({ae} < {bs} OR {as_} > {be})",
+    "t_during": "{as_} > {bs} AND {ae} < {be}",
+    "t_equals": "{as_} = {bs} AND {ae} = {be}",
+    "t_finishedby": "{as_} < {bs} AND {ae} = {be}",
+    "t_finishes": "{as_} > {bs} AND {ae} = {be}",
+    "t_intersects": "{as_} <= {be} AND {ae} >= {bs}",
+    "t_meets": "{ae} = {bs}",
+    "t_metby": "{as_} = {be}",
+    "t_overlappedby": "{as_} > {bs} AND {as_} < {be} AND {ae} > {be}",
+    "t_overlaps": "{as_} < {bs} AND {ae} > {bs} AND {ae} < {be}",
+    "t_startedby": "{as_} = {bs} AND {ae} > {be}",
+    "t_starts": "{as_} = {bs} AND {ae} < {be}",
+}
+_FAR_PAST, _FAR_FUTURE = -(2**62), 2**62
+
+
+@dataclass
+class SpatialTest:
+    """`predicate(item footprint, geometry)` for every candidate row (vectorised)."""
+
+    predicate: str
+    geometry: shapely.Geometry
+
+    def hits(self, footprints: np.ndarray) -> np.ndarray:
+        return _SHAPELY[self.predicate](footprints, self.geometry)
+
+
+@dataclass
+class CompiledFilter:
+    sql: str  # boolean SQL over `items i`
+    params: dict[str, Any]
+    tests: list[SpatialTest] = field(default_factory=list)  # ANDed post-tests on footprints
+    boxes: list[list[Box]] = field(default_factory=list)  # R*Tree prefilters, one per test
+
+
+def compile_filter(expr: Any, *, prefix: str = "f") -> CompiledFilter:
+    """Translate a CQL2 JSON expression; `InvalidRequest` naming the part it cannot use."""
+    compiler = _Compiler(prefix)
+    conjuncts = _flatten_and(expr)
+    sql: list[str] = []
+    for node in conjuncts:
+        test = compiler.top_level_spatial(node)
+        if test is None:
+            sql.append(compiler.boolean(node))
+    return CompiledFilter(" AND ".join(f"({s})" for s in sql) or "1", compiler.params,
+                          compiler.tests, compiler.boxes)
+
+
+def free_text_sql(terms: tuple[str, ...], params: dict[str, Any], *, prefix: str = "q") -> str:
+    """Any term (case-insensitive substring) in the item's title, description or keywords."""
+    clauses = []
+    for n, term in enumerate(terms):
+        if not isinstance(term, str) or not term.strip():
+            raise InvalidRequest(f"q term {term!r} is empty; give words to look for")
+        params[f"{prefix}{n}"] = term.strip().lower()
+        clauses.append(f"instr(t.txt, :{prefix}{n}) > 0")
+    text = (
+        "lower(coalesce(json_extract(d.content, '$.properties.title'), '') || ' ' ||"
+        " coalesce(json_extract(d.content, '$.properties.description'), '') || ' ' ||"
+        " coalesce(json_extract(d.content, '$.properties.keywords'), ''))"
+    )
+    return (f"EXISTS (SELECT 1 FROM (SELECT {text} AS txt FROM item_data d WHERE d.pk = i.pk) t"
+            f" WHERE {' OR '.join(clauses)})")
+
+
+def spatial_sql_function(predicate: str, footprint: bytes, geometry: bytes) -> int | None:
+    """``dc_spatial(predicate, footprint_wkb, query_wkb)``: registered on every connection."""
+    if footprint is None or geometry is None:
+        return None
+    return int(bool(_SHAPELY[predicate](shapely.from_wkb(footprint), _prepared(geometry))))
+
+
+@lru_cache(maxsize=64)
+def _prepared(wkb: bytes) -> shapely.Geometry:
+    geom = shapely.from_wkb(wkb)
+    shapely.prepare(geom)
+    return geom
+
+
+def _flatten_and(expr: Any) -> list[Any]:
+    if isinstance(expr, dict) and str(expr.get("op", "")).lower() == "and":
+        out: list[Any] = []
+        for arg in _args(expr, "and"):
+            out.extend(_flatten_and(arg))
+        return out
+    return [expr]
+
+
+def _args(node: dict[str, Any], op: str) -> list[Any]:
+    args = node.get("args")
+    if not isinstance(args, list):
+        raise InvalidRequest(f"CQL2 operator {op!r} needs an 'args' list, got {args!r}")
+    return args
+
+
+def _short(node: Any) -> str:
+    text = json.dumps(node, separators=(",", ":"))
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _is_property(node: Any, name: str | None = None) -> bool:
+    if not (isinstance(node, dict) and isinstance(node.get("property"), str)):
+        return False
+    return name is None or _property_name(node) == name
+
+
+def _property_name(node: dict[str, Any]) -> str:
+    name: str = node["property"]
+    return name.removeprefix("properties.")
+
+
+def _instant(value: Any, where: str) -> int:
+    """Microseconds of a timestamp/date literal (or RFC 3339 text)."""
+    if isinstance(value, dict) and "timestamp" in value:
+        value = value["timestamp"]
+    elif isinstance(value, dict) and "date" in value:
+        value = f"{value['date']}T00:00:00Z"
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{where}: {_short(value)} is not a timestamp or date")
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("z", "Z").replace("t", "T"))
+    except ValueError:
+        raise InvalidRequest(f"{where}: {value!r} is not an RFC 3339 timestamp") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return to_us(parsed)
+
+
+def _is_temporal_literal(node: Any) -> bool:
+    return isinstance(node, dict) and ("timestamp" in node or "date" in node or "interval" in node)
+
+
+class _Compiler:
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.params: dict[str, Any] = {}
+        self.tests: list[SpatialTest] = []
+        self.boxes: list[list[Box]] = []
+
+    def param(self, value: Any) -> str:
+        name = f"{self.prefix}{len(self.params)}"
+        self.params[name] = value
+        return f":{name}"
+
+    # booleans ----------------------------------------------------------------------
+    def boolean(self, node: Any) -> str:
+        if isinstance(node, bool):
+            return "1" if node else "0"
+        if not isinstance(node, dict) or not isinstance(node.get("op"), str):
+            raise InvalidRequest(
+                f"CQL2 expression {_short(node)} is not a boolean expression "
+                "(an object with 'op' and 'args')"
+            )
+        op = node["op"].lower()
+        args = _args(node, op)
+        if op in ("and", "or"):
+            if len(args) < 2:
+                raise InvalidRequest(f"CQL2 {op!r} needs at least two arguments: {_short(node)}")
+            return f" {op.upper()} ".join(f"({self.boolean(a)})" for a in args)
+        if op == "not":
+            self._arity(node, op, 1)
+            return f"NOT ({self.boolean(args[0])})"
+        if op in _COMPARE:
+            self._arity(node, op, 2)
+            return self._comparison(_COMPARE[op], args[0], args[1])
+        if op == "like":
+            self._arity(node, op, 2)
+            pattern = args[1]
+            if not isinstance(pattern, str):
+                raise InvalidRequest(f"CQL2 like needs a text pattern, got {_short(pattern)}")
+            return f"{self.value(args[0])} GLOB {self.param(_like_to_glob(pattern))}"
+        if op == "between":
+            self._arity(node, op, 3)
+            return (f"{self.value(args[0])} BETWEEN {self._scalar_for(args[0], args[1])}"
+                    f" AND {self._scalar_for(args[0], args[2])}")
+        if op == "in":
+            self._arity(node, op, 2)
+            if not isinstance(args[1], list) or not args[1]:
+                raise InvalidRequest(f"CQL2 in needs a non-empty list, got {_short(args[1])}")
+            values = ", ".join(self._scalar_for(args[0], v) for v in args[1])
+            return f"{self.value(args[0])} IN ({values})"
+        if op == "isnull":
+            self._arity(node, op, 1)
+            return f"{self.value(args[0], for_null=True)} IS NULL"
+        if op in _SPATIAL:
+            self._arity(node, op, 2)
+            predicate, geometry = self._spatial_parts(op, args)
+            wkb = shapely.to_wkb(geometry)
+            return (f"dc_spatial({self.param(predicate)},"
+                    f" (SELECT d.geom FROM item_data d WHERE d.pk = i.pk), {self.param(wkb)})")
+        if op.startswith("t_"):
+            return self._temporal(op, node, args)
+        if op in ("a_contains", "a_containedby", "a_overlaps", "a_equals"):
+            self._arity(node, op, 2)
+            return self._array(op, args)
+        raise InvalidRequest(
+            f"CQL2 operator {node['op']!r} is not supported (in {_short(node)}); supported: "
+            "and, or, not, =, <>, <, <=, >, >=, like, between, in, isNull, s_*, t_*, a_contains, "
+            "a_containedBy, a_overlaps, a_equals, casei, + - * /"
+        )
+
+    @staticmethod
+    def _arity(node: dict[str, Any], op: str, n: int) -> None:
+        if len(node["args"]) != n:
+            raise InvalidRequest(f"CQL2 {op!r} takes {n} argument(s), got {_short(node)}")
+
+    def top_level_spatial(self, node: Any) -> SpatialTest | None:
+        """A spatial op of the top-level AND becomes a post-test (+ R*Tree prefilter)."""
+        if not (isinstance(node, dict) and str(node.get("op", "")).lower() in _SPATIAL):
+            return None
+        op = node["op"].lower()
+        self._arity(node, op, 2)
+        predicate, geometry = self._spatial_parts(op, node["args"])
+        shapely.prepare(geometry)
+        test = SpatialTest(predicate, geometry)
+        self.tests.append(test)
+        self.boxes.append([] if predicate == "s_disjoint" else part_boxes(geometry))
+        return test
+
+    def _spatial_parts(self, op: str, args: list[Any]) -> tuple[str, shapely.Geometry]:
+        first, second = args
+        if _is_property(second, "geometry") and not _is_property(first):
+            first, second, op = second, first, _SPATIAL[op]
+        if not _is_property(first, "geometry"):
+            raise InvalidRequest(
+                f"CQL2 {op} compares {_short(first)}; only the item 'geometry' property has a "
+                "footprint, e.g. s_intersects(geometry, POLYGON(...))"
+            )
+        return op, geometry_literal(second, op)
+
+    # values ------------------------------------------------------------------------
+    def value(self, node: Any, *, for_null: bool = False) -> str:
+        if isinstance(node, dict) and "property" in node:
+            return self.property(node, for_null=for_null)
+        if isinstance(node, dict) and "op" in node:
+            op = str(node["op"]).lower()
+            args = _args(node, op)
+            if op in _ARITHMETIC:
+                self._arity(node, op, 2)
+                return f"({self.value(args[0])} {_ARITHMETIC[op]} {self.value(args[1])})"
+            if op == "casei":
+                self._arity(node, op, 1)
+                return f"lower({self.value(args[0])})"
+            return f"({self.boolean(node)})"
+        if isinstance(node, dict) and ("timestamp" in node or "date" in node):
+            return f"julianday({self.param(from_us(_instant(node, 'CQL2 timestamp')))})"
+        if isinstance(node, bool):
+            return self.param(int(node))
+        if isinstance(node, int | float | str):
+            return self.param(node)
+        raise InvalidRequest(f"CQL2 value {_short(node)} is not a property, number, text or timestamp")
+
+    def property(self, node: dict[str, Any], *, for_null: bool = False, as_json: bool = False) -> str:
+        name = _property_name(node)
+        if name in _TEXT_COLUMNS:
+            return _TEXT_COLUMNS[name]
+        if name == "geometry":
+            raise InvalidRequest("CQL2 'geometry' can only be used in spatial operators (s_intersects, ...)")
+        if name in _TIME_COLUMNS and not for_null:
+            return _TIME_COLUMNS[name][0]
+        if '"' in name or not name:
+            raise InvalidRequest(f"CQL2 property name {name!r} is not usable")
+        path = self.param(f'$.properties."{name}"')
+        if as_json:  # JSON text even for strings ('"lro"'), so json_each() takes any value
+            return f"(SELECT d.content -> {path} FROM item_data d WHERE d.pk = i.pk)"
+        return f"(SELECT json_extract(d.content, {path}) FROM item_data d WHERE d.pk = i.pk)"
+
+    def _scalar_for(self, left: Any, literal: Any) -> str:
+        """A literal compared with `left`: instants for the time columns, else as it is."""
+        if _is_property(left) and _property_name(left) in _TIME_COLUMNS and not _is_property(literal):
+            return self.param(_instant(literal, f"CQL2 comparison with {_property_name(left)}"))
+        return self.value(literal)
+
+    def _comparison(self, op: str, left: Any, right: Any) -> str:
+        if _is_property(right) and not _is_property(left):
+            left, right, op = right, left, {"<": ">", ">": "<", "<=": ">=", ">=": "<="}.get(op, op)
+        if _is_property(left) and _property_name(left) in _TIME_COLUMNS and not _is_property(right):
+            return f"{self.value(left)} {op} {self._scalar_for(left, right)}"
+        if _is_temporal_literal(right):  # a free-form property against a timestamp
+            return f"julianday({self.value(left)}) {op} {self.value(right)}"
+        return f"{self.value(left)} {op} {self.value(right)}"
+
+    def _temporal(self, op: str, node: dict[str, Any], args: list[Any]) -> str:
+        if op not in _TEMPORAL:
+            raise InvalidRequest(f"CQL2 temporal operator {node['op']!r} is not supported")
+        self._arity(node, op, 2)
+        first, second = args
+        if not _is_property(first) or _property_name(first) not in _TIME_COLUMNS:
+            raise InvalidRequest(
+                f"CQL2 {node['op']} needs datetime, start_datetime or end_datetime first, got {_short(first)}"
+            )
+        _, a_start, a_end = _TIME_COLUMNS[_property_name(first)]
+        b_start, b_end = self._interval(second, node["op"])
+        return "(" + _TEMPORAL[op].format(as_=a_start, ae=a_end, bs=b_start, be=b_end) + ")"
+
+    def _interval(self, node: Any, op: str) -> tuple[str, str]:
+        if isinstance(node, dict) and "interval" in node:
+            bounds = node["interval"]
+            if not isinstance(bounds, list) or len(bounds) != 2:
+                raise InvalidRequest(f"CQL2 {op}: interval {_short(node)} needs two ends")
+            start = _FAR_PAST if bounds[0] in ("..", None) else _instant(bounds[0], f"CQL2 {op}")
+            end = _FAR_FUTURE if bounds[1] in ("..", None) else _instant(bounds[1], f"CQL2 {op}")
+            return self.param(start), self.param(end)
+        if _is_property(node) and _property_name(node) in _TIME_COLUMNS:
+            _, s, e = _TIME_COLUMNS[_property_name(node)]
+            return s, e
+        moment = self.param(_instant(node, f"CQL2 {op}"))
+        return moment, moment
+
+    def _array(self, op: str, args: list[Any]) -> str:
+        left, right = args
+        if not _is_property(left):
+            left, right = right, left
+            op = {"a_contains": "a_containedby", "a_containedby": "a_contains"}.get(op, op)
+        if not _is_property(left) or not isinstance(right, list):
+            raise InvalidRequest(f"CQL2 {op} needs a property and a literal list, got {_short(args)}")
+        name = _property_name(left)
+        if name in _TEXT_COLUMNS:
+            prop = f"json_quote({_TEXT_COLUMNS[name]})"
+        else:
+            prop = self.property(left, for_null=True, as_json=True)
+        lit = self.param(json.dumps(right))
+        mine = f"(SELECT value FROM json_each({prop}))"
+        theirs = f"(SELECT value FROM json_each({lit}))"
+        body = {
+            "a_contains": f"NOT EXISTS (SELECT 1 FROM json_each({lit}) l WHERE l.value NOT IN {mine})",
+            "a_containedby": f"NOT EXISTS (SELECT 1 FROM json_each({prop}) p WHERE p.value NOT IN {theirs})",
+            "a_overlaps": f"EXISTS (SELECT 1 FROM json_each({prop}) p WHERE p.value IN {theirs})",
+            "a_equals": f"json({prop}) = json({lit})",
+        }[op]
+        return f"CASE WHEN {prop} IS NULL THEN NULL ELSE ({body}) END"
+
+
+def geometry_literal(node: Any, where: str = "CQL2") -> shapely.Geometry:
+    """A GeoJSON geometry or ``{"bbox": [...]}`` as a valid shapely geometry (lon/lat)."""
+    if isinstance(node, dict) and "bbox" in node:
+        values = node["bbox"]
+        if not isinstance(values, list) or len(values) not in (4, 6):
+            raise InvalidRequest(f"{where}: bbox {_short(node)} needs 4 or 6 numbers")
+        w, s, e, n = (values[0], values[1], values[3], values[4]) if len(values) == 6 else values
+        if w > e:  # crosses the antimeridian
+            return shapely.union_all([box_geometry((w, s, 180, n)), box_geometry((-180, s, e, n))])
+        return box_geometry((w, s, e, n))
+    if not isinstance(node, dict) or not isinstance(node.get("type"), str):
+        raise InvalidRequest(f"{where} needs a GeoJSON geometry, got {_short(node)}")
+    if node["type"] not in ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",
+                            "MultiPolygon", "GeometryCollection"):
+        raise InvalidRequest(
+            f"{where}: GeoJSON type {node['type']!r} is not supported; use Point, LineString, "
+            "Polygon, their Multi* forms or GeometryCollection (RFC 7946)"
+        )
+    try:
+        geom = shapely.from_geojson(json.dumps(node))
+    except (shapely.errors.GEOSException, ValueError, TypeError) as exc:
+        raise InvalidRequest(f"{where}: {_short(node)} is not a valid GeoJSON geometry ({exc})") from None
+    if geom is None or geom.is_empty:
+        raise InvalidRequest(f"{where}: the geometry {_short(node)} is empty")
+    return geom if shapely.is_valid(geom) else shapely.make_valid(geom)
+
+
+def _like_to_glob(pattern: str) -> str:
+    """CQL2 LIKE (% _ with backslash escapes, case-sensitive) as an SQLite GLOB pattern."""
+    out, escaped = [], False
+    for ch in pattern:
+        if escaped:
+            out.append(f"[{ch}]" if ch in "*?[" else ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == "%":
+            out.append("*")
+        elif ch == "_":
+            out.append("?")
+        elif ch in "*?[":
+            out.append(f"[{ch}]")
+        else:
+            out.append(ch)
+    if escaped:
+        out.append("\\")
+    return "".join(out)
