@@ -21,6 +21,7 @@ from stac_fastapi.api.errors import DEFAULT_STATUS_CODES
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from datacenter.errors import (
+    CatalogUnavailable,
     Conflict,
     DatacenterError,
     InvalidKey,
@@ -43,6 +44,7 @@ STATUS: dict[type[Exception], int] = {
     RangeNotSatisfiable: 416,
     Conflict: 409,
     StorageError: 503,
+    CatalogUnavailable: 503,
     # InvalidKey is a StorageError *and* an InvalidRequest: a key that tries to leave the
     # store is the caller's mistake, not an outage.
     InvalidKey: 400,
@@ -114,7 +116,7 @@ def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI, *, retry_after: int = 5) -> None:
     """Register the table's handlers (replacing stac-fastapi's) and the body reshapers.
 
-    Every 503 (`StorageError`: the object store, or later the catalog database, is down)
+    Every 503 (`StorageError`: the object store, `CatalogUnavailable`: the database, is down)
     carries ``Retry-After: <retry_after>``.
     """
     for exc_class, status in STATUS.items():

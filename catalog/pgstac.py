@@ -49,7 +49,13 @@ from datacenter.access import (
     can_see_fields,
     visibility_cql2,
 )
-from datacenter.errors import CollectionNotFound, ConfigError, InvalidRequest, ItemNotFound
+from datacenter.errors import (
+    CatalogUnavailable,
+    CollectionNotFound,
+    ConfigError,
+    InvalidRequest,
+    ItemNotFound,
+)
 
 _SESSION = (
     "SET search_path TO pgstac, public; SET TIME ZONE 'UTC';"
@@ -103,6 +109,7 @@ class PgstacCatalog(Catalog):
         self._pool = ConnectionPool(
             dsn, min_size=1, max_size=max_size, timeout=timeout, open=False,
             kwargs={"autocommit": True}, configure=self._configure, name="datacenter-catalog",
+            check=ConnectionPool.check_connection,
         )
         try:
             self._pool.open(wait=True, timeout=timeout)
@@ -133,13 +140,28 @@ class PgstacCatalog(Catalog):
 
     @contextmanager
     def _conn(self) -> Iterator[psycopg.Connection[Any]]:
-        with self._pool.connection() as conn:
+        with self._unavailable_as_error(), self._pool.connection() as conn:
             yield conn
 
     @contextmanager
     def _write(self) -> Iterator[psycopg.Connection[Any]]:
-        with self._pool.connection() as conn, conn.transaction():
+        with self._unavailable_as_error(), self._pool.connection() as conn, conn.transaction():
             yield conn
+
+    @contextmanager
+    def _unavailable_as_error(self) -> Iterator[None]:
+        """A lost server (restart, network) is `CatalogUnavailable` (HTTP 503), not a crash.
+
+        The pool checks each connection as it hands it out (`check_connection`), so once the
+        server is back the next request gets a fresh connection: no restart of ours needed.
+        """
+        try:
+            yield
+        except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
+            raise CatalogUnavailable(
+                f"the catalog database {redact(self.dsn)} is unavailable ({type(exc).__name__}: "
+                f"{str(exc).strip()[:200]}); retry once it is back"
+            ) from exc
 
     def close(self) -> None:
         self._pool.close()

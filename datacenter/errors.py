@@ -40,6 +40,10 @@ class Conflict(DatacenterError):
     """The request conflicts with what is stored (e.g. an item whose collection is missing)."""
 
 
+class CatalogUnavailable(DatacenterError):
+    """The catalog database does not answer (down, restarting, unreachable); retry later."""
+
+
 class StorageError(DatacenterError):
     """The object store failed or refused an operation."""
 

@@ -65,12 +65,16 @@ class Cluster:
     def start(self) -> None:
         self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
                   "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync")
+        self.start_server()
+        self._make_template()
+
+    def start_server(self) -> None:
+        """Start the server on the existing data folder (also: bring it back after `stop`)."""
         options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.root}"
                    " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
                    " -c shared_buffers=64MB -c max_connections=60")
         self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options,
                   "-w", "-t", "60", "start")
-        self._make_template()
 
     def stop(self) -> None:
         subprocess.run([*self.run_as, str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate",

@@ -58,6 +58,11 @@ def test_errors_map_to_status_and_only_5xx_are_logged(api_data, caplog, error, s
     if not isinstance(error, DatacenterError):  # a bug: uvicorn logs it, the body stays generic
         assert body["code"] == "InternalServerError" and "bug" not in body["description"]
         return
+    if status == 503:  # an outage: retry later; the detail (endpoint, key) goes to the log
+        assert body["code"] == type(error).__name__ and "retry" in body["description"]
+        assert response.headers["retry-after"] == "5"
+        assert any(str(error) in r.getMessage() for r in caplog.records if r.name == "api.errors")
+        return
     assert body == {"code": type(error).__name__, "description": str(error)}
     logged_with_traceback = [r for r in caplog.records if r.exc_info and r.name == "api.errors"]
     assert bool(logged_with_traceback) == (status >= 500)

@@ -29,4 +29,9 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 @settings(max_examples=15, deadline=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
 def test_no_server_error_and_responses_match_the_schema(case) -> None:
-    case.call_and_validate(checks=[not_a_server_error, response_schema_conformance])
+    checks = [not_a_server_error, response_schema_conformance]
+    if "fields" in (case.query or {}) or "fields" in (case.body if isinstance(case.body, dict) else {}):
+        # The Fields extension returns partial items by design; stac-fastapi's OpenAPI
+        # response model does not say so, so only "no 5xx" applies to those.
+        checks = [not_a_server_error]
+    case.call_and_validate(checks=checks)
