@@ -29,11 +29,17 @@ def band_centres(bands: int) -> np.ndarray:
     return np.round(np.linspace(540.0, 2980.0, bands), 3)
 
 
+def cube_band(band: int, bands: int, height: int, width: int, seed: int = 7) -> np.ndarray:
+    """Band `band` (0-based) of a reflectance-like cube: a base albedo times a spectral slope,
+    plus small noise; each band is made on its own, so large cubes stream to disk."""
+    base = np.random.default_rng(seed).uniform(0.05, 0.3, size=(height, width)).astype("float32")
+    slope = np.float32(1.0 + 0.6 * band / max(bands - 1, 1))
+    noise = np.random.default_rng(seed * 1000 + band).normal(0, 0.002, (height, width))
+    return (base * slope + noise).astype("float32")
+
+
 def cube_values(bands: int, height: int, width: int, seed: int = 7) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    base = rng.uniform(0.05, 0.3, size=(1, height, width)).astype("float32")
-    slope = np.linspace(1.0, 1.6, bands, dtype="float32")[:, None, None]
-    return (base * slope + rng.normal(0, 0.002, (bands, height, width))).astype("float32")
+    return np.stack([cube_band(b, bands, height, width, seed) for b in range(bands)])
 
 
 # -- cubes ----------------------------------------------------------------------------------
@@ -53,7 +59,8 @@ def make_pds4_spectral_cube(directory: Path, *, bands: int = 24, height: int = 4
         VAR_LOGICAL_IDENTIFIER=f"urn:isro:ch1_m3:data:{name}",
         VAR_TITLE="M3 global mode reflectance strip", ARRAY_TYPE="Array_3D_Spectrum",
     ) as ds:  # fmt: skip
-        ds.write(cube_values(bands, height, width))
+        for b in range(bands):
+            ds.write(cube_band(b, bands, height, width), b + 1)
         ds.units = ("1",) * bands
     tree = etree.parse(str(path))
     ns = {"pds": PDS_NS}
