@@ -11,8 +11,10 @@ table and handlers replace its error bodies; the download router is ours.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import Depends, FastAPI
 from stac_fastapi.api.app import StacApi
@@ -26,8 +28,13 @@ from api.client import CatalogClient
 from api.deps import bind_catalog
 from api.errors import STATUS, install_error_handlers
 from api.models import PAGINATION, ItemsGetRequest, SearchGetRequest, SearchPostRequest
+from api.subset import job_routes
+from api.subset import routes as subset_routes
+from api.subset.jobs import JobRunner, start_expiry_sweeper
 from catalog.base import Catalog, open_catalog
+from catalog.jobs import JobStore, open_job_store
 from datacenter import __version__
+from datacenter.compute import Compute, compute_from_settings, local_threads
 from datacenter.settings import Settings
 from datacenter.storage import Store
 
@@ -41,15 +48,33 @@ DESCRIPTION = (
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    runner: JobRunner = app.state.job_runner
+    runner.recover()  # jobs a previous process left running can no longer finish
+    runner.expire_results()
+    stop = threading.Event()
+    start_expiry_sweeper(runner, 600.0, stop)
     yield
+    stop.set()
+    runner.shutdown()
+    if getattr(app.state, "owns_compute", False):
+        app.state.compute.close()
     if getattr(app.state, "owns_catalog", False):
         app.state.catalog.close()
 
 
-def create_app(catalog: Catalog, store: Store, *, settings: Settings | None = None) -> FastAPI:
-    """A STAC API over `catalog`, serving asset bytes from `store`.
+def create_app(
+    catalog: Catalog,
+    store: Store,
+    *,
+    settings: Settings | None = None,
+    compute: Compute | None = None,
+    jobs: JobStore | None = None,
+) -> FastAPI:
+    """A STAC API over `catalog`, serving asset bytes from `store`, subsets and jobs
+    computed on `compute` (default: Dask threads), jobs kept in `jobs` (default: the
+    catalog's SQLite file).
 
-    The caller keeps ownership of `catalog` (it is not closed on shutdown).
+    The caller keeps ownership of `catalog` and `compute` (they are not closed on shutdown).
     """
     api_settings = ApiSettings(
         stac_fastapi_title=TITLE,
@@ -70,6 +95,14 @@ def create_app(catalog: Catalog, store: Store, *, settings: Settings | None = No
     app.state.store = store
     app.state.datacenter_settings = settings
     app.state.owns_catalog = False
+    app.state.compute = compute or local_threads()
+    if jobs is None:
+        path = getattr(catalog, "path", None)
+        if path is None:
+            raise TypeError("create_app needs jobs= for a catalog that is not a SQLite file")
+        jobs = open_job_store(f"sqlite:///{path}")
+    ttl = timedelta(hours=(settings or Settings()).job_result_ttl_hours)
+    app.state.job_runner = JobRunner(catalog, store, jobs, app.state.compute, result_ttl=ttl)
     StacApi(
         app=app,
         settings=api_settings,
@@ -84,7 +117,7 @@ def create_app(catalog: Catalog, store: Store, *, settings: Settings | None = No
             Middleware(
                 CORSMiddleware,
                 allow_origins=["*"],
-                allow_methods=["OPTIONS", "GET", "HEAD", "POST"],
+                allow_methods=["OPTIONS", "GET", "HEAD", "POST", "DELETE"],
                 allow_headers=["Content-Type", "Range"],
                 expose_headers=["Content-Range", "Content-Length", "Accept-Ranges", "ETag"],
                 max_age=600,
@@ -94,6 +127,8 @@ def create_app(catalog: Catalog, store: Store, *, settings: Settings | None = No
         route_dependencies=[([{"path": "*", "method": "*"}], [Depends(bind_catalog)])],
     )
     app.include_router(downloads.router)
+    app.include_router(subset_routes.router)
+    app.include_router(job_routes.router)
     install_error_handlers(app)
     return app
 
@@ -101,6 +136,10 @@ def create_app(catalog: Catalog, store: Store, *, settings: Settings | None = No
 def app_from_settings(settings: Settings) -> FastAPI:
     """The app over the configured catalog and store; the catalog closes on shutdown."""
     catalog = open_catalog(settings.resolved_catalog_url)
-    app = create_app(catalog, Store.from_settings(settings), settings=settings)
+    app = create_app(
+        catalog, Store.from_settings(settings), settings=settings,
+        compute=compute_from_settings(settings), jobs=open_job_store(settings.resolved_catalog_url),
+    )
     app.state.owns_catalog = True
+    app.state.owns_compute = True
     return app

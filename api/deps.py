@@ -12,6 +12,7 @@ from __future__ import annotations
 from fastapi import Depends, Request
 
 from catalog.base import Catalog
+from datacenter.access import ANONYMOUS, Viewer
 from datacenter.storage import Store
 
 
@@ -36,3 +37,9 @@ def catalog_of(request: Request) -> Catalog:
             "`bind_catalog` runs as a route dependency"
         )
     return catalog  # type: ignore[no-any-return]
+
+
+def get_viewer(request: Request) -> Viewer:
+    """Who is asking. Anonymous until the access layer resolves partners from API keys;
+    tests swap it with ``app.dependency_overrides[get_viewer]``."""
+    return ANONYMOUS

@@ -8,6 +8,7 @@ bounded by (parallel tasks x chunk size): nothing is gathered into this process.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
 from collections.abc import Callable
@@ -84,10 +85,8 @@ def _run_graph(graph: Any, compute: Compute, progress: Progress | None, cancelle
         if cancelled is not None and cancelled():
             compute.client.cancel(futures)
             raise JobCancelled("the job was cancelled")
-        try:
+        with contextlib.suppress(TimeoutError):
             wait([f for f in futures if not f.done()], timeout=0.5, return_when="FIRST_COMPLETED")
-        except TimeoutError:
-            pass
     for f in futures:
         f.result()  # re-raise a task's error here
 
