@@ -7,6 +7,7 @@ import os
 import sqlite3
 import threading
 from contextlib import closing
+from pathlib import Path
 
 from catalog.jobs import Job, JobNotFound, JobStore, now_utc
 
@@ -27,6 +28,7 @@ class SQLiteJobStore(JobStore):
         self.path = str(path)
         self.timeout = timeout
         self._lock = threading.Lock()
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as conn:
             conn.executescript(_SCHEMA)
 

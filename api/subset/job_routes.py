@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from api.deps import get_store, get_viewer
 from api.downloads import serve_key
 from api.subset.jobs import JobRunner, owner_of, visible_job
-from catalog.jobs import Job, JobNotFound, JobStatus, JobStore
+from catalog.jobs import Job, JobNotFound, JobStatus, JobStore, now_utc
 from datacenter.access import Viewer
 from datacenter.errors import Conflict
 from datacenter.storage import Store
@@ -90,6 +90,9 @@ def _finished(job: Job) -> Job:
     if job.status is not JobStatus.SUCCESSFUL:
         raise Conflict(f"job {job.id} is {job.status.value}, so it has no results"
                        + (f": {job.error}" if job.error else ""))
+    if job.expires is not None and job.expires < now_utc():
+        raise JobNotFound(f"the results of job {job.id} expired at {job.expires.isoformat()}; "
+                          "submit it again")
     if not job.results:
         raise JobNotFound(f"the results of job {job.id} are gone ({job.message}); submit it again")
     return job

@@ -150,8 +150,10 @@ def native_bounds(bbox: list[float], crs: CRS | None, bbox_crs: str) -> tuple[fl
 
 
 def _index_range(coord: np.ndarray, lo: float, hi: float) -> slice | None:
+    """Pixels whose extent overlaps [lo, hi] (touching an edge is not overlapping)."""
     half = abs(float(coord[1] - coord[0])) / 2 if len(coord) > 1 else 0.0
-    inside = np.nonzero((coord >= lo - half) & (coord <= hi + half))[0]
+    eps = half * 1e-6
+    inside = np.nonzero((coord > lo - half + eps) & (coord < hi + half - eps))[0]
     if inside.size == 0:
         return None
     return slice(int(inside.min()), int(inside.max()) + 1)

@@ -70,14 +70,12 @@ def decorate(ds: xr.Dataset, crs: CRS | None, attrs: dict[str, str]) -> xr.Datas
 
 
 def _encode_fill(ds: xr.Dataset) -> xr.Dataset:
-    """Move CF packing attributes into `encoding`, so values are written as stored."""
+    """`_FillValue` goes to `encoding` (xarray writes it); `scale_factor` / `add_offset` stay
+    plain attributes: the values are the stored integers, already packed, written as is."""
     for name in ds.data_vars:
         var = ds[name]
-        for key in ("_FillValue", "scale_factor", "add_offset"):
-            if key in var.attrs:
-                var.encoding[key] = var.attrs.pop(key)
-        if "scale_factor" in var.encoding or "add_offset" in var.encoding:
-            var.encoding["dtype"] = var.dtype  # keep the stored integers, no float round trip
+        if "_FillValue" in var.attrs:
+            var.encoding["_FillValue"] = var.attrs.pop("_FillValue")
     return ds
 
 
