@@ -192,7 +192,10 @@ def _open_zarr(store: Store, key: str) -> xr.Dataset:
         zstore: Any = zarr.storage.LocalStore(path, read_only=True)
     else:
         zstore = zarr.storage.FsspecStore.from_mapper(store.fs.get_mapper(path), read_only=True)
-    return xr.open_zarr(zstore, chunks={}, consolidated=None, mask_and_scale=False)
+    try:  # consolidated metadata when the store has it (one read instead of one per array)
+        return xr.open_zarr(zstore, chunks={}, consolidated=True, mask_and_scale=False)
+    except (KeyError, FileNotFoundError, ValueError):
+        return xr.open_zarr(zstore, chunks={}, consolidated=False, mask_and_scale=False)
 
 
 def open_source(item: StacItem, store: Store) -> Source:
