@@ -8,6 +8,10 @@
     DATACENTER_S3_REGION        S3 region name (optional)
     DATACENTER_DASK_SCHEDULER   address of a dask.distributed scheduler (empty: local threads)
     DATACENTER_ADMIN_KEYS       comma-separated API keys allowed to write (STAC transactions)
+    DATACENTER_DASK_WORKERS     with no scheduler address: 0 = threads in the server process,
+                                N = a LocalCluster of N worker processes
+    DATACENTER_SUBSET_SYNC_LIMIT  largest subset (bytes, estimated) answered synchronously (256 MiB)
+    DATACENTER_JOB_RESULT_TTL_HOURS  how long job results stay downloadable (default 72)
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ class Settings(BaseSettings):
     s3_region: str | None = None
     dask_scheduler: str = ""
     admin_keys: str = ""  # comma-separated; see `admin_key_set`
+    dask_workers: int = 0
+    subset_sync_limit: int = 256 * 1024 * 1024
+    job_result_ttl_hours: float = 72.0
 
     @classmethod
     def settings_customise_sources(
