@@ -11,8 +11,10 @@ table and handlers replace its error bodies; the download router is ours.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import Depends, FastAPI
 from stac_fastapi.api.app import StacApi
@@ -33,9 +35,14 @@ from api.models import (
     SearchPostRequest,
     app_extensions,
 )
+from api.subset import job_routes
+from api.subset import routes as subset_routes
+from api.subset.jobs import JobRunner, start_expiry_sweeper
 from api.transactions import Transactions, TransactionsClient
 from catalog.base import Catalog, open_catalog
+from catalog.jobs import JobStore, open_job_store
 from datacenter import __version__
+from datacenter.compute import Compute, compute_from_settings, local_threads
 from datacenter.settings import Settings
 from datacenter.storage import Store
 
@@ -49,7 +56,16 @@ DESCRIPTION = (
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    runner: JobRunner = app.state.job_runner
+    runner.recover()  # jobs a previous process left running can no longer finish
+    runner.expire_results()
+    stop = threading.Event()
+    start_expiry_sweeper(runner, 600.0, stop)
     yield
+    stop.set()
+    runner.shutdown()
+    if getattr(app.state, "owns_compute", False):
+        app.state.compute.close()
     if getattr(app.state, "owns_catalog", False):
         app.state.catalog.close()
 
@@ -60,12 +76,16 @@ def create_app(
     *,
     settings: Settings | None = None,
     admin_keys: Iterable[str] | None = None,
+    compute: Compute | None = None,
+    jobs: JobStore | None = None,
 ) -> FastAPI:
-    """A STAC API over `catalog`, serving asset bytes from `store`.
+    """A STAC API over `catalog`, serving asset bytes from `store`, subsets and jobs
+    computed on `compute` (default: Dask threads), jobs kept in `jobs` (default: the
+    catalog's SQLite file, or ``<home>/jobs.sqlite`` beside another backend).
 
     `admin_keys` may write through the Transaction routes (``Authorization: Bearer <key>``);
     by default those of `settings` (``DATACENTER_ADMIN_KEYS``), else none: writes refused.
-    The caller keeps ownership of `catalog` (it is not closed on shutdown).
+    The caller keeps ownership of `catalog` and `compute` (they are not closed on shutdown).
     """
     api_settings = ApiSettings(
         stac_fastapi_title=TITLE,
@@ -95,6 +115,14 @@ def create_app(
         settings=api_settings,
         route_dependencies=[Depends(require_admin)],
     )
+    app.state.compute = compute or local_threads()
+    settings = settings or Settings()
+    if jobs is None:
+        path = getattr(catalog, "path", None)
+        jobs_file = path if path is not None else (settings.home / "jobs.sqlite").resolve()
+        jobs = open_job_store(f"sqlite:///{jobs_file}")
+    ttl = timedelta(hours=settings.job_result_ttl_hours)
+    app.state.job_runner = JobRunner(catalog, store, jobs, app.state.compute, result_ttl=ttl)
     StacApi(
         app=app,
         settings=api_settings,
@@ -111,7 +139,7 @@ def create_app(
                 CORSMiddleware,
                 allow_origins=["*"],
                 allow_methods=["OPTIONS", "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
-                allow_headers=["Content-Type", "Range", "Authorization"],
+                allow_headers=["Content-Type", "Range", "Authorization", "X-API-Key"],
                 expose_headers=["Content-Range", "Content-Length", "Accept-Ranges", "ETag"],
                 max_age=600,
             ),
@@ -125,6 +153,8 @@ def create_app(
         route_dependencies=[([{"path": "*", "method": "*"}], [Depends(bind_catalog)])],
     )
     app.include_router(downloads.router)
+    app.include_router(subset_routes.router)
+    app.include_router(job_routes.router)
     install_error_handlers(app, retry_after=limits.api_retry_after)
     return app
 
@@ -132,6 +162,10 @@ def create_app(
 def app_from_settings(settings: Settings) -> FastAPI:
     """The app over the configured catalog and store; the catalog closes on shutdown."""
     catalog = open_catalog(settings.resolved_catalog_url)
-    app = create_app(catalog, Store.from_settings(settings), settings=settings)
+    app = create_app(
+        catalog, Store.from_settings(settings), settings=settings,
+        compute=compute_from_settings(settings), jobs=open_job_store(settings.resolved_catalog_url),
+    )
     app.state.owns_catalog = True
+    app.state.owns_compute = True
     return app

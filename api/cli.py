@@ -61,5 +61,8 @@ def demo_command(
 
 
 def register(app: typer.Typer) -> None:
+    from api import jobs_cli
+
     app.command("serve")(serve_command)
     app.command("demo")(demo_command)
+    jobs_cli.register(app)

@@ -14,6 +14,7 @@ import hmac
 from fastapi import Depends, HTTPException, Request
 
 from catalog.base import Catalog
+from datacenter.access import ANONYMOUS, Viewer
 from datacenter.storage import Store
 
 
@@ -63,3 +64,7 @@ def require_admin(request: Request) -> None:
             detail=f"the key sent is not an admin key; {request.method} {request.url.path} "
             "is for data center administrators",
         )
+def get_viewer(request: Request) -> Viewer:
+    """Who is asking. Anonymous until the access layer resolves partners from API keys;
+    tests swap it with ``app.dependency_overrides[get_viewer]``."""
+    return ANONYMOUS

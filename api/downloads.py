@@ -137,8 +137,17 @@ def _serve(
 ) -> Response:
     key, asset = resolve_key(catalog, collection_id, item_id, asset_key, subpath)
     what = f"asset {asset_key!r} of item {item_id!r} in collection {collection_id!r}"
-    size = _size(store, key, what if subpath is None else f"{subpath!r} inside {what}")
-    headers = _headers(key, asset, size, whole_asset=subpath is None)
+    return serve_key(request, store, key, asset, what if subpath is None else f"{subpath!r} inside {what}",
+                     whole_asset=subpath is None)
+
+
+def serve_key(
+    request: Request, store: Store, key: str, asset: dict[str, Any], what: str, *, whole_asset: bool
+) -> Response:
+    """Stream the stored object `key` (described by the STAC-asset-like `asset`: type,
+    file:checksum) with single-Range support; used for item assets and job results."""
+    size = _size(store, key, what)
+    headers = _headers(key, asset, size, whole_asset=whole_asset)
     byte_range = parse_range(request.headers.get("range"), size)
     status = 200
     start, end = 0, size - 1

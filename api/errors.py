@@ -27,9 +27,11 @@ from datacenter.errors import (
     InvalidKey,
     InvalidRequest,
     NotFound,
+    PartnerRequired,
     ProductError,
     RangeNotSatisfiable,
     StorageError,
+    TooLarge,
 )
 
 logger = logging.getLogger(__name__)
@@ -49,6 +51,8 @@ STATUS: dict[type[Exception], int] = {
     # store is the caller's mistake, not an outage.
     InvalidKey: 400,
     ProductError: 422,
+    TooLarge: 413,
+    PartnerRequired: 401,
 }
 
 

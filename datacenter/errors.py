@@ -20,6 +20,14 @@ class InvalidRequest(DatacenterError):
     """A request parameter is malformed (bbox, datetime, limit, token, ids...)."""
 
 
+class TooLarge(InvalidRequest):
+    """A synchronous request would produce more than the configured limit (HTTP 413)."""
+
+
+class PartnerRequired(DatacenterError):
+    """The operation needs an identified partner (an API key), not an anonymous caller."""
+
+
 class NotFound(DatacenterError):
     """A collection, item or asset does not exist (or the caller may not see it)."""
 

@@ -13,6 +13,10 @@
     DATACENTER_API_BODY_TIMEOUT    seconds a request body may take to arrive (default 15; then 408)
     DATACENTER_API_RETRY_AFTER     seconds in `Retry-After` of a 503 (store/catalog outage; default 5)
     DATACENTER_ADMIN_KEYS       comma-separated API keys allowed to write (STAC transactions)
+    DATACENTER_DASK_WORKERS     with no scheduler address: 0 = threads in the server process,
+                                N = a LocalCluster of N worker processes
+    DATACENTER_SUBSET_SYNC_LIMIT  largest subset (bytes, estimated) answered synchronously (256 MiB)
+    DATACENTER_JOB_RESULT_TTL_HOURS  how long job results stay downloadable (default 72)
 """
 
 from __future__ import annotations
@@ -48,6 +52,9 @@ class Settings(BaseSettings):
     api_body_timeout: float = 15.0
     api_retry_after: int = 5
     admin_keys: str = ""  # comma-separated; see `admin_key_set`
+    dask_workers: int = 0
+    subset_sync_limit: int = 256 * 1024 * 1024
+    job_result_ttl_hours: float = 72.0
 
     @classmethod
     def settings_customise_sources(

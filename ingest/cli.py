@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,13 +12,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from catalog.base import open_catalog
-from datacenter.compute import dask_client
+from catalog.base import Catalog, open_catalog
+from datacenter.access import SYSTEM
 from datacenter.errors import InvalidRequest
 from datacenter.settings import get_settings
-from datacenter.storage import Store
-from ingest.pipeline import IngestReport, ProductResult, ingest_paths
-from ingest.readers import discover
+from ingest.batch import expand_inputs, read_manifest, run_batch
+from ingest.collections import create_collection, ensure_collection
+from ingest.pipeline import IngestReport, ProductResult
 
 console = Console(stderr=True)
 
@@ -37,23 +38,42 @@ def parse_datetime_option(value: str | None) -> datetime | None:
 
 def run_ingest(
     paths: list[str],
-    collection: str,
+    collection: str | None,
     collection_title: str | None = None,
     datetime_value: str | None = None,
     report_path: Path | None = None,
+    manifest: Path | None = None,
+    workers: int | None = None,
 ) -> IngestReport:
     settings = get_settings()
     override = parse_datetime_option(datetime_value)
-    files = discover(paths)
-    store = Store.from_settings(settings)
-    with dask_client(settings) as client, open_catalog(settings.resolved_catalog_url) as catalog, Progress(
+    entries = expand_inputs(paths, collection=collection)
+    if manifest is not None:
+        entries += read_manifest(manifest, default_collection=collection)
+    if not entries:
+        raise InvalidRequest("nothing to ingest: pass product files, folders, globs, s3:// prefixes or --manifest")
+    report_fh = report_path.open("w", encoding="utf-8") if report_path is not None else None
+    started = time.perf_counter()
+    with open_catalog(settings.resolved_catalog_url) as catalog, Progress(
         TextColumn("[bold]ingest[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TextColumn("{task.description}"), console=console, transient=True,
+        TextColumn("{task.fields[ok]} ok, {task.fields[failed]} failed, {task.fields[rate]}"),
+        console=console, transient=True,
     ) as progress:
-        task = progress.add_task("", total=len(files))
+        if collection is not None and collection_title:
+            ensure_titled(catalog, collection, collection_title)
+        task = progress.add_task("", total=len(entries), ok=0, failed=0, rate="")
+        counts = {"ok": 0, "failed": 0, "bytes": 0}
 
         def on_result(res: ProductResult) -> None:
-            progress.advance(task)
+            counts["ok" if res.ok else "failed"] += 1
+            counts["bytes"] += res.bytes
+            elapsed = max(time.perf_counter() - started, 1e-6)
+            done = counts["ok"] + counts["failed"]
+            progress.update(task, advance=1, ok=counts["ok"], failed=counts["failed"],
+                            rate=f"{done / elapsed:.2f} products/s, {counts['bytes'] / elapsed / 1e6:.1f} MB/s")  # fmt: skip
+            if report_fh is not None:
+                report_fh.write(json.dumps(res.to_dict()) + "\n")
+                report_fh.flush()
             if res.ok:
                 progress.console.print(
                     f"[green]ok[/]     {escape(str(res.id))}  {res.status}  {res.bytes / 1e6:.2f} MB"
@@ -65,37 +85,67 @@ def run_ingest(
                     f"[red]failed[/] {escape(res.path)}: {escape(str(res.reason))}", soft_wrap=True
                 )
 
-        report = ingest_paths(
-            files, collection_id=collection, catalog=catalog, store=store,
-            collection_title=collection_title, datetime_override=override, on_result=on_result,
-            client=client,
-        )
-    if report_path is not None:
-        report_path.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in report.results))
+        try:
+            report = run_batch(entries, settings=settings, catalog=catalog, datetime_override=override,
+                               workers=workers, on_result=on_result)  # fmt: skip
+        finally:
+            if report_fh is not None:
+                report_fh.close()
     ok = sum(r.ok for r in report.results)
-    console.print(f"{ok} of {len(report.results)} products in collection '{collection}'"
+    names = ", ".join(sorted({e.collection for e in entries}))
+    console.print(f"{ok} of {len(report.results)} products in collection '{names}'"
                   + (f", {len(report.failed)} failed" if report.failed else ""))
+    if report.failed:
+        console.print("[bold]quarantined[/] (not ingested; fix and re-run):")
+        for res in report.failed:
+            console.print(f"  {escape(res.path)}: {escape(str(res.reason))}", soft_wrap=True)
     return report
 
 
+def ensure_titled(catalog: Catalog, collection: str, title: str) -> None:
+    ensure_collection(catalog, collection)
+    coll = catalog.get_collection(collection, viewer=SYSTEM)
+    if coll.get("title") != title:
+        catalog.upsert_collection({**coll, "title": title})
+
+
 def ingest_command(
-    paths: list[str] = typer.Argument(..., help="Product files, folders or glob patterns."),
-    collection: str = typer.Option(..., "--collection", "-c", help="Collection id to ingest into."),
+    paths: list[str] = typer.Argument(None, help="Product files, folders, glob patterns or s3:// prefixes."),
+    collection: str | None = typer.Option(None, "--collection", "-c", help="Collection id to ingest into."),
     collection_title: str | None = typer.Option(None, help="Title of the collection (set on creation or changed)."),
     datetime_value: str | None = typer.Option(
         None, "--datetime", help="Acquisition time (RFC 3339) for products whose labels carry none."
     ),
     report: Path | None = typer.Option(None, help="Write a JSON-lines report, one line per product."),
+    manifest: Path | None = typer.Option(
+        None, help="CSV or JSON-lines manifest: path, collection and metadata overrides per product."
+    ),
+    workers: int | None = typer.Option(None, help="Parallel products on local threads (default: up to 4)."),
 ) -> None:
-    """Ingest products into a collection: COG in the store, STAC Item in the catalog.
+    """Ingest products: COG or Zarr in the store, STAC Item in the catalog, in parallel.
 
     Exit code 0 only if every product went in; a failed product is reported with its
-    reason and does not stop the others.
+    reason (and listed as quarantined) and does not stop the others. Re-running the same
+    input writes nothing; re-running after a crash completes what was left.
     """
-    result = run_ingest(paths, collection, collection_title, datetime_value, report)
+    result = run_ingest(paths or [], collection, collection_title, datetime_value, report, manifest, workers)
     if not result.ok:
         raise typer.Exit(1)
 
 
+collections_app = typer.Typer(help="Collections: create from a definition file.", no_args_is_help=True)
+
+
+@collections_app.command("create")
+def collections_create(
+    definition: Path = typer.Argument(..., help="YAML or JSON collection definition."),
+) -> None:
+    """Create or update a collection (description, license, providers, mission, access defaults)."""
+    with open_catalog(get_settings().resolved_catalog_url) as catalog:
+        coll = create_collection(catalog, definition)
+    console.print(f"collection '{coll['id']}' saved")
+
+
 def register(app: typer.Typer) -> None:
     app.command("ingest")(ingest_command)
+    app.add_typer(collections_app, name="collections")

@@ -1,32 +1,41 @@
-"""The ingest pipeline: product file -> COG in the store + STAC Item in the catalog.
+"""The ingest pipeline: product file -> COG or Zarr in the store + STAC Item in the catalog.
 
-Order of work for one product, chosen so that a failure at any step leaves nothing
-half-written: read and check the label, convert to a COG in a private temp folder,
-build the item (fails early on a missing time), upload the COG under a content-addressed
-key (temp key, checksum read back, then move), and only then write the catalog row.
-Assets of a replaced item version are deleted after the new row commits.
+Order of work for one product, chosen so that a kill at any moment leaves either the old
+state or the new: read and check the label; fingerprint the source (`ingest.publish`) and
+stop there if the catalog already holds that version with its assets; sweep what an
+earlier killed run left under the product's folder; convert (COG or Zarr) in a private
+temp folder and build the item (fails early on a missing time); upload under the
+versioned key (temp key then move); re-read the checksum from the store; only then write
+the catalog row. Assets of a replaced version are deleted after the new row commits.
 """
 
 from __future__ import annotations
 
-import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from catalog.base import Catalog, StacItem
 from datacenter.access import SYSTEM
-from datacenter.errors import DatacenterError, NotFound
+from datacenter.errors import DatacenterError, InvalidRequest, NotFound
 from datacenter.storage import Store
-from ingest.cog import write_cog
+from ingest.product import Product, utc_datetime
+from ingest.publish import (
+    FINGERPRINT,
+    asset_keys,
+    assets_present,
+    convert,
+    fingerprint,
+    local_tmp,
+    sweep_product,
+    upload_verified,
+)
 from ingest.readers import find_reader
-from ingest.stac import build_item
-
-if TYPE_CHECKING:
-    from distributed import Client
 
 STAC_VERSION = "1.1.0"
 
@@ -97,83 +106,6 @@ def refresh_extent(catalog: Catalog, collection_id: str) -> None:
     catalog.upsert_collection({**coll, "extent": catalog.collection_extent(collection_id, viewer=SYSTEM)})
 
 
-@dataclass
-class BuiltProduct:
-    """A product converted and uploaded, not yet in the catalog (what a worker returns)."""
-
-    result: ProductResult
-    item: StacItem | None = None
-    data_key: str | None = None
-    size: int = 0
-
-
-def build_product(
-    path: Path,
-    *,
-    collection_id: str,
-    store: Store,
-    datetime_override: datetime | None = None,
-) -> BuiltProduct:
-    """Read, convert to COG, describe, and upload one product: the part that runs anywhere.
-
-    Runs on a Dask worker as well as here: it needs the store, never the catalog. The COG
-    key is content-addressed, so an object already stored under it (an unchanged product,
-    or a task re-run after a worker died) is not uploaded again; the upload itself is
-    verified and atomic, so a killed worker leaves no partial object.
-    """
-    started = time.perf_counter()
-    result = ProductResult(path=str(path), status="failed")
-    built = BuiltProduct(result)
-    try:
-        product = find_reader(path).read(path)
-        result.id = product.id
-        with tempfile.TemporaryDirectory(prefix="datacenter-ingest-") as tmp:
-            cog = write_cog(product, Path(tmp) / f"{product.id}.tif")
-            data_key = f"{collection_id}/{product.id}/{cog.sha256[:16]}/{product.id}.tif"
-            built.item = build_item(
-                product, cog, collection_id=collection_id, data_key=data_key,
-                datetime_override=datetime_override,
-            )
-            if not store.exists(data_key):
-                # Verified (size and SHA-256 read back) before it becomes visible.
-                store.put_file(cog.path, data_key, sha256=cog.sha256)
-            built.data_key, built.size = data_key, cog.size
-    except DatacenterError as exc:
-        result.reason = str(exc)
-    finally:
-        result.seconds = round(time.perf_counter() - started, 3)
-    return built
-
-
-def commit_product(built: BuiltProduct, *, catalog: Catalog, store: Store) -> ProductResult:
-    """Write the built product's item to the catalog (here, never on a worker)."""
-    result = built.result
-    if built.item is None or built.data_key is None or result.id is None:
-        return result
-    started = time.perf_counter()
-    data_key = built.data_key
-    try:
-        previous = _existing(catalog, built.item["collection"], result.id)
-        if previous is not None and _asset_keys(previous) == [data_key]:
-            result.status, result.assets = "unchanged", [data_key]
-            return result
-        try:
-            catalog.upsert_items([built.item])
-        except BaseException:
-            if previous is None or data_key not in _asset_keys(previous):
-                store.delete(data_key)
-            raise
-        if previous is not None:
-            for old_key in set(_asset_keys(previous)) - {data_key}:
-                store.delete(old_key)
-        result.status, result.assets, result.bytes = "ingested", [data_key], built.size
-    except DatacenterError as exc:
-        result.reason = str(exc)
-    finally:
-        result.seconds = round(result.seconds + time.perf_counter() - started, 3)
-    return result
-
-
 def ingest_product(
     path: Path,
     *,
@@ -181,12 +113,99 @@ def ingest_product(
     catalog: Catalog,
     store: Store,
     datetime_override: datetime | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> ProductResult:
-    """Ingest one product; never raises for a bad product, returns a failed result instead."""
-    built = build_product(
-        path, collection_id=collection_id, store=store, datetime_override=datetime_override
-    )
-    return commit_product(built, catalog=catalog, store=store)
+    """Ingest one product; never raises for a bad product, returns a failed result instead.
+
+    `overrides` replace what the label says (title, platform, mission, instruments,
+    processing_level, start, end as RFC 3339) or add item properties (any other key).
+    """
+    started = time.perf_counter()
+    result = ProductResult(path=str(path), status="failed")
+    try:
+        product = apply_overrides(find_reader(path).read(path), overrides or {})
+        result.id = product.id
+        options = {"datetime": datetime_override, "overrides": dict(overrides or {})}
+        with _product_lock(collection_id, product.id):
+            _publish(product, result, collection_id=collection_id, catalog=catalog, store=store,
+                     fingerprint_value=fingerprint(product, options), datetime_override=datetime_override)  # fmt: skip
+    except DatacenterError as exc:
+        result.reason = str(exc)
+    except OSError as exc:
+        result.reason = f"cannot read {path}: {exc}"
+    finally:
+        result.seconds = round(time.perf_counter() - started, 3)
+    return result
+
+
+def _publish(
+    product: Product, result: ProductResult, *, collection_id: str, catalog: Catalog,
+    store: Store, fingerprint_value: str, datetime_override: datetime | None,
+) -> None:  # fmt: skip
+    previous = _existing(catalog, collection_id, product.id)
+    sweep_product(store, collection_id, product.id, keep=asset_keys(previous))
+    if (
+        previous is not None
+        and previous.get("properties", {}).get(FINGERPRINT) == fingerprint_value
+        and assets_present(store, previous)
+    ):
+        result.status, result.assets = "unchanged", asset_keys(previous)
+        return
+    with local_tmp() as tmp:
+        out = convert(product, Path(tmp), collection_id=collection_id,
+                      version=fingerprint_value[:16], datetime_override=datetime_override)  # fmt: skip
+        out.item["properties"][FINGERPRINT] = fingerprint_value
+        for key, value in getattr(product, "extra_properties", {}).items():
+            out.item["properties"].setdefault(key, value)
+        upload_verified(store, out)
+    try:
+        catalog.upsert_items([out.item])
+    except BaseException:
+        if out.key not in asset_keys(previous):
+            store.delete(out.key)
+        raise
+    for old_key in set(asset_keys(previous)) - {out.key}:
+        store.delete(old_key)
+    sweep_product(store, collection_id, product.id, keep=[out.key])
+    result.status, result.assets, result.bytes = "ingested", [out.key], out.size
+
+
+_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+@contextmanager
+def _product_lock(collection_id: str, item_id: str) -> Iterator[None]:
+    """Serialise work on one item within this process (two inputs may share an id)."""
+    with _LOCKS_GUARD:
+        lock = _LOCKS.setdefault((collection_id, item_id), threading.Lock())
+    with lock:
+        yield
+
+
+_REPLACEABLE = ("title", "platform", "mission", "processing_level")
+
+
+def apply_overrides(product: Product, overrides: Mapping[str, Any]) -> Product:
+    """The product with manifest overrides applied (see `ingest_product`)."""
+    if not overrides:
+        return product
+    changes: dict[str, Any] = {k: overrides[k] for k in _REPLACEABLE if k in overrides}
+    if "instruments" in overrides:
+        value = overrides["instruments"]
+        changes["instruments"] = tuple(value if isinstance(value, list | tuple) else [value])
+    for key in ("start", "end"):
+        if key in overrides:
+            try:
+                changes[key] = utc_datetime(overrides[key])
+            except ValueError as exc:
+                raise InvalidRequest(
+                    f"override {key}={overrides[key]!r} for {product.path} is not a time; "
+                    "write RFC 3339 such as 2019-01-03T02:26:00Z"
+                ) from exc
+    extra = {k: v for k, v in overrides.items() if k not in (*_REPLACEABLE, "instruments", "start", "end")}
+    changes["extra_properties"] = {**product.extra_properties, **extra}
+    return replace(product, **changes)
 
 
 def ingest_paths(
@@ -198,61 +217,21 @@ def ingest_paths(
     collection_title: str | None = None,
     datetime_override: datetime | None = None,
     on_result: Callable[[ProductResult], None] | None = None,
-    client: Client | None = None,
 ) -> IngestReport:
-    """Ingest every product in `paths` into `collection_id`; bad products do not stop the batch.
-
-    With a dask.distributed `client`, conversion and upload run on the cluster's workers
-    (a task lost with its worker is re-run by the scheduler on another one); catalog
-    writes stay in this process. The report keeps the order of `paths`.
-    """
+    """Ingest every product in `paths` into `collection_id`; bad products do not stop the batch."""
     ensure_collection(catalog, collection_id, collection_title)
-    results: list[ProductResult | None] = [None] * len(paths)
-
-    def done(index: int, built: BuiltProduct) -> None:
-        res = commit_product(built, catalog=catalog, store=store)
-        results[index] = res
+    report = IngestReport()
+    for path in paths:
+        res = ingest_product(
+            path, collection_id=collection_id, catalog=catalog, store=store,
+            datetime_override=datetime_override,
+        )
+        report.results.append(res)
         if on_result is not None:
             on_result(res)
-
-    if client is None:
-        for index, path in enumerate(paths):
-            done(index, build_product(path, collection_id=collection_id, store=store,
-                                      datetime_override=datetime_override))
-    else:
-        _run_on_cluster(client, paths, collection_id, store, datetime_override, done)
-    report = IngestReport(results=[r for r in results if r is not None])
     if any(r.status == "ingested" for r in report.results):
         refresh_extent(catalog, collection_id)
     return report
-
-
-def _run_on_cluster(
-    client: Client,
-    paths: Sequence[Path],
-    collection_id: str,
-    store: Store,
-    datetime_override: datetime | None,
-    done: Callable[[int, BuiltProduct], None],
-) -> None:
-    from distributed import as_completed
-
-    futures = {
-        client.submit(build_product, path, collection_id=collection_id, store=store,
-                      datetime_override=datetime_override, pure=False, retries=1): index
-        for index, path in enumerate(paths)
-    }
-    for future in as_completed(list(futures), loop=client.loop):
-        index = futures[future]
-        try:
-            built = future.result()
-        except Exception as exc:  # KilledWorker, a lost scheduler...: this product failed
-            built = BuiltProduct(ProductResult(
-                path=str(paths[index]), status="failed",
-                reason=f"the Dask cluster could not run it ({type(exc).__name__}: {exc}); "
-                       "check the workers' logs and re-run the ingest",
-            ))
-        done(index, built)
 
 
 def _existing(catalog: Catalog, collection_id: str, item_id: str) -> StacItem | None:
@@ -260,10 +239,6 @@ def _existing(catalog: Catalog, collection_id: str, item_id: str) -> StacItem | 
         return catalog.get_item(collection_id, item_id, viewer=SYSTEM)
     except NotFound:
         return None
-
-
-def _asset_keys(item: StacItem) -> list[str]:
-    return sorted(a["href"] for a in item.get("assets", {}).values())
 
 
 def iter_report_lines(report: IngestReport) -> Iterable[dict[str, Any]]:

@@ -1,14 +1,22 @@
-"""The typed description of one raster product, whatever format it came in."""
+"""The typed description of one product, whatever format it came in.
+
+Two kinds share one pipeline: a `RasterProduct` (a 2-D image or DEM that becomes a COG)
+and an `ArrayProduct` (a cube, a time series, spectra or a radargram that becomes a Zarr
+store). Both carry the same identity, time and platform fields; `Product` is either.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-ProductFormat = Literal["GeoTIFF", "PDS4", "PDS3", "ISIS3", "VICAR"]
+ProductFormat = Literal["GeoTIFF", "PDS4", "PDS3", "ISIS3", "VICAR", "NetCDF", "CSV"]
+#: what an array product holds, which decides its chunking and its item's geometry
+ArrayKind = Literal["cube", "series", "spectra", "radargram", "grid"]
 
 _UNSAFE = re.compile(r"[^a-z0-9._-]+")
 
@@ -41,6 +49,42 @@ class RasterProduct:
     count: int = 0
     dtype: str = ""
     extra_properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ArrayProduct:
+    """One n-dimensional product as a reader found it, ready for the Zarr writer.
+
+    `open_dataset` returns the product as an `xarray.Dataset` whose variables are lazy
+    (dask-backed, chunked by `ingest.chunking`), with CF attributes (units, long_name,
+    standard_name) and, for map-projected products, x/y coordinates in `crs`. It is a
+    function so that a product can be described (and skipped when unchanged) without
+    reading its values. `geometry` is the lon/lat footprint on the body (GeoJSON) for
+    products that are not map-projected: a landing site point, a traverse line, an
+    orbit track's box; None when it follows from `crs` and the x/y coordinates.
+    """
+
+    id: str
+    path: Path
+    format: ProductFormat
+    kind: ArrayKind
+    open_dataset: Callable[[], Any]
+    label: Path | None = None
+    files: tuple[Path, ...] = ()
+    start: datetime | None = None
+    end: datetime | None = None
+    title: str | None = None
+    platform: str | None = None
+    instruments: tuple[str, ...] = ()
+    mission: str | None = None
+    targets: tuple[str, ...] = ("Moon",)
+    processing_level: str | None = None
+    crs: Any = None  # pyproj.CRS of the x/y coordinates, or None
+    geometry: dict[str, Any] | None = None
+    extra_properties: dict[str, Any] = field(default_factory=dict)
+
+
+Product = RasterProduct | ArrayProduct
 
 
 def stac_id(text: str) -> str:

@@ -63,6 +63,7 @@ class S3Server:
     root: Path
     ports: dict[str, int] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    ready_buckets: list[str] = field(default_factory=list)  # whose objects must read on start
 
     def __post_init__(self) -> None:
         names = ["master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc", "s3",
@@ -84,7 +85,7 @@ class S3Server:
         p = self.ports
         return [
             weed_binary(), "server", "-s3", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-            f"-dir={self.root / 'data'}", "-master.volumeSizeLimitMB=64", "-volume.max=16",
+            f"-dir={self.root / 'data'}", "-master.volumeSizeLimitMB=64", "-volume.max=0",  # 0: as many as the disk allows (each bucket grows its own volumes)
             "-master.telemetry=false", "-volume.preStopSeconds=0",
             "-master.electionTimeout=1s", "-master.resumeState=false",
             f"-master.port={p['master']}", f"-master.port.grpc={p['master.grpc']}",
@@ -112,8 +113,17 @@ class S3Server:
                 raise RuntimeError(f"SeaweedFS exited early; see {self.root / 'weed.log'}:\n"
                                    + self.log_tail())
             try:
+                # Ready means objects can be written *and* read back: after a restart the
+                # gateway answers before the volume server has re-registered its volumes.
+                client = self.client()
                 self.make_bucket(probe)
-                self.client().delete_bucket(Bucket=probe)
+                client.put_object(Bucket=probe, Key="probe", Body=b"ok")
+                assert client.get_object(Bucket=probe, Key="probe")["Body"].read() == b"ok"
+                for bucket in self.ready_buckets:
+                    for key in self.list_keys(bucket)[:1]:
+                        client.get_object(Bucket=bucket, Key=key)["Body"].read()
+                client.delete_object(Bucket=probe, Key="probe")
+                client.delete_bucket(Bucket=probe)
                 return
             except Exception:
                 if time.monotonic() > deadline:
@@ -161,6 +171,8 @@ class S3Server:
 
     def make_bucket(self, name: str) -> None:
         self.client().create_bucket(Bucket=name)
+        if not name.startswith("probe-"):
+            self.ready_buckets.append(name)
 
     def list_keys(self, bucket: str, prefix: str = "") -> list[str]:
         paginator = self.client().get_paginator("list_objects_v2")

@@ -14,25 +14,38 @@ from pathlib import Path
 
 from datacenter.errors import NotFound, UnsupportedFormat
 from ingest.readers.base import Reader, head
+from ingest.readers.csv_table import CsvReader
+from ingest.readers.cube import Isis3CubeReader, Pds4CubeReader
 from ingest.readers.geotiff import GeoTiffReader
 from ingest.readers.isis3 import Isis3Reader
+from ingest.readers.netcdf import NetcdfReader
 from ingest.readers.pds3 import Pds3Reader
 from ingest.readers.pds4 import Pds4Reader
+from ingest.readers.pds4_table import Pds4TableReader
 from ingest.readers.vicar import VicarReader
 
 __all__ = ["READERS", "Reader", "discover", "find_reader"]
 
+_PDS4 = Pds4Reader()
+#: first match wins: the array readers look inside PDS4 labels and ISIS3 cubes before the
+#: raster readers of the same extension take them
 READERS: tuple[Reader, ...] = (
     GeoTiffReader(),
-    Pds4Reader(),
+    Pds4CubeReader(),
+    Pds4TableReader(),
+    _PDS4,
     Pds3Reader(),
+    Isis3CubeReader(),
     Isis3Reader(),
     VicarReader(),
+    NetcdfReader(),
+    CsvReader(),
 )
 
 KNOWN_FORMATS = (
     "GeoTIFF (.tif/.tiff), PDS4 (.xml label), PDS3 (.lbl label, or .img with an attached label), "
-    "ISIS3 (.cub), VICAR (.vic, or .img starting with LBLSIZE=)"
+    "ISIS3 (.cub), VICAR (.vic, or .img starting with LBLSIZE=), NetCDF-4/HDF5 (.nc/.h5), "
+    "CSV tables (.csv)"
 )
 _SIDECARS = (".aux.xml", ".ovr", ".msk", ".tfw", ".prj")
 _PDS4_FILE_NAME = re.compile(rb"<(?:\w+:)?file_name>\s*([^<\s]+)\s*</")
@@ -55,7 +68,7 @@ def find_reader(path: Path) -> Reader:
     if labels and path.suffix.lower() not in (".lbl", ".xml"):
         hint = f"it looks like the data file of {labels[0].name}: pass that label instead"
     raise UnsupportedFormat(
-        f"{path} is not a raster product we can read (extension {path.suffix or 'none'!r}, "
+        f"{path} is not a product we can read (extension {path.suffix or 'none'!r}, "
         f"starts with {head(path, 16)!r}); expected one of {KNOWN_FORMATS}: {hint}"
     )
 
@@ -96,7 +109,7 @@ def _entries(files: list[Path]) -> list[Path]:
     names = {f.name.lower() for f in files}
     data_files: set[Path] = set()
     for f in files:
-        if f.suffix.lower() == ".xml" and READERS[1].can_open(f):
+        if f.suffix.lower() == ".xml" and _PDS4.can_open(f):
             data_files.update(
                 f.parent / m.decode("utf-8", "replace")
                 for m in _PDS4_FILE_NAME.findall(head(f, 1 << 20))

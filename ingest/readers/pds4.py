@@ -8,6 +8,7 @@ missing optional classes still read.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 from lxml import etree
@@ -88,6 +89,15 @@ class Pds4Reader(Reader):
 
     def read(self, path: Path) -> RasterProduct:
         root = parse_label(path)
+        files = self._check_data_files(root, path)
+        shape = open_raster(path, self.name)
+        return replace(
+            self.describe(root, path), files=(path, *files), width=shape.width,
+            height=shape.height, count=shape.count, dtype=shape.dtype,
+        )  # fmt: skip
+
+    def describe(self, root: etree._Element, path: Path) -> RasterProduct:
+        """Identity, times, platform and targets of a parsed label (no data file read)."""
         ident = _children(root, "Identification_Area")[0]
         lid = _text(ident, "logical_identifier")
         if not lid:
@@ -95,7 +105,6 @@ class Pds4Reader(Reader):
                 f"PDS4 label {path} has no logical_identifier in Identification_Area; expected "
                 "e.g. urn:nasa:pds:bundle:collection:product: fix the label"
             )
-        files = self._check_data_files(root, path)
         obs = (_children(root, "Observation_Area") or [None])[0]
         start = label_time(_text(obs, "Time_Coordinates", "start_date_time"),
                            key="start_date_time", label=path, fmt=self.name)  # fmt: skip
@@ -119,13 +128,12 @@ class Pds4Reader(Reader):
         level = _text(root, "Primary_Result_Summary", "processing_level") or _text(
             root, "product_level"
         )
-        shape = open_raster(path, self.name)
         return RasterProduct(
             id=stac_id(lid.split("::")[0].rsplit(":", 1)[-1]),
             path=path,
             format="PDS4",
             label=path,
-            files=(path, *files),
+            files=(path,),
             start=start,
             end=end or start,
             title=_text(ident, "title"),
@@ -134,10 +142,6 @@ class Pds4Reader(Reader):
             mission=_text(obs, "Investigation_Area", "name"),
             targets=targets or ("Moon",),
             processing_level=level,
-            width=shape.width,
-            height=shape.height,
-            count=shape.count,
-            dtype=shape.dtype,
             extra_properties={
                 "pds:logical_identifier": lid,
                 "pds:version_id": _text(ident, "version_id"),

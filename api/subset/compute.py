@@ -1,0 +1,126 @@
+"""Select + write on the Dask scheduler: the one code path of synchronous subsets and jobs.
+
+`write_subset` writes a lazy Dataset to a local file through the scheduler of a
+`datacenter.compute.Compute` (threads in this process, or dask.distributed), reporting
+the fraction of Dask tasks done and stopping when `cancelled()` turns true. Memory stays
+bounded by (parallel tasks x chunk size): nothing is gathered into this process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import reduce
+from pathlib import Path
+from typing import Any
+
+import dask
+import xarray as xr
+from dask.callbacks import Callback
+from pyproj import CRS
+
+from api.subset.request import OutputFormat
+from api.subset.select import Selection
+from api.subset.write import decorate, plan_write, provenance
+from datacenter.compute import Compute
+from datacenter.errors import DatacenterError
+from datacenter.storage import file_sha256
+
+Progress = Callable[[float], None]
+Cancelled = Callable[[], bool]
+
+
+class JobCancelled(DatacenterError):
+    """The job was dismissed while it ran."""
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    path: Path
+    size: int
+    sha256: str
+
+
+class _TaskCounter(Callback):
+    """Progress (tasks done / tasks in the graph) and cancellation for local schedulers."""
+
+    def __init__(self, progress: Progress | None, cancelled: Cancelled | None) -> None:
+        super().__init__()
+        self.progress, self.cancelled = progress, cancelled
+        self.total, self.done, self.last = 1, 0, 0.0
+
+    def _start_state(self, dsk: Any, state: Any) -> None:
+        self.total = max(1, sum(len(state[k]) for k in ("ready", "waiting", "running")) + len(state.get("finished", ())))
+
+    def _pretask(self, key: Any, dsk: Any, state: Any) -> None:
+        if self.cancelled is not None and self.cancelled():
+            raise JobCancelled("the job was cancelled")
+
+    def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+        self.done += 1
+        now = time.monotonic()
+        if self.progress is not None and now - self.last > 0.5:
+            self.last = now
+            self.progress(min(0.99, self.done / self.total))
+
+
+def _run_graph(graph: Any, compute: Compute, progress: Progress | None, cancelled: Cancelled | None) -> None:
+    if not compute.distributed:
+        with _TaskCounter(progress, cancelled):
+            dask.compute(graph, scheduler="threads", num_workers=compute.threads)
+        return
+    from distributed import futures_of, wait
+
+    persisted = compute.client.persist(graph)
+    futures = futures_of(persisted)
+    while True:
+        done = sum(f.done() for f in futures)
+        if progress is not None:
+            progress(min(0.99, done / max(1, len(futures))))
+        if done == len(futures):
+            break
+        if cancelled is not None and cancelled():
+            compute.client.cancel(futures)
+            raise JobCancelled("the job was cancelled")
+        with contextlib.suppress(TimeoutError):
+            wait([f for f in futures if not f.done()], timeout=0.5, return_when="FIRST_COMPLETED")
+    for f in futures:
+        f.result()  # re-raise a task's error here
+
+
+def merge_selections(selections: list[Selection]) -> tuple[xr.Dataset, CRS | None]:
+    """One Dataset from selections on one grid (later items fill gaps of earlier ones)."""
+    datasets = [s.dataset for s in selections]
+    merged = reduce(lambda a, b: a.combine_first(b), datasets)
+    return merged, selections[0].crs
+
+
+def write_subset(
+    selections: list[Selection],
+    fmt: OutputFormat,
+    out: Path,
+    compute: Compute,
+    *,
+    progress: Progress | None = None,
+    cancelled: Cancelled | None = None,
+) -> WrittenFile:
+    """Write the selection(s) (several only when they share a grid) to `out` in `fmt`."""
+    ds, crs = merge_selections(selections) if len(selections) > 1 else (selections[0].dataset, selections[0].crs)
+    attrs = provenance(selections)
+    ds = decorate(ds, crs, attrs)
+    lock: Any = False
+    with tempfile.TemporaryDirectory(prefix="subset-", dir=out.parent) as work:
+        if compute.distributed and fmt is OutputFormat.GEOTIFF:
+            from distributed import Lock
+
+            lock = Lock(f"subset-{out.name}", client=compute.client)
+        with dask.config.set(scheduler=compute.scheduler):
+            graph, finish = plan_write(ds, crs, fmt, Path(work), out, attrs, lock)
+            _run_graph(graph, compute, progress, cancelled)
+        finish()
+    if progress is not None:
+        progress(1.0)
+    return WrittenFile(path=out, size=out.stat().st_size, sha256=file_sha256(out))

@@ -1,0 +1,239 @@
+"""Subset jobs: a search plus subset options, run in the background on the Dask scheduler.
+
+`JobRunner.submit` validates everything a user can get wrong (options, search, at least
+one item, every selection) before answering, so mistakes are a 400 and not a failed job.
+The job then runs on a worker thread: items that share a grid (CRS, pixel size, pixel-
+aligned origins, same variables) merge into one mosaic; others give one file each. Files
+are written locally, then put in the store under ``jobs/<id>/``. Cancelling (from the API
+or `datacenter jobs cancel` in another process) sets `dismissed` in the database; the
+running graph checks it between tasks.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from api.subset.compute import JobCancelled, write_subset
+from api.subset.request import MEDIA_TYPES, SUFFIXES, SubsetOptions
+from api.subset.select import Selection, select
+from api.subset.source import open_source
+from catalog.base import Catalog, SearchQuery, StacItem
+from catalog.jobs import Job, JobNotFound, JobResult, JobStatus, JobStore, now_utc
+from datacenter.access import Viewer
+from datacenter.compute import Compute
+from datacenter.errors import InvalidRequest, PartnerRequired
+from datacenter.storage import Store, multihash_sha256
+
+logger = logging.getLogger(__name__)
+
+MAX_ITEMS = 500
+INTERRUPTED = "the API stopped while this job was accepted or running; submit it again"
+
+
+class JobRequest(SubsetOptions):
+    """`POST /jobs`: an item search (collections, ids, bbox, datetime, CQL2 JSON filter)
+    plus the subset options."""
+
+    collections: list[str] | None = None
+    ids: list[str] | None = None
+    filter: dict[str, Any] | None = None
+    filter_lang: str | None = Field(None, alias="filter-lang")
+
+
+def owner_of(viewer: Viewer) -> str:
+    if viewer.admin:
+        return "admin"
+    if viewer.partner_id is None:
+        raise PartnerRequired(
+            "jobs belong to a partner: send your partner API key to submit or follow jobs"
+        )
+    return viewer.partner_id
+
+
+def visible_job(jobs: JobStore, job_id: str, viewer: Viewer) -> Job:
+    """The job if `viewer` owns it (or is an administrator); otherwise `JobNotFound`."""
+    job = jobs.get(job_id)
+    if viewer.admin or (viewer.partner_id is not None and job.owner == viewer.partner_id):
+        return job
+    raise JobNotFound(f"no job {job_id!r}; your jobs are listed at /jobs")
+
+
+def _grid_key(item: StacItem) -> tuple[Any, ...] | None:
+    props = item.get("properties", {})
+    t = props.get("proj:transform")
+    crs = props.get("proj:code") or props.get("proj:wkt2")
+    if not t or not crs:
+        return None
+    a, _, c, _, e, f = t[:6]
+    data = tuple(sorted(k for k, v in item.get("assets", {}).items() if "image/tiff" in str(v.get("type"))))
+    return (crs, round(a, 9), round(e, 9), round((c / a) % 1, 6), round((f / e) % 1, 6), data)
+
+
+def group_by_grid(items: list[StacItem]) -> list[list[StacItem]]:
+    groups: dict[Any, list[StacItem]] = {}
+    for item in items:
+        key = _grid_key(item) or ("alone", item.get("collection"), item["id"])
+        groups.setdefault(key, []).append(item)
+    return list(groups.values())
+
+
+class JobRunner:
+    def __init__(self, catalog: Catalog, store: Store, jobs: JobStore, compute: Compute,
+                 *, result_ttl: timedelta, workers: int = 1) -> None:
+        self.catalog, self.store, self.jobs, self.compute = catalog, store, jobs, compute
+        self.result_ttl = result_ttl
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="subset-job")
+
+    # -- submitting ---------------------------------------------------------------------
+    def _items(self, request: JobRequest, viewer: Viewer) -> list[StacItem]:
+        if request.filter_lang not in (None, "cql2-json"):
+            raise InvalidRequest("filter-lang must be cql2-json in POST /jobs")
+        bbox = tuple(request.bbox) if request.bbox and request.bbox_crs == "lonlat" else None
+        token, items = None, []
+        while True:
+            page = self.catalog.search(SearchQuery(
+                collections=request.collections, ids=request.ids, bbox=bbox,  # type: ignore[arg-type]
+                datetime=request.time_range(), filter=request.filter, limit=MAX_ITEMS, token=token,
+                viewer=viewer,
+            ))
+            items.extend(page.items)
+            if len(items) > MAX_ITEMS:
+                raise InvalidRequest(f"the search matches more than {MAX_ITEMS} items; narrow it")
+            token = page.next_token
+            if not token:
+                break
+        if not items:
+            raise InvalidRequest("the job's search matches no item; check collections, ids, bbox, datetime")
+        return items
+
+    def _plan(self, request: JobRequest, viewer: Viewer) -> list[list[Selection]]:
+        options = SubsetOptions.model_validate(request.model_dump(include=set(SubsetOptions.model_fields)))
+        plans = []
+        for group in group_by_grid(self._items(request, viewer)):
+            plans.append([select(open_source(item, self.store), options) for item in group])
+        return plans
+
+    def submit(self, body: dict[str, Any], viewer: Viewer) -> Job:
+        owner = owner_of(viewer)
+        from api.subset.request import parse_options  # the same error wording as the sync path
+
+        parse_options({k: v for k, v in body.items()
+                       if k not in ("collections", "ids", "filter", "filter-lang", "filter_lang")})
+        request = JobRequest.model_validate(body)
+        plans = self._plan(request, viewer)  # 400s happen here, before a job exists
+        estimate = sum(s.nbytes for group in plans for s in group)
+        job = Job(id=uuid.uuid4().hex, owner=owner, request=body,
+                  message=f"{len(plans)} output file(s), about {estimate} bytes uncompressed")
+        self.jobs.create(job)
+        self._pool.submit(self._run, job.id, plans, request)
+        return job
+
+    # -- running ------------------------------------------------------------------------
+    def _cancelled_check(self, job_id: str) -> Any:
+        last = [0.0, False]
+
+        def cancelled() -> bool:
+            now = time.monotonic()
+            if now - last[0] > 0.3:
+                last[0] = now
+                last[1] = self.jobs.get(job_id).status is JobStatus.DISMISSED
+            return bool(last[1])
+
+        return cancelled
+
+    def _update(self, job_id: str, **fields: Any) -> Job | None:
+        job = self.jobs.get(job_id)
+        if job.status is JobStatus.DISMISSED:
+            return None
+        for key, value in fields.items():
+            setattr(job, key, value)
+        self.jobs.save(job)
+        return job
+
+    def _run(self, job_id: str, plans: list[list[Selection]], request: JobRequest) -> None:
+        if self._update(job_id, status=JobStatus.RUNNING, started=now_utc()) is None:
+            return
+        work = Path(tempfile.mkdtemp(prefix=f"job-{job_id[:8]}-"))
+        results: list[JobResult] = []
+        try:
+            for i, group in enumerate(plans):
+                name = (f"mosaic-{i + 1}-{len(group)}-items" if len(group) > 1
+                        else group[0].source.item["id"]) + SUFFIXES[request.format]
+
+                def progress(fraction: float, i: int = i) -> None:
+                    self._update(job_id, progress=(i + fraction) / len(plans))
+
+                written = write_subset(group, request.format, work / name, self.compute,
+                                       progress=progress, cancelled=self._cancelled_check(job_id))
+                key = f"jobs/{job_id}/{name}"
+                self.store.put_file(written.path, key)
+                written.path.unlink()
+                results.append(JobResult(name, key, written.size, multihash_sha256(written.sha256),
+                                         MEDIA_TYPES[request.format]))
+            done = now_utc()
+            if self._update(job_id, status=JobStatus.SUCCESSFUL, progress=1.0, finished=done,
+                            results=results, expires=done + self.result_ttl,
+                            message=f"{len(results)} file(s) ready") is None:
+                self._delete_results(job_id)
+        except JobCancelled:
+            self._delete_results(job_id)
+        except Exception as exc:  # the job fails, the server does not
+            logger.exception("job %s failed", job_id)
+            self._update(job_id, status=JobStatus.FAILED, finished=now_utc(), error=str(exc),
+                         message="the job failed")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _delete_results(self, job_id: str) -> None:
+        self.store.delete(f"jobs/{job_id}")
+
+    # -- operating ----------------------------------------------------------------------
+    def cancel(self, job: Job) -> Job:
+        if not job.status.finished or job.status is JobStatus.SUCCESSFUL:
+            job.status, job.finished = JobStatus.DISMISSED, now_utc()
+            job.message, job.results = "dismissed by its owner", []
+            self.jobs.save(job)
+            self._delete_results(job.id)
+        return job
+
+    def expire_results(self) -> list[str]:
+        """Delete result files past their expiry time; returns the jobs concerned."""
+        expired = []
+        for job in self.jobs.list(limit=1_000_000):
+            if job.results and job.expires is not None and job.expires < now_utc():
+                self._delete_results(job.id)
+                job.results = []
+                job.message = f"results expired at {job.expires.isoformat()}"
+                self.jobs.save(job)
+                expired.append(job.id)
+        return expired
+
+    def recover(self) -> list[str]:
+        return self.jobs.fail_interrupted(INTERRUPTED)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def start_expiry_sweeper(runner: JobRunner, every: float, stop: threading.Event) -> threading.Thread:
+    def sweep() -> None:
+        while not stop.wait(every):
+            try:
+                runner.expire_results()
+            except Exception:  # pragma: no cover - logged, retried at the next sweep
+                logger.exception("expiring job results failed")
+
+    thread = threading.Thread(target=sweep, name="job-expiry", daemon=True)
+    thread.start()
+    return thread

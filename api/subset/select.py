@@ -1,0 +1,251 @@
+"""Subset options -> a lazy selection of a `Source`, and the size of what it would write.
+
+Selection works on coordinates (pixel centres) and `isel` slices, so the Dask chunks of
+the result are the stored chunks cut at the edges: nothing is read until it is written.
+Errors name the problem: an unknown variable (with the list of those there are), a bbox
+that misses the item, a time window outside the product, a band range matching nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from pyproj import CRS, Transformer
+from rasterio.warp import calculate_default_transform
+
+from api.subset.request import SubsetOptions
+from api.subset.source import RasterReader, Source, WarpSpec, raster_variable
+from datacenter.access import parse_time
+from datacenter.errors import InvalidRequest
+
+SPATIAL_NAMES = (("x", "y"), ("lon", "lat"), ("longitude", "latitude"))
+
+
+@dataclass
+class Selection:
+    """A lazy subset of one item, ready to be written."""
+
+    source: Source
+    dataset: xr.Dataset
+    crs: CRS | None
+    options: SubsetOptions
+
+    @property
+    def nbytes(self) -> int:
+        """Uncompressed size of the selected values (from shapes and dtypes; nothing is read)."""
+        return int(sum(v.nbytes for v in self.dataset.data_vars.values()))
+
+
+def spatial_dims(ds: xr.Dataset | xr.DataArray) -> tuple[str, str] | None:
+    for x, y in SPATIAL_NAMES:
+        if x in ds.dims and y in ds.dims:
+            return x, y
+    return None
+
+
+def _variables(source: Source, options: SubsetOptions) -> list[str]:
+    names = sorted(source.variables)
+    if not options.variables:
+        return names
+    unknown = [v for v in options.variables if v not in source.variables]
+    if unknown:
+        raise InvalidRequest(
+            f"item {source.label} has no variable {', '.join(map(repr, unknown))}; its variables "
+            f"are: {', '.join(names)}"
+        )
+    return list(dict.fromkeys(options.variables))
+
+
+def _bands(ds: xr.Dataset, source: Source, tokens: list[str]) -> xr.Dataset:
+    if "band" not in ds.dims:
+        raise InvalidRequest(
+            f"item {source.label} has no band dimension; drop bands= or choose variables="
+        )
+    coord = np.asarray(ds["band"].values, dtype=float)
+    keep = np.zeros(coord.shape, dtype=bool)
+    for token in tokens:
+        lo_text, sep, hi_text = token.partition("-") if not token.startswith("-") else (token, "", "")
+        try:
+            lo = float(lo_text)
+            hi = float(hi_text) if sep else lo
+        except ValueError:
+            raise InvalidRequest(
+                f"bands: {token!r} is neither a band value nor a range like 900-1200"
+            ) from None
+        if lo > hi:
+            raise InvalidRequest(f"bands: range {token!r} is inverted; write low-high")
+        keep |= (coord >= lo) & (coord <= hi)
+    if not keep.any():
+        raise InvalidRequest(
+            f"bands {','.join(tokens)} match no band of item {source.label}; its bands run from "
+            f"{coord.min():g} to {coord.max():g}"
+            + (f" {ds['band'].attrs['units']}" if "units" in ds["band"].attrs else "")
+        )
+    return ds.isel(band=np.nonzero(keep)[0])
+
+
+def _item_time_span(item: dict[str, Any]) -> tuple[datetime | None, datetime | None]:
+    props = item.get("properties", {})
+    start = props.get("start_datetime") or props.get("datetime")
+    end = props.get("end_datetime") or props.get("datetime")
+    return (parse_time(start) if start else None, parse_time(end) if end else None)
+
+
+def _time(ds: xr.Dataset, source: Source, options: SubsetOptions) -> xr.Dataset:
+    start, end = options.time_range() or (None, None)
+    if "time" in ds.dims:
+        times = pd.DatetimeIndex(ds["time"].values)
+        tz = lambda t: None if t is None else pd.Timestamp(t).tz_convert(None)  # noqa: E731
+        lo, hi = tz(start), tz(end)
+        keep = np.ones(len(times), dtype=bool)
+        if lo is not None:
+            keep &= times >= lo
+        if hi is not None:
+            keep &= times <= hi
+        if not keep.any():
+            raise InvalidRequest(
+                f"datetime {options.datetime} is outside product {source.label}, whose times run "
+                f"from {times.min().isoformat()}Z to {times.max().isoformat()}Z"
+            )
+        return ds.isel(time=np.nonzero(keep)[0])
+    item_start, item_end = _item_time_span(source.item)
+    if (end is not None and item_start is not None and end < item_start) or (
+        start is not None and item_end is not None and start > item_end
+    ):
+        raise InvalidRequest(
+            f"datetime {options.datetime} is outside product {source.label}, acquired "
+            f"{item_start.isoformat() if item_start else '?'} to {item_end.isoformat() if item_end else '?'}"
+        )
+    return ds
+
+
+def native_bounds(bbox: list[float], crs: CRS | None, bbox_crs: str) -> tuple[float, float, float, float]:
+    """The (minx, miny, maxx, maxy) in `crs` covering a lon/lat bbox on the body.
+
+    The box is sampled on a grid (edges and interior, so a pole inside it counts) and the
+    longitudes unwrapped when west > east (across the antimeridian).
+    """
+    west, south, east, north = bbox
+    if bbox_crs == "native" or crs is None:
+        return west, south, east, north
+    if east < west:
+        east += 360.0
+    lons = np.linspace(west, east, 61)
+    lats = np.linspace(south, north, 61)
+    lon, lat = np.meshgrid(lons, lats)
+    geodetic = crs.geodetic_crs
+    if crs.is_geographic:
+        return west, south, east, north
+    to_native = Transformer.from_crs(geodetic, crs, always_xy=True)
+    x, y = to_native.transform(((lon + 180.0) % 360.0) - 180.0, lat)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if not ok.any():
+        raise InvalidRequest(f"bbox {bbox} cannot be expressed in the item's CRS {crs.name}")
+    return float(x[ok].min()), float(y[ok].min()), float(x[ok].max()), float(y[ok].max())
+
+
+def _index_range(coord: np.ndarray, lo: float, hi: float) -> slice | None:
+    """Pixels whose extent overlaps [lo, hi] (touching an edge is not overlapping)."""
+    half = abs(float(coord[1] - coord[0])) / 2 if len(coord) > 1 else 0.0
+    eps = half * 1e-6
+    inside = np.nonzero((coord > lo - half + eps) & (coord < hi + half - eps))[0]
+    if inside.size == 0:
+        return None
+    return slice(int(inside.min()), int(inside.max()) + 1)
+
+
+def _bbox(ds: xr.Dataset, source: Source, options: SubsetOptions) -> xr.Dataset:
+    dims = spatial_dims(ds)
+    if options.bbox is None or dims is None:
+        return ds
+    xdim, ydim = dims
+    minx, miny, maxx, maxy = native_bounds(options.bbox, source.crs, options.bbox_crs)
+    xcoord = np.asarray(ds[xdim].values, dtype=float)
+    if source.crs is not None and source.crs.is_geographic and options.bbox_crs == "lonlat":
+        xcoord = np.where(xcoord < minx, xcoord + 360.0, xcoord)  # lon grid across 180
+    xs = _index_range(xcoord, minx, maxx)
+    ys = _index_range(np.asarray(ds[ydim].values, dtype=float), miny, maxy)
+    if xs is None or ys is None:
+        raise InvalidRequest(
+            f"bbox {options.bbox} does not intersect item {source.label} (its bbox is "
+            f"{source.item.get('bbox')}); nothing to subset"
+        )
+    return ds.isel({xdim: xs, ydim: ys})
+
+
+def _resolution_step(ds: xr.Dataset, options: SubsetOptions) -> int:
+    if options.step:
+        return options.step
+    dims = spatial_dims(ds)
+    if options.resolution is None or dims is None or ds.sizes[dims[0]] < 2:
+        return 1
+    coord = ds[dims[0]].values
+    return max(1, round(options.resolution / abs(float(coord[1] - coord[0]))))
+
+
+def _reproject(sel: xr.Dataset, source: Source, options: SubsetOptions) -> tuple[xr.Dataset, CRS]:
+    """Read the selected window again through a WarpedVRT onto a grid in `options.crs`."""
+    try:
+        dst = CRS.from_user_input(options.crs)
+    except Exception:  # pyproj raises CRSError, a plain Exception subclass
+        raise InvalidRequest(
+            f"crs {options.crs!r} is not a CRS PROJ knows; use e.g. IAU_2015:30135"
+        ) from None
+    missing = [n for n in sel.data_vars if n not in source.readers]
+    if missing or source.crs is None:
+        raise InvalidRequest(
+            f"crs= reprojects raster (COG) variables only; {', '.join(map(str, missing)) or 'this item'} "
+            "cannot be reprojected: drop crs= to get the native grid"
+        )
+    xdim, ydim = "x", "y"
+    xs, ys = sel[xdim].values, sel[ydim].values
+    dx, dy = abs(float(xs[1] - xs[0])) if len(xs) > 1 else 1.0, abs(float(ys[1] - ys[0])) if len(ys) > 1 else 1.0
+    left, right = float(xs.min()) - dx / 2, float(xs.max()) + dx / 2
+    bottom, top = float(ys.min()) - dy / 2, float(ys.max()) + dy / 2
+    transform, width, height = calculate_default_transform(
+        source.crs, dst, len(xs), len(ys), left, bottom, right, top,
+        resolution=options.resolution,
+    )
+    warp = WarpSpec(dst.to_wkt(), tuple(transform)[:6], int(width), int(height))
+    variables = {}
+    for name in sel.data_vars:
+        base = source.readers[str(name)]
+        reader = RasterReader(base.path, base.opener, (base.shape[0], warp.height, warp.width),
+                              base.dtype, warp)
+        var = raster_variable(reader, (512, 512), {}, sel[name].attrs.get("_FillValue"), transform, dst)
+        var.attrs = dict(sel[name].attrs)
+        if "band" in sel[name].dims:
+            var = var.isel(band=sel["band"].values - 1)
+        variables[name] = var
+    return xr.Dataset(variables), dst
+
+
+def select(source: Source, options: SubsetOptions) -> Selection:
+    """The lazy selection `options` ask of `source`; raises `InvalidRequest` naming a problem."""
+    ds = source.dataset(_variables(source, options))
+    if options.bands:
+        ds = _bands(ds, source, options.bands)
+    ds = _time(ds, source, options)
+    ds = _bbox(ds, source, options)
+    crs = source.crs
+    if options.crs:
+        ds, crs = _reproject(ds, source, options)
+    elif (step := _resolution_step(ds, options)) > 1 and (dims := spatial_dims(ds)):
+        ds = ds.isel({dims[0]: slice(None, None, step), dims[1]: slice(None, None, step)})
+    if any(size == 0 for size in ds.sizes.values()):
+        raise InvalidRequest(f"the subset of item {source.label} is empty; widen bbox or datetime")
+    return Selection(source=source, dataset=ds, crs=crs, options=options)
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"  # pragma: no cover
+

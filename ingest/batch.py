@@ -1,0 +1,156 @@
+"""Batch ingest: many products, in parallel on Dask, with a report line per product.
+
+    entries = expand_inputs(["data/", "more/*.xml"], collection="lunar-cubes")
+    entries += read_manifest(Path("tonight.jsonl"))
+    report = run_batch(entries, settings=settings, on_result=print)
+
+Each product is one Dask task running `ingest.pipeline.ingest_product` (idempotent and
+atomic on its own), so the batch survives a bad product and a re-run after a kill only
+does what is missing. Collections named by the entries are created first; their extent
+and summaries are refreshed as items arrive.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import fsspec
+from distributed import as_completed
+
+from catalog.base import Catalog, open_catalog
+from datacenter.compute import dask_client
+from datacenter.errors import InvalidRequest, NotFound
+from datacenter.settings import Settings
+from datacenter.storage import Store
+from ingest.collections import ensure_collection, refresh_collection
+from ingest.pipeline import IngestReport, ProductResult, ingest_product
+from ingest.readers import discover
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One product to ingest: its entry file, its collection, and metadata overrides."""
+
+    path: Path
+    collection: str
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+
+def expand_inputs(args: Iterable[str], *, collection: str | None, cache: Path | None = None) -> list[Entry]:
+    """Files, folders, globs and `s3://` prefixes into entries of `collection`."""
+    args = list(args)
+    if args and collection is None:
+        raise InvalidRequest(
+            "products given on the command line need a collection: pass --collection ID "
+            "(or name a collection per product in a --manifest)"
+        )
+    local = [a for a in args if not a.startswith("s3://")]
+    for prefix in (a for a in args if a.startswith("s3://")):
+        local.append(str(fetch_s3_prefix(prefix, cache or Path(tempfile.mkdtemp(prefix="datacenter-s3-")))))
+    return [Entry(p, collection) for p in discover(local)] if local else []  # type: ignore[arg-type]
+
+
+def fetch_s3_prefix(prefix: str, cache: Path) -> Path:
+    """Copy every object under an `s3://` prefix into `cache`, keeping relative paths (labels
+    find their data files beside them); returns the local folder."""
+    fs = fsspec.filesystem("s3")
+    root = prefix.removeprefix("s3://").rstrip("/")
+    keys = fs.find(root)
+    if not keys:
+        raise NotFound(f"the prefix {prefix!r} holds no object: check the bucket and prefix")
+    target = cache / root.replace("/", "_")
+    for key in keys:
+        dest = target / key[len(root) + 1:]
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fs.get_file(key, str(dest))
+    return target
+
+
+def read_manifest(path: Path, *, default_collection: str | None = None) -> list[Entry]:
+    """A manifest as entries: CSV with a header (`path`, `collection`, any other column is an
+    override) or JSON lines (`{"path", "collection", "overrides": {...}}`; other keys are
+    overrides too). Relative paths are taken from the manifest's folder."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise NotFound(f"cannot read the manifest {path}: {exc}") from exc
+    rows: list[dict[str, Any]] = []
+    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+        for n, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InvalidRequest(f"manifest {path} line {n} is not JSON ({exc}); expected one object a line") from exc
+            overrides = dict(row.pop("overrides", None) or {})
+            rows.append({**overrides, **row})
+    else:
+        rows = [{k: v for k, v in r.items() if v not in (None, "")} for r in csv.DictReader(text.splitlines())]
+    entries = []
+    for n, row in enumerate(rows, start=1):
+        file = row.pop("path", None)
+        coll = row.pop("collection", None) or default_collection
+        if not file or not coll:
+            raise InvalidRequest(
+                f"manifest {path} entry {n} lacks a {'path' if not file else 'collection'}; expected "
+                "path and collection for every product (or pass --collection for all)"
+            )
+        full = Path(file) if Path(file).is_absolute() else path.parent / file
+        for found in discover([str(full)]):
+            entries.append(Entry(found, coll, row))
+    return entries
+
+
+@lru_cache(maxsize=8)
+def _catalog(url: str) -> Catalog:
+    return open_catalog(url)
+
+
+def _task(entry: Entry, settings: Settings, datetime_override: datetime | None) -> ProductResult:
+    """One product, on a Dask worker: its own catalog handle (cached per URL) and store."""
+    return ingest_product(
+        entry.path, collection_id=entry.collection, catalog=_catalog(settings.resolved_catalog_url),
+        store=Store.from_settings(settings), datetime_override=datetime_override,
+        overrides=entry.overrides,
+    )  # fmt: skip
+
+
+def run_batch(
+    entries: list[Entry],
+    *,
+    settings: Settings,
+    catalog: Catalog,
+    datetime_override: datetime | None = None,
+    workers: int | None = None,
+    on_result: Callable[[ProductResult], None] | None = None,
+) -> IngestReport:
+    """Ingest every entry in parallel; results arrive (and `on_result` runs) as they finish."""
+    report = IngestReport()
+    for coll in dict.fromkeys(e.collection for e in entries):
+        ensure_collection(catalog, coll)
+    if not entries:
+        return report
+    with dask_client(settings, workers=workers) as client:
+        futures = [client.submit(_task, e, settings, datetime_override, pure=False) for e in entries]
+        by_future = dict(zip(futures, entries, strict=True))
+        for future in as_completed(futures, loop=client.loop):
+            entry = by_future[future]
+            try:
+                res = future.result()
+            except Exception as exc:  # a bug or a worker lost: the product failed, the batch goes on
+                res = ProductResult(path=str(entry.path), status="failed", reason=f"{type(exc).__name__}: {exc}")
+            report.results.append(res)
+            if res.status == "ingested":
+                refresh_collection(catalog, entry.collection, res.id)
+            if on_result is not None:
+                on_result(res)
+    return report

@@ -1,0 +1,169 @@
+"""Spectral cubes: PDS4 `Array_3D_Spectrum` (or `Array_3D_Image` with band bins) and ISIS3
+multi-band cubes with a `BandBin` group, read as (band, y, x) with band centres in nm.
+
+The label is read by the raster reader of the same format (identity, times, size check);
+the pixels come through GDAL one chunk at a time, so a 10 GB cube never sits in memory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import rasterio
+import xarray as xr
+from rasterio.windows import Window
+
+from datacenter.errors import LabelError
+from ingest.chunking import chunk_shape
+from ingest.crs import to_pyproj
+from ingest.product import ArrayProduct, RasterProduct
+from ingest.readers.base import Reader, head
+from ingest.readers.isis3 import Isis3Reader
+from ingest.readers.odl import load_label, plain
+from ingest.readers.pds4 import Pds4Reader, _descendants, _local, _text, parse_label
+
+_TO_NM = {"nm": 1.0, "nanometer": 1.0, "nanometers": 1.0, "micrometer": 1000.0,
+          "micrometers": 1000.0, "micron": 1000.0, "microns": 1000.0, "um": 1000.0, "µm": 1000.0,
+          "mm": 1e6, "m": 1e9}  # fmt: skip
+
+
+class GdalBands:
+    """A lazy (band, y, x) array over a GDAL-readable file, for `dask.array.from_array`."""
+
+    def __init__(self, path: Path, count: int, height: int, width: int, dtype: str):
+        self.path, self.shape, self.dtype = path, (count, height, width), np.dtype(dtype)
+        self.ndim = 3
+
+    def __getitem__(self, key: tuple[slice, slice, slice]) -> np.ndarray:
+        b, y, x = (k.indices(n) for k, n in zip(key, self.shape, strict=True))
+        window = Window(x[0], y[0], x[1] - x[0], y[1] - y[0])
+        with rasterio.open(self.path) as ds:  # one handle per chunk: GDAL handles are not thread-safe
+            return ds.read(list(range(b[0] + 1, b[1] + 1)), window=window)
+
+
+def cube_dataset(product: RasterProduct, centres_nm: list[float], fwhm_nm: list[float] | None) -> xr.Dataset:
+    """The cube as a lazy Dataset: `reflectance`-like variable on (band, y, x)."""
+    with rasterio.open(product.path) as src:
+        transform, count, h, w, dtype = src.transform, src.count, src.height, src.width, src.dtypes[0]
+        unit = (src.units or [None])[0] or None
+    chunks = chunk_shape(("band", "y", "x"), (count, h, w), np.dtype(dtype).itemsize)
+    data = da.from_array(GdalBands(product.path, count, h, w, dtype), chunks=chunks, lock=False,
+                         asarray=False, name=f"cube-{product.id}")  # fmt: skip
+    x = transform.c + transform.a * (np.arange(w) + 0.5)
+    y = transform.f + transform.e * (np.arange(h) + 0.5)
+    coords: dict[str, Any] = {
+        "band": ("band", np.asarray(centres_nm, dtype="float64"),
+                 {"units": "nm", "long_name": "band centre wavelength",
+                  "standard_name": "radiation_wavelength"}),
+        "x": ("x", x, {"units": "m", "standard_name": "projection_x_coordinate",
+                       "long_name": "x coordinate of pixel centre"}),
+        "y": ("y", y, {"units": "m", "standard_name": "projection_y_coordinate",
+                       "long_name": "y coordinate of pixel centre"}),
+    }  # fmt: skip
+    if fwhm_nm:
+        coords["band_width"] = ("band", np.asarray(fwhm_nm, dtype="float64"),
+                                {"units": "nm", "long_name": "band full width at half maximum"})  # fmt: skip
+    attrs = {"long_name": f"{product.instruments[0] if product.instruments else 'spectrometer'} values"}
+    if unit:
+        attrs["units"] = unit
+    return xr.Dataset({"data": (("band", "y", "x"), data, attrs)}, coords=coords)
+
+
+def _as_array_product(product: RasterProduct, centres: list[float], fwhm: list[float] | None) -> ArrayProduct:
+    with rasterio.open(product.path) as src:
+        crs = to_pyproj(src.crs) if src.crs else None
+    if crs is None:
+        raise LabelError(
+            f"{product.format} cube {product.path} has no map projection; expected a map-projected "
+            "cube (Cartography class / Mapping group): project it first (ISIS cam2map)"
+        )
+    return ArrayProduct(
+        id=product.id, path=product.path, format=product.format, kind="cube",
+        open_dataset=lambda: cube_dataset(product, centres, fwhm), label=product.label,
+        files=product.files, start=product.start, end=product.end, title=product.title,
+        platform=product.platform, instruments=product.instruments, mission=product.mission,
+        targets=product.targets, processing_level=product.processing_level, crs=crs,
+        extra_properties=product.extra_properties,
+    )  # fmt: skip
+
+
+def _check_bands(centres: list[float], count: int, label: Path, fmt: str) -> None:
+    if len(centres) != count:
+        raise LabelError(
+            f"{fmt} label {label} lists {len(centres)} band centres for a cube of {count} bands; "
+            "expected one centre wavelength per band: fix the band bin list"
+        )
+
+
+class Pds4CubeReader(Reader):
+    name = "PDS4 cube"
+    extensions = (".xml",)
+
+    def can_open(self, path: Path) -> bool:
+        if not Pds4Reader().can_open(path):
+            return False
+        text = head(path, 1 << 20)
+        return b"Array_3D_Spectrum" in text or (b"Array_3D_Image" in text and b"Band_Bin" in text)
+
+    def read(self, path: Path) -> ArrayProduct:
+        raster = Pds4Reader().read(path)
+        root = parse_label(path)
+        bins = sorted(
+            _descendants(root, "Band_Bin"),
+            key=lambda b: int(float(_text(b, "band_number") or 0)),
+        )
+        centres, widths = [], []
+        for b in bins:
+            el = next((d for d in b.iter() if _local(d) == "center_wavelength"), None)
+            wl = next((d for d in b.iter() if _local(d) == "bandwidth"), None)
+            if el is None or not (el.text or "").strip():
+                continue
+            factor = _TO_NM.get((el.get("unit") or "nm").lower())
+            if factor is None:
+                raise LabelError(
+                    f"PDS4 label {path} gives center_wavelength in unit {el.get('unit')!r}; "
+                    "expected nm or micrometer: fix the label"
+                )
+            centres.append(float(el.text) * factor)
+            if wl is not None and wl.text:
+                widths.append(float(wl.text) * _TO_NM.get((wl.get("unit") or "nm").lower(), 1.0))
+        if not centres:
+            raise LabelError(
+                f"PDS4 label {path} describes a spectral cube but has no Band_Bin_Set with "
+                "center_wavelength per band; expected img:Band_Bin_Set/img:Band_Bin: add the band centres"
+            )
+        _check_bands(centres, raster.count, path, "PDS4")
+        return _as_array_product(raster, centres, widths if len(widths) == len(centres) else None)
+
+
+class Isis3CubeReader(Reader):
+    name = "ISIS3 cube"
+    extensions = (".cub",)
+
+    def can_open(self, path: Path) -> bool:
+        if path.suffix.lower() != ".cub":
+            return False
+        text = head(path, 1 << 16)
+        return b"BandBin" in text
+
+    def read(self, path: Path) -> ArrayProduct:
+        raster = Isis3Reader().read(path)
+        label = load_label(path, "ISIS3")
+        bandbin: Any = label.get("IsisCube", {}).get("BandBin", {})
+        raw_centres = bandbin.get("Center")
+        unit = str(plain(bandbin.get("Unit", "nm"))).lower()
+        factor = _TO_NM.get(unit)
+        if raw_centres is None or factor is None:
+            raise LabelError(
+                f"ISIS3 label {path} has a BandBin group without Center values in nm or "
+                f"micrometers (Unit = {unit!r}); expected Center = (c1, c2, ...): fix the label"
+            )
+        values = raw_centres if isinstance(raw_centres, list | tuple) else [raw_centres]
+        centres = [float(plain(v)) * factor for v in values]
+        width = bandbin.get("Width")
+        widths = [float(plain(v)) * factor for v in width] if isinstance(width, list | tuple) else None
+        _check_bands(centres, raster.count, path, "ISIS3")
+        return _as_array_product(raster, centres, widths if widths and len(widths) == len(centres) else None)

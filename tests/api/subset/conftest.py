@@ -1,0 +1,174 @@
+"""Real products for subsetting: the south-polar DEM and the antimeridian WAC mosaic (COG,
+ingested by the real pipeline), a spectral cube (Zarr v3: time, band in nm, y, x), and a
+product only its owner may see; served over HTTP by uvicorn.
+
+Until the access layer resolves partners from API keys, the test app swaps `get_viewer`
+for one reading the `X-Test-Partner` header, and wraps the SQLite catalog in
+`PolicyCatalog`, which applies `datacenter.access` to items and assets.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from fastapi import Request
+
+from api.app import create_app
+from api.deps import get_viewer
+from catalog.base import Catalog, SearchPage, SearchQuery, StacItem
+from catalog.sqlite import SQLiteCatalog
+from datacenter.access import SYSTEM, Viewer, can_see_fields
+from datacenter.errors import ItemNotFound
+from datacenter.settings import Settings
+from datacenter.storage import Store
+from ingest.pipeline import ingest_paths
+from ingest.samples import make_equatorial_mosaic_crossing_antimeridian, make_pds4_south_polar_dem
+from tests.api.conftest import serving
+
+POLAR, MOSAIC, CUBE, SECRET = "ldem_87s_40m", "wac_mosaic_e180_643m", "m3-cube", "ldem_secret"
+SYNC_LIMIT = 300_000  # bytes: the whole mosaic (445 kB) is "too large" here
+
+
+class PolicyCatalog(Catalog):
+    """The SQLite catalog seen through `datacenter.access` (items and their assets)."""
+
+    def __init__(self, inner: SQLiteCatalog) -> None:
+        self.inner = inner
+        self.path = inner.path
+
+    def _filter(self, item: StacItem, viewer: Viewer) -> StacItem | None:
+        if not can_see_fields(viewer, item["properties"]):
+            return None
+        assets = {k: a for k, a in item.get("assets", {}).items()
+                  if can_see_fields(viewer, {**item["properties"], **a})}
+        return {**item, "assets": assets}
+
+    def get_item(self, collection_id: str, item_id: str, *, viewer: Viewer = SYSTEM) -> StacItem:
+        item = self._filter(self.inner.get_item(collection_id, item_id, viewer=SYSTEM), viewer)
+        if item is None:
+            raise ItemNotFound(f"no item {item_id!r}")
+        return item
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        from dataclasses import replace
+
+        page = self.inner.search(replace(query, viewer=SYSTEM))
+        page.items = [i for i in (self._filter(i, query.viewer) for i in page.items) if i]
+        return page
+
+    def upsert_collection(self, collection: Any) -> None:
+        self.inner.upsert_collection(collection)
+
+    def get_collection(self, collection_id: str, *, viewer: Viewer = SYSTEM) -> Any:
+        return self.inner.get_collection(collection_id, viewer=viewer)
+
+    def list_collections(self, *, viewer: Viewer = SYSTEM) -> Any:
+        return self.inner.list_collections(viewer=viewer)
+
+    def delete_collection(self, collection_id: str) -> None:
+        self.inner.delete_collection(collection_id)
+
+    def upsert_items(self, items: Any) -> int:
+        return self.inner.upsert_items(items)
+
+    def delete_item(self, collection_id: str, item_id: str) -> None:
+        self.inner.delete_item(collection_id, item_id)
+
+    def collection_extent(self, collection_id: str, *, viewer: Viewer = SYSTEM) -> Any:
+        return self.inner.collection_extent(collection_id, viewer=viewer)
+
+
+def viewer_from_header(request: Request) -> Viewer:
+    partner = request.headers.get("X-Test-Partner")
+    return Viewer(partner_id=partner) if partner else Viewer()
+
+
+def make_cube() -> xr.Dataset:
+    """An M3-like cube: 3 times x 12 bands (540..2740 nm) x 40 x 60 px around 20-26 E, 0-4 N."""
+    rng = np.random.default_rng(7)
+    bands = np.linspace(540, 2740, 12)
+    x = 20 + (np.arange(60) + 0.5) * 0.1
+    y = 4 - (np.arange(40) + 0.5) * 0.1
+    time = pd.date_range("2009-01-01", periods=3, freq="30D")
+    refl = rng.uniform(0, 0.4, size=(3, 12, 40, 60)).astype("float32")
+    ds = xr.Dataset(
+        {"reflectance": (("time", "band", "y", "x"), refl, {"units": "1", "long_name": "I/F"})},
+        coords={"time": time, "band": ("band", bands, {"units": "nm"}), "y": y, "x": x},
+    )
+    return ds.chunk({"time": 1, "band": 4, "y": 20, "x": 30})
+
+
+def cube_item(key: str) -> StacItem:
+    return {
+        "type": "Feature", "stac_version": "1.1.0", "id": CUBE, "collection": "lunar",
+        "geometry": {"type": "Polygon", "coordinates": [[[20, 0], [26, 0], [26, 4], [20, 4], [20, 0]]]},
+        "bbox": [20, 0, 26, 4], "links": [],
+        "properties": {"start_datetime": "2009-01-01T00:00:00Z", "end_datetime": "2009-03-02T00:00:00Z",
+                       "datetime": None, "proj:code": "IAU_2015:30100", "dc:access": "public"},
+        "assets": {"cube": {"href": key, "type": "application/vnd+zarr", "roles": ["data"],
+                            "file:checksum": "1220" + "ab" * 32}},
+    }
+
+
+@dataclass
+class SubsetData:
+    root: Path
+    store: Store
+    catalog: PolicyCatalog
+    cube: xr.Dataset
+
+    def item(self, iid: str) -> StacItem:
+        return self.catalog.get_item("lunar", iid, viewer=SYSTEM)
+
+    def path(self, iid: str, asset: str = "data") -> str:
+        return self.store.path(self.item(iid)["assets"][asset]["href"])
+
+
+@pytest.fixture(scope="session")
+def subset_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SubsetData]:
+    root = tmp_path_factory.mktemp("subset")
+    store = Store(str(root / "store"))
+    inner = SQLiteCatalog(root / "catalog.sqlite")
+    samples = root / "samples"
+    paths = [make_pds4_south_polar_dem(samples, size=512),
+             make_equatorial_mosaic_crossing_antimeridian(samples)]
+    report = ingest_paths(paths, collection_id="lunar", catalog=inner, store=store)
+    assert report.ok, [r.to_dict() for r in report.failed]
+    items = [inner.get_item("lunar", i, viewer=SYSTEM) for i in (POLAR, MOSAIC)]
+    for item in items:  # public products, with a "slope" asset only the owner (CNSA) may see
+        item["properties"].update({"dc:access": "public", "dc:owner": "CNSA"})
+        data = item["assets"]["data"]
+        slope_key = data["href"].replace(".tif", "-slope.tif")
+        shutil.copy(store.path(data["href"]), store.path(slope_key))
+        item["assets"]["slope"] = {**data, "href": slope_key, "dc:access": "owner"}
+    secret = {**items[0], "id": SECRET,
+              "properties": {**items[0]["properties"], "dc:access": "owner", "dc:owner": "CNSA"}}
+    cube = make_cube()
+    cube.to_zarr(store.path("lunar/m3-cube/cube.zarr"), zarr_format=3, consolidated=False)
+    inner.upsert_items([*items, secret, cube_item("lunar/m3-cube/cube.zarr")])
+    yield SubsetData(root, store, PolicyCatalog(inner), cube.compute())
+    inner.close()
+
+
+@pytest.fixture(scope="session")
+def subset_server(subset_data: SubsetData) -> Iterator[str]:
+    settings = Settings(subset_sync_limit=SYNC_LIMIT, home=subset_data.root)
+    app = create_app(subset_data.catalog, subset_data.store, settings=settings)
+    app.dependency_overrides[get_viewer] = viewer_from_header
+    with serving(app) as url:
+        yield url
+
+
+@pytest.fixture
+def http(subset_server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=subset_server, timeout=60) as client:
+        yield client
