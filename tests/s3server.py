@@ -100,6 +100,12 @@ class S3Server:
         """Start (or restart) the server and wait until the S3 gateway accepts a bucket."""
         if self.process is not None and self.process.poll() is None:
             return
+        if self.process is not None:
+            # A restart keeps the S3 port (clients hold the endpoint) but takes fresh internal
+            # ports: in the meantime another process may have been given the old ones.
+            internal = [name for name in self.ports if name != "s3"]
+            fresh = _free_ports(len(internal))
+            self.ports.update(zip(internal, fresh, strict=True))
         log = open(self.root / "weed.log", "ab")  # noqa: SIM115 - kept open for the process
         self.process = subprocess.Popen(
             self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=self.root,
