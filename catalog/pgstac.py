@@ -4,22 +4,24 @@ Design
 ------
 * pgstac owns the schema (``datacenter catalog migrate`` runs ``pypgstac migrate``); every
   write goes through pgstac's own SQL functions (``upsert_collection``, ``upsert_items``,
-  ``delete_collection``) and every search through its ``search()`` function, the same path
-  stac-fastapi-pgstac takes, so partitioning, hydration and CQL2 are pgstac's.
-* Each pooled connection runs with ``pgstac.context = on`` (exact ``numberMatched``) and
-  ``pgstac.readonly = true``: ``search()`` then neither caches counts (a cached count goes
-  stale after the next insert) nor writes a ``searches`` row, so reads also work on a
-  read replica.
+  ``delete_collection``), and items are read back through its ``content_hydrate``.
+* Search: the base of the WHERE clause (collections, ids, datetime, bbox / intersects and
+  the access rule) is pgstac's own ``stac_search_to_where``; the user's CQL2 filter and `q`
+  are translated by `catalog.pgstac_cql2`, the order and keyset paging by
+  `catalog.pgstac_sort`, so results, order and refusals match the SQLite backend (pgstac's
+  ``search()`` differs from the contract: its temporal operators, ``casei``, text-typed
+  property sorting and NULL placement). One ``count(*)`` gives an exact ``numberMatched``;
+  the page is one ``ORDER BY ... LIMIT`` query that the per-partition indexes serve.
 * Items are validated by the same code as the SQLite backend (`catalog.sqlite_rows`)
   before any connection is taken, so both backends refuse the same items with the same
   messages; `catalog.pgstac_query` keeps nulls and bbox-only footprints lossless.
 * Access: collections are filtered in Python with `datacenter.access.can_see_fields`;
-  items with `visibility_cql2` AND-ed into the search's CQL2 filter, and the search is
-  restricted to the collections the viewer may see. Hidden records raise the same
-  not-found errors as missing ones.
-* Order: datetime desc, then collection and id ascending (as the SQLite backend); paging
-  by pgstac's keyset tokens (``next:<collection>:<id>`` in hex), which stay correct under
-  inserts. A token whose item was deleted meanwhile is refused as invalid.
+  items with `visibility_cql2` (translated by pgstac, with the access fields registered as
+  typed queryables), and the search is restricted to the collections the viewer may see.
+  Hidden records raise the same not-found errors as missing ones.
+* Order: datetime desc, then collection and id ascending (as the SQLite backend); paging by
+  `catalog.paging.PageToken` keyset tokens (the sort values of the last row, and the sort's
+  signature), which stay correct under inserts and deletes.
 """
 
 from __future__ import annotations
