@@ -4,22 +4,24 @@ Design
 ------
 * pgstac owns the schema (``datacenter catalog migrate`` runs ``pypgstac migrate``); every
   write goes through pgstac's own SQL functions (``upsert_collection``, ``upsert_items``,
-  ``delete_collection``) and every search through its ``search()`` function, the same path
-  stac-fastapi-pgstac takes, so partitioning, hydration and CQL2 are pgstac's.
-* Each pooled connection runs with ``pgstac.context = on`` (exact ``numberMatched``) and
-  ``pgstac.readonly = true``: ``search()`` then neither caches counts (a cached count goes
-  stale after the next insert) nor writes a ``searches`` row, so reads also work on a
-  read replica.
+  ``delete_collection``), and items are read back through its ``content_hydrate``.
+* Search: the base of the WHERE clause (collections, ids, datetime, bbox / intersects and
+  the access rule) is pgstac's own ``stac_search_to_where``; the user's CQL2 filter and `q`
+  are translated by `catalog.pgstac_cql2`, the order and keyset paging by
+  `catalog.pgstac_sort`, so results, order and refusals match the SQLite backend (pgstac's
+  ``search()`` differs from the contract: its temporal operators, ``casei``, text-typed
+  property sorting and NULL placement). One ``count(*)`` gives an exact ``numberMatched``;
+  the page is one ``ORDER BY ... LIMIT`` query that the per-partition indexes serve.
 * Items are validated by the same code as the SQLite backend (`catalog.sqlite_rows`)
   before any connection is taken, so both backends refuse the same items with the same
   messages; `catalog.pgstac_query` keeps nulls and bbox-only footprints lossless.
 * Access: collections are filtered in Python with `datacenter.access.can_see_fields`;
-  items with `visibility_cql2` AND-ed into the search's CQL2 filter, and the search is
-  restricted to the collections the viewer may see. Hidden records raise the same
-  not-found errors as missing ones.
-* Order: datetime desc, then collection and id ascending (as the SQLite backend); paging
-  by pgstac's keyset tokens (``next:<collection>:<id>`` in hex), which stay correct under
-  inserts. A token whose item was deleted meanwhile is refused as invalid.
+  items with `visibility_cql2` (translated by pgstac, with the access fields registered as
+  typed queryables), and the search is restricted to the collections the viewer may see.
+  Hidden records raise the same not-found errors as missing ones.
+* Order: datetime desc, then collection and id ascending (as the SQLite backend); paging by
+  `catalog.paging.PageToken` keyset tokens (the sort values of the last row, and the sort's
+  signature), which stay correct under inserts and deletes.
 """
 
 from __future__ import annotations
@@ -36,7 +38,10 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from catalog.base import Catalog, SearchPage, SearchQuery, StacCollection, StacItem
-from catalog.pgstac_query import build_search, check_limit, from_stored, to_stored, token_of
+from catalog.paging import PageToken
+from catalog.pgstac_cql2 import compile_pg_filter, free_text_pg
+from catalog.pgstac_query import build_search, check_limit, from_stored, to_stored
+from catalog.pgstac_sort import plan_pg_sort
 from catalog.sqlite_rows import prepare_items
 from datacenter.access import (
     ACCESS,
@@ -265,34 +270,66 @@ class PgstacCatalog(Catalog):
 
     def search(self, query: SearchQuery) -> SearchPage:
         check_limit(query.limit)
+        params: dict[str, Any] = {}
+        sort = plan_pg_sort(query.sortby, params)
+        token = (PageToken.decode(query.token, sort=sort.signature, length=len(sort.keys))
+                 if query.token else None)
+        wheres = []
+        if query.filter is not None:
+            wheres.append(compile_pg_filter(query.filter, params))
+        if query.q:
+            wheres.append(free_text_pg(tuple(query.q), params))
         with self._conn() as c:
             collections = self._visible_ids(c, query)
-            if collections is not None and not collections:
-                build_search(query, None, query.viewer)  # still refuse malformed requests
-                return SearchPage(items=[], number_matched=0)
             body = build_search(query, collections, query.viewer)
+            if collections is not None and not collections:
+                return SearchPage(items=[], number_matched=0)
+            forward = token is None or token.direction == "next"
             try:
-                row = c.execute("SELECT search(%s)", (Jsonb(body),)).fetchone()
+                row = c.execute("SELECT stac_search_to_where(%s)", (Jsonb(body),)).fetchone()
+                base = (row[0] if row else None) or "TRUE"
+                where = " AND ".join(f"({w})" for w in [base.replace("%", "%%"), *wheres])
+                counted = c.execute(f"SELECT count(*) FROM items WHERE {where}", params).fetchone()
+                if token is not None:
+                    where += f" AND ({sort.after(token.key, forward, params)})"
+                keys = ", ".join(f"p.k{n}" for n in range(len(sort.keys)))
+                rows = c.execute(
+                    f"SELECT content_hydrate(p.i, '{{}}'::jsonb), {keys} FROM ("  # noqa: S608 - values are parameters
+                    f"SELECT i, {sort.select} FROM items i WHERE {where}{sort.order_by(forward)}"
+                    f" LIMIT {query.limit + 1}) p",
+                    params,
+                ).fetchall()
             except psycopg.Error as exc:
-                raise self._search_error(exc, query) from None
-        result: dict[str, Any] = row[0] if row else {}
-        links = result.get("links") or []
+                raise self._search_error(exc) from None
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        if not forward:
+            rows.reverse()
+        page_keys = [tuple(r[1:]) for r in rows]
+        next_token = prev_token = None
+        if forward:
+            if more:
+                next_token = PageToken(page_keys[-1], "next", sort.signature).encode()
+            if token is not None and page_keys:
+                prev_token = PageToken(page_keys[0], "prev", sort.signature).encode()
+        else:
+            if more:
+                prev_token = PageToken(page_keys[0], "prev", sort.signature).encode()
+            if page_keys:
+                next_token = PageToken(page_keys[-1], "next", sort.signature).encode()
         return SearchPage(
-            items=[from_stored(f) for f in result.get("features") or []],
-            number_matched=result.get("numberMatched"),
-            next_token=token_of(links, "next"),
-            prev_token=token_of(links, "prev"),
+            items=[from_stored(r[0]) for r in rows],
+            number_matched=counted[0] if counted else 0,
+            next_token=next_token,
+            prev_token=prev_token,
         )
 
     @staticmethod
-    def _search_error(exc: psycopg.Error, query: SearchQuery) -> Exception:
+    def _search_error(exc: psycopg.Error) -> Exception:
+        """A value PostgreSQL cannot read (a text compared as a timestamp, a bad geometry)
+        is the request's fault; anything else is ours and stays a 500."""
         message = (exc.diag.message_primary if exc.diag else None) or str(exc)
-        if "token" in message.lower():
-            return InvalidRequest(
-                f"invalid paging token {str(query.token)[:40]!r}: pass back the next/prev token of a "
-                "previous page unchanged, or drop it to start from the first page"
-            )
-        if isinstance(exc, psycopg.errors.RaiseException | psycopg.DataError | psycopg.ProgrammingError):
+        if isinstance(exc, psycopg.errors.RaiseException | psycopg.DataError):
             return InvalidRequest(f"the search cannot be run: {message}")
         return exc
 

@@ -28,7 +28,6 @@ from datacenter.errors import InvalidRequest
 
 NULLS_KEY = "datacenter:nulls"
 Path = list[str | int]
-DEFAULT_SORT = (("datetime", "desc"), ("collection", "asc"), ("id", "asc"))
 
 
 # items ------------------------------------------------------------------------------
@@ -84,19 +83,15 @@ def check_limit(limit: Any) -> None:
         raise InvalidRequest(f"limit {limit!r} is out of range; use 1 to {MAX_LIMIT}")
 
 
-def and_filters(*filters: dict[str, Any] | None) -> dict[str, Any] | None:
-    present = [f for f in filters if f]
-    if not present:
-        return None
-    return present[0] if len(present) == 1 else {"op": "and", "args": present}
-
-
 def build_search(
     query: SearchQuery, collections: list[str] | None, viewer: Viewer
 ) -> dict[str, Any]:
-    """The pgstac search body. `collections` is the request's list already narrowed to what
-    the viewer may see (None: no restriction)."""
-    body: dict[str, Any] = {"limit": query.limit}
+    """The pgstac search body whose ``stac_search_to_where`` is the base of the WHERE clause:
+    collections, ids, datetime, bbox / intersects and the viewer's access rule. The user's
+    filter, `q` and the order are translated by `catalog.pgstac_cql2` / `catalog.pgstac_sort`.
+    `collections` is the request's list already narrowed to what the viewer may see (None:
+    no restriction)."""
+    body: dict[str, Any] = {}
     if collections is not None:
         body["collections"] = collections
     if query.ids:
@@ -119,27 +114,8 @@ def build_search(
             body["intersects"] = {"type": "MultiPolygon", "coordinates": [_box(*b) for b in boxes]}
     elif query.intersects is not None:
         body["intersects"] = json.loads(shapely.to_geojson(_query_geometry(query.intersects)))
-    cql2 = and_filters(query.filter, visibility_cql2(viewer))
-    if cql2 is not None:
-        body["filter"] = cql2
+    access = visibility_cql2(viewer)
+    if access is not None:
+        body["filter"] = access
         body["filter-lang"] = "cql2-json"
-    sortby = list(query.sortby or ())
-    named = {field for field, _ in sortby}
-    sortby += [s for s in DEFAULT_SORT if s[0] not in named] if not sortby else [
-        s for s in DEFAULT_SORT[1:] if s[0] not in named
-    ]
-    body["sortby"] = [{"field": f, "direction": d} for f, d in sortby]
-    if query.q:
-        body["q"] = list(query.q)
-    if query.token:
-        body["token"] = query.token
     return body
-
-
-def token_of(links: list[dict[str, Any]], rel: str) -> str | None:
-    """The paging token of pgstac's `rel` link (``.../search?token=next:...``)."""
-    for link in links:
-        if link.get("rel") == rel:
-            href = str(link.get("href", ""))
-            return href.split("token=", 1)[1] if "token=" in href else None
-    return None

@@ -65,3 +65,24 @@ def test_token_from_another_sort_is_refused(stocked: Catalog) -> None:
     token = stocked.search(SearchQuery(limit=1, sortby=(("gsd", "asc"),), viewer=SYSTEM)).next_token
     with pytest.raises(InvalidRequest, match="same sortby"):
         stocked.search(SearchQuery(limit=1, token=token, viewer=SYSTEM))
+
+
+def test_prev_tokens_walk_back_through_missing_values(stocked: Catalog) -> None:
+    sortby = (("gsd", "desc"), ("platform", "asc"))
+    pages, token = [], None
+    while True:
+        page = stocked.search(SearchQuery(limit=2, token=token, sortby=sortby, viewer=SYSTEM))
+        pages.append(page)
+        if not (token := page.next_token):
+            break
+    assert [i["id"] for p in pages for i in p.items] == ["d", "a", "e", "b", "c"]
+    back = stocked.search(SearchQuery(limit=2, token=pages[-1].prev_token, sortby=sortby, viewer=SYSTEM))
+    assert [i["id"] for i in back.items] == ["e", "b"]
+    first = stocked.search(SearchQuery(limit=2, token=back.prev_token, sortby=sortby, viewer=SYSTEM))
+    assert [i["id"] for i in first.items] == ["d", "a"] and first.prev_token is None
+
+
+def test_free_text_wildcards_are_plain_characters(stocked: Catalog) -> None:
+    assert _walk(stocked, q=("%",)) == []
+    assert _walk(stocked, q=("south_pole",)) == []
+    assert _walk(stocked, q=("south pole",)) == ["c"]

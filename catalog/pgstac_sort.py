@@ -1,0 +1,113 @@
+"""`sortby` -> ORDER BY and keyset conditions over pgstac's ``items``, with the contract's
+order: the same as the SQLite backend (`catalog.sqlite_sort`).
+
+* Requests are validated by `catalog.sqlite_sort.plan_sort` (same refusals, same messages)
+  and carry its `signature`, so a token replayed with another sortby is refused by
+  `catalog.paging.PageToken` on both backends alike.
+* A missing value is the smallest: first in ASC, last in DESC (``NULLS FIRST`` /
+  ``NULLS LAST``), as SQLite orders NULL. pgstac's own search puts NULL last in ASC.
+* A property sorts by its ``jsonb`` value, so numbers sort as numbers (pgstac's search sorts
+  an unregistered property as text: "50" after "400").
+* Every order ends with (collection, id) ascending, unique, so keys never tie.
+
+Key values travel in tokens as text: ISO timestamps for the time columns, the ``jsonb``
+text of a property (``5``, ``"lro"``), or None.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from catalog.paging import Scalar
+from catalog.pgstac_cql2 import property_sql
+from catalog.sqlite_sort import DEFAULT_SORT, plan_sort
+
+_COLUMNS = {"datetime": ("datetime", "timestamptz"), "start_datetime": ("datetime", "timestamptz"),
+            "end_datetime": ("end_datetime", "timestamptz"), "id": ("id", "text"),
+            "collection": ("collection", "text")}
+
+
+@dataclass(frozen=True)
+class PgSortKey:
+    sql: str
+    cast: str  # of a token value: "timestamptz", "text" or "jsonb"
+    descending: bool
+    nullable: bool
+
+    @property
+    def select(self) -> str:
+        """The key as the text a token holds."""
+        if self.cast == "timestamptz":
+            return f"to_char({self.sql} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+        return f"({self.sql})::text"
+
+
+@dataclass
+class PgSortPlan:
+    keys: list[PgSortKey]
+    signature: str
+
+    @property
+    def select(self) -> str:
+        return ", ".join(f"{k.select} AS k{n}" for n, k in enumerate(self.keys))
+
+    def order_by(self, forward: bool) -> str:
+        parts = []
+        for k in self.keys:
+            descending = k.descending == forward
+            nulls = (" NULLS LAST" if descending else " NULLS FIRST") if k.nullable else ""
+            parts.append(f"{k.sql} {'DESC' if descending else 'ASC'}{nulls}")
+        return " ORDER BY " + ", ".join(parts)
+
+    def after(self, key: tuple[Scalar, ...], forward: bool, params: dict[str, Any]) -> str:
+        """SQL true for rows strictly after `key` in page order (before it when not `forward`)."""
+        names = []
+        for n, (k, value) in enumerate(zip(self.keys, key, strict=True)):
+            params[f"k{n}"] = value
+            names.append(f"%(k{n})s::{k.cast}")
+        ors = []
+        for n, k in enumerate(self.keys):
+            greater = _beyond(k, names[n], key[n], k.descending == forward)
+            if greater != "FALSE":
+                same = [_same(self.keys[j], names[j], key[j]) for j in range(n)]
+                ors.append(" AND ".join([*same, greater]))
+        condition = " OR ".join(f"({c})" for c in ors) or "FALSE"
+        first = self.keys[0]
+        if not first.nullable:  # a range an index can seek to
+            condition = f"{first.sql} {'<=' if first.descending == forward else '>='} {names[0]} AND ({condition})"
+        return condition
+
+
+def _same(k: PgSortKey, name: str, value: Scalar) -> str:
+    return f"{k.sql} IS NULL" if value is None else f"{k.sql} = {name}"
+
+
+def _beyond(k: PgSortKey, name: str, value: Scalar, descending: bool) -> str:
+    if value is None:  # NULL is the smallest value
+        return "FALSE" if descending else f"{k.sql} IS NOT NULL"
+    if descending:
+        return f"({k.sql} < {name} OR {k.sql} IS NULL)" if k.nullable else f"{k.sql} < {name}"
+    return f"{k.sql} > {name}"
+
+
+def plan_pg_sort(sortby: tuple[tuple[str, str], ...] | None, params: dict[str, Any]) -> PgSortPlan:
+    """The order for `sortby` ((field, "asc"|"desc"), ...); default datetime desc.
+    Property names land in `params`."""
+    signature = plan_sort(sortby).signature  # validates, with the SQLite backend's messages
+    keys: list[PgSortKey] = []
+    seen: set[str] = set()
+    for name, direction in tuple(sortby) if sortby else DEFAULT_SORT:
+        name = name.strip().removeprefix("properties.")
+        if name in seen:
+            continue
+        seen.add(name)
+        if name in _COLUMNS:
+            column, cast = _COLUMNS[name]
+            keys.append(PgSortKey(column, cast, direction == "desc", False))
+        else:
+            keys.append(PgSortKey(property_sql(name, params, "sp"), "jsonb", direction == "desc", True))
+    for tie in ("collection", "id"):
+        if tie not in seen:
+            keys.append(PgSortKey(tie, "text", False, False))
+    return PgSortPlan(keys, signature)
