@@ -129,6 +129,8 @@ def query_to_cql2(query: Any) -> dict[str, Any] | None:
                     f"query operator {op!r} on {name!r} is not supported; use eq, neq, lt, lte, "
                     "gt, gte, startsWith, endsWith, contains or in"
                 )
+    if not args:  # `"query": {}` asks for nothing (an empty AND was a 500 on pgstac)
+        return None
     return args[0] if len(args) == 1 else {"op": "and", "args": args}
 
 

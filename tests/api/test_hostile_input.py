@@ -139,3 +139,11 @@ def test_a_body_that_never_finishes_is_408(api_data) -> None:
 def test_a_search_body_that_is_not_an_object_is_400(http: httpx.Client, body: str) -> None:
     response = http.post("search", content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 400, response.text
+
+
+def test_an_empty_query_extension_object_filters_nothing(http: httpx.Client) -> None:
+    # found by schemathesis: `"query": {}` became an empty SQL AND on pgstac (a 500)
+    everything = http.post("search", json={"limit": 100}).json()["features"]
+    response = http.post("search", json={"query": {}, "limit": 100})
+    assert response.status_code == 200, response.text
+    assert [f["id"] for f in response.json()["features"]] == [f["id"] for f in everything]
