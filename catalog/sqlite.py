@@ -33,17 +33,19 @@ from typing import Any
 from catalog.base import MAX_LIMIT, Catalog, SearchPage, SearchQuery, StacCollection, StacItem
 from catalog.paging import PageToken
 from catalog.sqlite_query import Plan, exact_hits, plan_search
-from catalog.sqlite_rows import from_us, prepare_items
-from datacenter.access import ANONYMOUS, Viewer
+from catalog.sqlite_access import item_visibility, visibility_sql
+from catalog.sqlite_rows import AccessColumns, access_columns, from_us, prepare_items
+from datacenter.access import ANONYMOUS, SYSTEM, Viewer
 from datacenter.errors import CollectionNotFound, ConfigError, InvalidRequest, ItemNotFound
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: access columns and releasable side tables
 RTREE_STRIDE = 1024  # R*Tree id = item pk * RTREE_STRIDE + part number
 
 _SCHEMA = """
 CREATE TABLE collections (
     id TEXT PRIMARY KEY,
-    content TEXT NOT NULL
+    content TEXT NOT NULL,
+    acc_owner TEXT, acc_class INTEGER NOT NULL DEFAULT 3, acc_embargo INTEGER  -- sqlite_access
 ) WITHOUT ROWID;
 CREATE TABLE items (
     pk INTEGER PRIMARY KEY,
@@ -56,6 +58,7 @@ CREATE TABLE items (
     needs_exact INTEGER NOT NULL, -- 1: footprint is not its own bounding rectangle
     crosses INTEGER NOT NULL,     -- 1: footprint crosses the antimeridian
     nboxes INTEGER NOT NULL,      -- R*Tree entries: pk * 1024 + 0 .. nboxes - 1
+    acc_owner TEXT, acc_class INTEGER NOT NULL DEFAULT 3, acc_embargo INTEGER,  -- sqlite_access
     UNIQUE (id, collection)
 );
 -- the bulky part of an item, apart so that filtering and sorting touch only narrow rows
@@ -64,10 +67,19 @@ CREATE TABLE item_data (
     geom BLOB NOT NULL,           -- footprint WKB for exact tests
     content TEXT NOT NULL         -- the STAC item JSON
 );
-CREATE INDEX items_dt ON items (dt DESC, collection, id, t_start, t_end);
-CREATE INDEX items_collection_dt ON items (collection, dt DESC, id, t_start, t_end);
 CREATE VIRTUAL TABLE items_rtree USING rtree (id, minx, maxx, miny, maxy, +item INTEGER);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+"""
+# Version 2 (also the upgrade from 1): the access columns join the covering sort indexes, so
+# a filtered search still walks index entries only; releasable lists are side tables keyed
+# by record first, so the `restricted` probe is one seek.
+_ACCESS_SCHEMA = """
+CREATE TABLE item_releasable (key INTEGER NOT NULL, partner TEXT NOT NULL,
+    PRIMARY KEY (key, partner)) WITHOUT ROWID;
+CREATE TABLE collection_releasable (key TEXT NOT NULL, partner TEXT NOT NULL,
+    PRIMARY KEY (key, partner)) WITHOUT ROWID;
+CREATE INDEX items_dt ON items (dt DESC, collection, id, t_start, t_end, acc_class, acc_embargo, acc_owner);
+CREATE INDEX items_collection_dt ON items (collection, dt DESC, id, t_start, t_end, acc_class, acc_embargo, acc_owner);
 """
 
 _ORDER_NEXT = " ORDER BY i.dt DESC, i.collection, i.id"
@@ -198,15 +210,36 @@ class SQLiteCatalog(Catalog):
             row = c.execute("SELECT max(version) FROM schema_version").fetchone()
             version = row[0]
             if version is None:
-                for statement in _SCHEMA.split(";"):
+                for statement in (_SCHEMA + _ACCESS_SCHEMA).split(";"):
                     if statement.strip():
                         c.execute(statement)
                 c.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+            elif version == 1:
+                self._upgrade_from_1(c)
             elif version > SCHEMA_VERSION:
                 raise ConfigError(
                     f"catalog {self.path} has schema version {version}, newer than this install "
                     f"understands ({SCHEMA_VERSION}); upgrade lunar-datacenter"
                 )
+
+    @staticmethod
+    def _upgrade_from_1(c: sqlite3.Connection) -> None:
+        """Add the access columns, filled from the stored JSON (records without dc: fields
+        become owner-only, as the policy says), and rebuild the sort indexes around them."""
+        for table in ("collections", "items"):
+            for column in ("acc_owner TEXT", "acc_class INTEGER NOT NULL DEFAULT 3", "acc_embargo INTEGER"):
+                c.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+        c.execute("DROP INDEX items_dt")
+        c.execute("DROP INDEX items_collection_dt")
+        for statement in _ACCESS_SCHEMA.split(";"):
+            if statement.strip():
+                c.execute(statement)
+        for cid, content in c.execute("SELECT id, content FROM collections").fetchall():
+            _write_collection_access(c, cid, access_columns(json.loads(content), f"collection {cid!r}"))
+        for pk, content in c.execute("SELECT pk, content FROM item_data").fetchall():
+            props = json.loads(content).get("properties") or {}
+            _write_item_access(c, pk, access_columns(props, f"item #{pk}"))
+        c.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
 
     # collections ------------------------------------------------------------------
     def upsert_collection(self, collection: StacCollection) -> None:
@@ -214,23 +247,31 @@ class SQLiteCatalog(Catalog):
         if not isinstance(cid, str) or not cid:
             raise InvalidRequest("collection has no 'id' (a non-empty string is required)")
         content = json.dumps(collection, separators=(",", ":"), ensure_ascii=False)
+        access = access_columns(collection, f"collection {cid!r}")
         with self._write() as c:
             c.execute(
                 "INSERT INTO collections (id, content) VALUES (?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET content = excluded.content",
                 (cid, content),
             )
+            _write_collection_access(c, cid, access)
 
     def get_collection(self, collection_id: str, *, viewer: Viewer = ANONYMOUS) -> StacCollection:
-        row = self._conn().execute(
-            "SELECT content FROM collections WHERE id = ?", (collection_id,)
-        ).fetchone()
-        if row is None:
-            raise self._collection_not_found(self._conn(), collection_id)
+        visible, params = _collection_visibility(viewer)
+        with self._read() as c:
+            row = c.execute(
+                f"SELECT content FROM collections c WHERE id = :cid AND {visible}",
+                {**params, "cid": collection_id},
+            ).fetchone()
+            if row is None:
+                raise self._collection_not_found(c, collection_id, viewer)
         return json.loads(row[0])
 
     def list_collections(self, *, viewer: Viewer = ANONYMOUS) -> list[StacCollection]:
-        rows = self._conn().execute("SELECT content FROM collections ORDER BY id").fetchall()
+        visible, params = _collection_visibility(viewer)
+        rows = self._conn().execute(
+            f"SELECT content FROM collections c WHERE {visible} ORDER BY id", params
+        ).fetchall()
         return [json.loads(r[0]) for r in rows]
 
     def delete_collection(self, collection_id: str) -> None:
@@ -242,12 +283,20 @@ class SQLiteCatalog(Catalog):
             ).fetchall()
             self._delete_boxes(c, rows)
             c.executemany("DELETE FROM item_data WHERE pk = ?", ((pk,) for pk, _ in rows))
+            c.executemany("DELETE FROM item_releasable WHERE key = ?", ((pk,) for pk, _ in rows))
             c.execute("DELETE FROM items WHERE collection = ?", (collection_id,))
+            c.execute("DELETE FROM collection_releasable WHERE key = ?", (collection_id,))
             c.execute("DELETE FROM collections WHERE id = ?", (collection_id,))
 
     @staticmethod
-    def _collection_not_found(conn: sqlite3.Connection, collection_id: str) -> CollectionNotFound:
-        known = [r[0] for r in conn.execute("SELECT id FROM collections ORDER BY id LIMIT 11")]
+    def _collection_not_found(
+        conn: sqlite3.Connection, collection_id: str, viewer: Viewer = SYSTEM
+    ) -> CollectionNotFound:
+        """The 404 for a missing *or hidden* collection: it names only collections `viewer` sees."""
+        visible, params = _collection_visibility(viewer)
+        known = [r[0] for r in conn.execute(
+            f"SELECT id FROM collections c WHERE {visible} ORDER BY id LIMIT 11", params
+        )]
         listed = ", ".join(repr(k) for k in known[:10]) + (", ..." if len(known) > 10 else "")
         return CollectionNotFound(
             f"collection {collection_id!r} does not exist; "
@@ -294,6 +343,8 @@ class SQLiteCatalog(Catalog):
             self._delete_boxes(c, existing.values())
             next_pk = (c.execute("SELECT max(pk) FROM items").fetchone()[0] or 0) + 1
             inserts, updates, boxes, data = [], [], [], []
+            releasable: list[tuple[int, str]] = []
+            touched: list[tuple[int]] = []
             max_span = 0
             for r in rows:
                 old = existing.get((r.collection, r.id))
@@ -301,8 +352,11 @@ class SQLiteCatalog(Catalog):
                     pk, next_pk = next_pk, next_pk + 1
                 else:
                     pk = old[0]
+                a = r.access
                 values = (r.collection, r.id, r.dt, r.start, r.end, *r.bounds, int(r.needs_exact),
-                          int(r.crosses), len(r.boxes), pk)
+                          int(r.crosses), len(r.boxes), a.owner, a.klass, a.embargo, pk)
+                releasable.extend((pk, partner) for partner in a.releasable_to)
+                touched.append((pk,))
                 (inserts if old is None else updates).append(values)
                 data.append((r.wkb, r.content, pk))
                 boxes.extend(
@@ -312,14 +366,19 @@ class SQLiteCatalog(Catalog):
                 max_span = max(max_span, max(r.end, r.dt) - min(r.start, r.dt))
             c.executemany(
                 "INSERT INTO items (collection, id, dt, t_start, t_end, w, s, e, n, needs_exact,"
-                " crosses, nboxes, pk) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " crosses, nboxes, acc_owner, acc_class, acc_embargo, pk)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 inserts,
             )
             c.executemany(
                 "UPDATE items SET collection = ?, id = ?, dt = ?, t_start = ?, t_end = ?, w = ?, s = ?,"
-                " e = ?, n = ?, needs_exact = ?, crosses = ?, nboxes = ? WHERE pk = ?",
+                " e = ?, n = ?, needs_exact = ?, crosses = ?, nboxes = ?, acc_owner = ?,"
+                " acc_class = ?, acc_embargo = ? WHERE pk = ?",
                 updates,
             )
+            if updates:
+                c.executemany("DELETE FROM item_releasable WHERE key = ?", touched)
+            c.executemany("INSERT INTO item_releasable (key, partner) VALUES (?, ?)", releasable)
             c.executemany("INSERT OR REPLACE INTO item_data (geom, content, pk) VALUES (?, ?, ?)", data)
             c.executemany("INSERT INTO items_rtree VALUES (?, ?, ?, ?, ?, ?)", boxes)
             c.execute(
@@ -330,14 +389,15 @@ class SQLiteCatalog(Catalog):
         return len(rows)
 
     def get_item(self, collection_id: str, item_id: str, *, viewer: Viewer = ANONYMOUS) -> StacItem:
+        visible, params = item_visibility(viewer)
         with self._read() as c:
             row = c.execute(
                 "SELECT d.content FROM items i JOIN item_data d ON d.pk = i.pk"
-                " WHERE i.id = ? AND i.collection = ?",
-                (item_id, collection_id),
+                f" WHERE i.id = :iid AND i.collection = :cid AND {visible}",
+                {**params, "iid": item_id, "cid": collection_id},
             ).fetchone()
             if row is None:
-                raise self._item_not_found(c, collection_id, item_id)
+                raise self._item_not_found(c, collection_id, item_id, viewer)
         return json.loads(row[0])
 
     def delete_item(self, collection_id: str, item_id: str) -> None:
@@ -348,14 +408,18 @@ class SQLiteCatalog(Catalog):
             if row is None:
                 raise self._item_not_found(c, collection_id, item_id)
             self._delete_boxes(c, [row])
+            c.execute("DELETE FROM item_releasable WHERE key = ?", (row[0],))
             c.execute("DELETE FROM items WHERE pk = ?", (row[0],))
             c.execute("DELETE FROM item_data WHERE pk = ?", (row[0],))
 
     def _item_not_found(
-        self, conn: sqlite3.Connection, collection_id: str, item_id: str
+        self, conn: sqlite3.Connection, collection_id: str, item_id: str, viewer: Viewer = SYSTEM
     ) -> CollectionNotFound | ItemNotFound:
-        if conn.execute("SELECT 1 FROM collections WHERE id = ?", (collection_id,)).fetchone() is None:
-            return self._collection_not_found(conn, collection_id)
+        visible, params = _collection_visibility(viewer)
+        if conn.execute(
+            f"SELECT 1 FROM collections c WHERE id = :cid AND {visible}", {**params, "cid": collection_id}
+        ).fetchone() is None:
+            return self._collection_not_found(conn, collection_id, viewer)
         return ItemNotFound(f"item {item_id!r} is not in collection {collection_id!r}")
 
     # search -----------------------------------------------------------------------
@@ -368,6 +432,10 @@ class SQLiteCatalog(Catalog):
             plan = plan_search(query, max_span=row[0] if row else 0)
             if plan is None:  # provably empty (e.g. an empty id list)
                 return SearchPage(items=[], number_matched=0)
+            visible, params = item_visibility(query.viewer)
+            if visible != "1":
+                plan.where = f"{plan.where} AND {visible}"
+                plan.params.update(params)
             matched = self._count(c, plan)
             forward = token is None or token.direction == "next"
             rows = self._walk(c, plan, token.key if token else None, forward, query.limit + 1)
@@ -461,13 +529,19 @@ class SQLiteCatalog(Catalog):
 
     # extent -----------------------------------------------------------------------
     def collection_extent(self, collection_id: str, *, viewer: Viewer = ANONYMOUS) -> dict[str, Any]:
+        c_visible, c_params = _collection_visibility(viewer)
+        i_visible, i_params = visibility_sql(viewer, "i", "item_releasable", "pk")
         with self._read() as c:
-            if c.execute("SELECT 1 FROM collections WHERE id = ?", (collection_id,)).fetchone() is None:
-                raise self._collection_not_found(c, collection_id)
+            if c.execute(
+                f"SELECT 1 FROM collections c WHERE id = :cid AND {c_visible}",
+                {**c_params, "cid": collection_id},
+            ).fetchone() is None:
+                raise self._collection_not_found(c, collection_id, viewer)
             row = c.execute(
                 "SELECT count(*), min(w), min(s), max(e), max(n), max(crosses),"
-                " min(min(t_start, dt)), max(max(t_end, dt)) FROM items WHERE collection = ?",
-                (collection_id,),
+                " min(min(t_start, dt)), max(max(t_end, dt)) FROM items i"
+                f" WHERE collection = :cid AND {i_visible}",
+                {**i_params, "cid": collection_id},
             ).fetchone()
         count, w, s, e, n, crosses, t0, t1 = row
         if not count:
@@ -481,3 +555,24 @@ class SQLiteCatalog(Catalog):
             "spatial": {"bbox": [[w, s, e, n]]},
             "temporal": {"interval": [[from_us(t0), from_us(t1)]]},
         }
+
+
+def _collection_visibility(viewer: Viewer) -> tuple[str, dict[str, Any]]:
+    return visibility_sql(viewer, "c", "collection_releasable", "id")
+
+
+def _write_collection_access(c: sqlite3.Connection, cid: str, a: AccessColumns) -> None:
+    c.execute(
+        "UPDATE collections SET acc_owner = ?, acc_class = ?, acc_embargo = ? WHERE id = ?",
+        (a.owner, a.klass, a.embargo, cid),
+    )
+    c.execute("DELETE FROM collection_releasable WHERE key = ?", (cid,))
+    c.executemany("INSERT INTO collection_releasable (key, partner) VALUES (?, ?)",
+                  ((cid, p) for p in a.releasable_to))
+
+
+def _write_item_access(c: sqlite3.Connection, pk: int, a: AccessColumns) -> None:
+    c.execute("UPDATE items SET acc_owner = ?, acc_class = ?, acc_embargo = ? WHERE pk = ?",
+              (a.owner, a.klass, a.embargo, pk))
+    c.execute("DELETE FROM item_releasable WHERE key = ?", (pk,))
+    c.executemany("INSERT INTO item_releasable (key, partner) VALUES (?, ?)", ((pk, p) for p in a.releasable_to))

@@ -31,6 +31,8 @@ RELEASABLE_TO = "dc:releasable_to"
 EMBARGO_UNTIL = "dc:embargo_until"
 EXPORT_CONTROL = "dc:export_control"
 FIELDS = (OWNER, ACCESS, RELEASABLE_TO, EMBARGO_UNTIL, EXPORT_CONTROL)
+#: the JSON schema of the ``dc:`` STAC extension (docs/extensions/<host>/... in the repo)
+SCHEMA_URL = "https://lunar-datacenter.github.io/stac-dc/v1.0.0/schema.json"
 
 
 class AccessClass(StrEnum):
@@ -38,6 +40,14 @@ class AccessClass(StrEnum):
     PARTNERS = "partners"
     RESTRICTED = "restricted"
     OWNER = "owner"
+
+    @property
+    def rank(self) -> int:
+        """0 (widest, public) .. 3 (narrowest, owner only): the order `narrows` uses."""
+        return _RANKS[self]
+
+
+_RANKS = {AccessClass.PUBLIC: 0, AccessClass.PARTNERS: 1, AccessClass.RESTRICTED: 2, AccessClass.OWNER: 3}
 
 
 @dataclass(frozen=True)
@@ -77,10 +87,13 @@ class AccessMeta:
         except ValueError:
             access = AccessClass.OWNER  # an unknown class is the most restrictive, never public
         embargo = fields.get(EMBARGO_UNTIL)
+        releasable = fields.get(RELEASABLE_TO) or ()
+        if isinstance(releasable, str):
+            releasable = (releasable,)
         return cls(
             owner=fields.get(OWNER),
             access=access,
-            releasable_to=frozenset(fields.get(RELEASABLE_TO) or ()),
+            releasable_to=frozenset(str(p) for p in releasable),
             embargo_until=parse_time(embargo) if embargo else None,
             export_control=fields.get(EXPORT_CONTROL),
         )
@@ -156,3 +169,43 @@ def visibility_cql2(viewer: Viewer, now: datetime | None = None) -> dict[str, An
     if viewer.partner_id is None:
         return others
     return {"op": "or", "args": [{"op": "=", "args": [{"property": OWNER}, viewer.partner_id]}, others]}
+
+
+def asset_meta(item_fields: Mapping[str, Any], asset: Mapping[str, Any]) -> AccessMeta:
+    """An asset's access: its item's ``dc:`` fields, with the asset's own ``dc:`` fields
+    (if any) laid over them. Whether the asset is served also needs its item visible."""
+    own = {k: asset[k] for k in FIELDS if k in asset}
+    return AccessMeta.from_fields({**item_fields, **own}) if own else AccessMeta.from_fields(item_fields)
+
+
+def visible_assets(viewer: Viewer, item: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """The assets of a (visible) item that `viewer` may see, by key: the one place hidden
+    assets are dropped, used both to present items and to answer downloads."""
+    assets = item.get("assets") or {}
+    if viewer.admin:
+        return dict(assets)
+    props = item.get("properties") or {}
+    now = now or datetime.now(UTC)
+    return {
+        key: asset for key, asset in assets.items()
+        if not any(k in asset for k in FIELDS) or can_see(viewer, asset_meta(props, asset), now)
+    }
+
+
+def narrowing_problem(inner: AccessMeta, outer: AccessMeta) -> str | None:
+    """Why `inner` (an item's or asset's access) is wider than `outer` (its collection's or
+    item's), or None when it only narrows it: same owner, an access class at least as
+    narrow, releasable only to partners `outer` releases to, an embargo no earlier."""
+    if outer.owner is not None and inner.owner != outer.owner:
+        return f"owner {inner.owner!r} differs from {outer.owner!r}"
+    if inner.access.rank < outer.access.rank:
+        return f"access {inner.access.value!r} is wider than {outer.access.value!r}"
+    if (inner.access is AccessClass.RESTRICTED and outer.access is AccessClass.RESTRICTED
+            and not inner.releasable_to <= outer.releasable_to):
+        extra = ", ".join(sorted(inner.releasable_to - outer.releasable_to))
+        return f"releasable to {extra}, which the enclosing record is not"
+    if outer.embargo_until is not None and (
+        inner.embargo_until is None or inner.embargo_until < outer.embargo_until
+    ):
+        return f"embargo ends before the enclosing record's ({outer.embargo_until.isoformat()})"
+    return None

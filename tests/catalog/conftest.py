@@ -33,7 +33,8 @@ def make_item_dict(
     **properties: Any,
 ) -> dict[str, Any]:
     geometry = rect(0, 0, 1, 1) if geometry is None else geometry
-    props: dict[str, Any] = {"datetime": datetime, **properties}
+    # public unless the test says otherwise: these tests are about place, time and paging
+    props: dict[str, Any] = {"datetime": datetime, "dc:access": "public", **properties}
     if start is not None:
         props["start_datetime"] = start
     if end is not None:
@@ -73,7 +74,7 @@ def catalog_path(tmp_path: Any) -> Any:
 @pytest.fixture
 def catalog(backend: Callable[[Any], Catalog], catalog_path: Any) -> Iterator[Catalog]:
     with backend(catalog_path) as cat:
-        cat.upsert_collection({"id": COLLECTION, "type": "Collection", "title": "LRO NAC"})
+        cat.upsert_collection({"id": COLLECTION, "type": "Collection", "dc:access": "public", "title": "LRO NAC"})
         yield cat
 
 

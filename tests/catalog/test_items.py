@@ -9,15 +9,15 @@ from datacenter.errors import CollectionNotFound, InvalidRequest, ItemNotFound
 
 
 def test_collection_round_trips_and_lists_by_id(catalog):
-    catalog.upsert_collection({"id": "chang-e-7", "type": "Collection", "extra": {"a": [1, 2]}})
+    catalog.upsert_collection({"id": "chang-e-7", "type": "Collection", "dc:access": "public", "extra": {"a": [1, 2]}})
     assert catalog.get_collection("chang-e-7") == {
-        "id": "chang-e-7", "type": "Collection", "extra": {"a": [1, 2]}
+        "id": "chang-e-7", "type": "Collection", "dc:access": "public", "extra": {"a": [1, 2]}
     }
     assert [c["id"] for c in catalog.list_collections()] == ["chang-e-7", "lro-nac"]
 
 
 def test_upserting_a_collection_replaces_it(catalog):
-    catalog.upsert_collection({"id": "lro-nac", "type": "Collection", "title": "renamed"})
+    catalog.upsert_collection({"id": "lro-nac", "type": "Collection", "dc:access": "public", "title": "renamed"})
     assert catalog.get_collection("lro-nac")["title"] == "renamed"
     assert len(catalog.list_collections()) == 1
 
@@ -29,7 +29,7 @@ def test_missing_collection_is_named_in_the_error(catalog):
 
 def test_collection_without_id_is_rejected(catalog):
     with pytest.raises(InvalidRequest, match="no 'id'"):
-        catalog.upsert_collection({"type": "Collection"})
+        catalog.upsert_collection({"type": "Collection", "dc:access": "public"})
 
 
 def test_item_round_trips_unchanged(catalog, make_item):
@@ -49,7 +49,7 @@ def test_upserting_an_item_replaces_content_and_footprint(catalog, make_item, re
 
 
 def test_same_item_id_may_live_in_two_collections(catalog, make_item):
-    catalog.upsert_collection({"id": "other", "type": "Collection"})
+    catalog.upsert_collection({"id": "other", "type": "Collection", "dc:access": "public"})
     catalog.upsert_items([make_item("M1"), make_item("M1", collection="other")])
     assert catalog.get_item("other", "M1")["collection"] == "other"
     assert catalog.search(SearchQuery(ids=["M1"])).number_matched == 2
@@ -116,7 +116,7 @@ def test_deleted_item_is_gone_from_get_and_search(catalog, make_item):
 
 
 def test_deleting_a_collection_removes_its_items(catalog, make_item):
-    catalog.upsert_collection({"id": "keep", "type": "Collection"})
+    catalog.upsert_collection({"id": "keep", "type": "Collection", "dc:access": "public"})
     catalog.upsert_items([make_item("M1"), make_item("K1", collection="keep")])
     catalog.delete_collection("lro-nac")
     with pytest.raises(CollectionNotFound):
@@ -130,7 +130,7 @@ def test_deleting_a_collection_removes_its_items(catalog, make_item):
 def test_recreated_collection_starts_empty(catalog, make_item):
     catalog.upsert_items([make_item("M1")])
     catalog.delete_collection("lro-nac")
-    catalog.upsert_collection({"id": "lro-nac", "type": "Collection"})
+    catalog.upsert_collection({"id": "lro-nac", "type": "Collection", "dc:access": "public"})
     assert catalog.search(SearchQuery(collections=["lro-nac"])).number_matched == 0
 
 

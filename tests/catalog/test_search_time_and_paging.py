@@ -61,7 +61,7 @@ def test_results_are_newest_first_by_datetime_or_start(timeline):
 
 
 def test_ties_in_time_are_ordered_by_collection_then_id(catalog, make_item):
-    catalog.upsert_collection({"id": "a-first", "type": "Collection"})
+    catalog.upsert_collection({"id": "a-first", "type": "Collection", "dc:access": "public"})
     catalog.upsert_items([make_item("z"), make_item("b"), make_item("y", collection="a-first")])
     page = catalog.search(SearchQuery())
     assert [(i["collection"], i["id"]) for i in page.items] == [
@@ -75,7 +75,7 @@ def test_backwards_interval_is_refused(catalog):
 
 
 def test_ids_and_collections_filter(catalog, make_item):
-    catalog.upsert_collection({"id": "other", "type": "Collection"})
+    catalog.upsert_collection({"id": "other", "type": "Collection", "dc:access": "public"})
     catalog.upsert_items([make_item("a"), make_item("b"), make_item("a", collection="other")])
     assert ids(catalog.search(SearchQuery(ids=["a", "missing"], collections=["other"]))) == ["a"]
     assert catalog.search(SearchQuery(ids=["a"])).number_matched == 2

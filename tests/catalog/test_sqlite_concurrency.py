@@ -49,7 +49,7 @@ def test_readers_in_threads_never_see_locked_errors_while_one_thread_writes(cata
 
 def test_two_catalog_objects_on_one_file_see_each_others_writes(catalog_path, make_item):
     with SQLiteCatalog(catalog_path) as one, SQLiteCatalog(catalog_path) as two:
-        one.upsert_collection({"id": "lro-nac", "type": "Collection"})
+        one.upsert_collection({"id": "lro-nac", "type": "Collection", "dc:access": "public"})
         assert two.get_collection("lro-nac")["id"] == "lro-nac"
         two.upsert_items([make_item("from-two")])
         assert [i["id"] for i in one.search(SearchQuery()).items] == ["from-two"]
@@ -63,7 +63,7 @@ from catalog.sqlite import SQLiteCatalog
 cat = SQLiteCatalog(sys.argv[1])
 for b in range(20):
     cat.upsert_items([{"id": f"proc{b}-{n}", "collection": "lro-nac", "bbox": [0, 0, 1, 1],
-                       "geometry": None, "properties": {"datetime": "2024-01-01T00:00:00Z"}}
+                       "geometry": None, "properties": {"datetime": "2024-01-01T00:00:00Z", "dc:access": "public"}}
                       for n in range(50)])
 """
 
