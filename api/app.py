@@ -26,7 +26,9 @@ from api.client import CatalogClient
 from api.deps import bind_catalog
 from api.errors import STATUS, install_error_handlers
 from api.models import PAGINATION, ItemsGetRequest, SearchGetRequest, SearchPostRequest
+from catalog.audit import AuditLog
 from catalog.base import Catalog, open_catalog
+from catalog.partners import PartnerStore
 from datacenter import __version__
 from datacenter.settings import Settings
 from datacenter.storage import Store
@@ -46,8 +48,16 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.catalog.close()
 
 
-def create_app(catalog: Catalog, store: Store, *, settings: Settings | None = None) -> FastAPI:
-    """A STAC API over `catalog`, serving asset bytes from `store`.
+def create_app(
+    catalog: Catalog,
+    store: Store,
+    *,
+    settings: Settings | None = None,
+    partners: PartnerStore | None = None,
+    audit: AuditLog | None = None,
+) -> FastAPI:
+    """A STAC API over `catalog`, serving asset bytes from `store`; API keys are checked
+    against `partners` and decisions written to `audit` (both default to the catalog's own).
 
     The caller keeps ownership of `catalog` (it is not closed on shutdown).
     """
@@ -68,6 +78,8 @@ def create_app(catalog: Catalog, store: Store, *, settings: Settings | None = No
     )
     app.state.catalog = catalog
     app.state.store = store
+    app.state.partners = partners if partners is not None else catalog.partner_store()
+    app.state.audit = audit if audit is not None else catalog.audit_log()
     app.state.datacenter_settings = settings
     app.state.owns_catalog = False
     StacApi(
@@ -85,7 +97,7 @@ def create_app(catalog: Catalog, store: Store, *, settings: Settings | None = No
                 CORSMiddleware,
                 allow_origins=["*"],
                 allow_methods=["OPTIONS", "GET", "HEAD", "POST"],
-                allow_headers=["Content-Type", "Range"],
+                allow_headers=["Content-Type", "Range", "Authorization", "X-API-Key"],
                 expose_headers=["Content-Range", "Content-Length", "Accept-Ranges", "ETag"],
                 max_age=600,
             ),

@@ -1,17 +1,21 @@
-"""FastAPI dependencies: the catalog and the store come from `app.state`.
+"""FastAPI dependencies: the catalog, the store, the partner store, the audit log and the viewer.
 
-Tests and later layers (a per-partner access filter wrapping the catalog) swap them with
-``app.dependency_overrides[get_catalog] = ...``. The stac-fastapi client is called outside
-FastAPI's dependency injection, so `bind_catalog` runs as a route dependency on every STAC
-route: FastAPI resolves `get_catalog` (overrides included) and leaves the result on
-``request.state``, where `catalog_of` finds it.
+Tests and later layers swap them with ``app.dependency_overrides[get_catalog] = ...`` (or
+`get_viewer`, `get_partners`, ...). The stac-fastapi client is called outside FastAPI's
+dependency injection, so `bind_catalog` runs as a route dependency on every STAC route:
+FastAPI resolves `get_catalog` and `get_viewer` (overrides included) and leaves the results
+on ``request.state``, where `catalog_of` and `viewer_of` find them. The download router
+declares the same dependencies directly.
 """
 
 from __future__ import annotations
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 
+from catalog.audit import AuditLog
 from catalog.base import Catalog
+from catalog.partners import PartnerStore
+from datacenter.access import ANONYMOUS, Viewer
 from datacenter.storage import Store
 
 
@@ -23,8 +27,39 @@ def get_store(request: Request) -> Store:
     return request.app.state.store  # type: ignore[no-any-return]
 
 
-def bind_catalog(request: Request, catalog: Catalog = Depends(get_catalog)) -> None:
+def get_partners(request: Request) -> PartnerStore:
+    return request.app.state.partners  # type: ignore[no-any-return]
+
+
+def get_audit(request: Request) -> AuditLog:
+    return request.app.state.audit  # type: ignore[no-any-return]
+
+
+def get_viewer(
+    authorization: str | None = Header(None, include_in_schema=False),
+    x_api_key: str | None = Header(None, include_in_schema=False),
+    partners: PartnerStore = Depends(get_partners),
+) -> Viewer:
+    """Who is asking: `Authorization: Bearer <key>` or `X-API-Key: <key>`; no key is anonymous;
+    a key that is not valid now is 401 (`Unauthorized`), never silently anonymous."""
+    presented = x_api_key
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        presented = value.strip() if scheme.lower() == "bearer" else authorization.strip()
+    if not presented:
+        return ANONYMOUS
+    return partners.authenticate(presented)
+
+
+def bind_catalog(
+    request: Request,
+    catalog: Catalog = Depends(get_catalog),
+    viewer: Viewer = Depends(get_viewer),
+    audit: AuditLog = Depends(get_audit),
+) -> None:
     request.state.catalog = catalog
+    request.state.viewer = viewer
+    request.state.audit = audit
 
 
 def catalog_of(request: Request) -> Catalog:
@@ -36,3 +71,11 @@ def catalog_of(request: Request) -> Catalog:
             "`bind_catalog` runs as a route dependency"
         )
     return catalog  # type: ignore[no-any-return]
+
+
+def viewer_of(request: Request) -> Viewer:
+    """The viewer `bind_catalog` resolved; a route without it fails closed (500), never open."""
+    viewer = getattr(request.state, "viewer", None)
+    if viewer is None:
+        raise RuntimeError(f"{request.url.path} has no viewer bound; register it with StacApi")
+    return viewer  # type: ignore[no-any-return]

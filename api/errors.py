@@ -29,6 +29,7 @@ from datacenter.errors import (
     ProductError,
     RangeNotSatisfiable,
     StorageError,
+    Unauthorized,
 )
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,9 @@ STATUS: dict[type[Exception], int] = {
     # store is the caller's mistake, not an outage.
     InvalidKey: 400,
     ProductError: 422,
+    # A key that is not valid now (unknown, revoked, partner disabled); carries
+    # `WWW-Authenticate: Bearer`. No key at all is anonymous, never 401.
+    Unauthorized: 401,
 }
 
 

@@ -30,8 +30,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from catalog.audit import AuditLog
 from catalog.base import MAX_LIMIT, Catalog, SearchPage, SearchQuery, StacCollection, StacItem
 from catalog.paging import PageToken
+from catalog.partners import PartnerStore
 from catalog.sqlite_query import Plan, exact_hits, plan_search
 from catalog.sqlite_access import item_visibility, visibility_sql
 from catalog.sqlite_rows import AccessColumns, access_columns, from_us, prepare_items
@@ -142,6 +144,16 @@ class SQLiteCatalog(Catalog):
 
     def __repr__(self) -> str:
         return f"SQLiteCatalog({str(self.path)!r})"
+
+    def partner_store(self) -> PartnerStore:
+        from catalog.sqlite_partners import SQLitePartnerStore
+
+        return SQLitePartnerStore(self.path)
+
+    def audit_log(self) -> AuditLog:
+        from catalog.sqlite_partners import SQLiteAuditLog
+
+        return SQLiteAuditLog(self.path)
 
     # connections ------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:

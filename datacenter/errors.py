@@ -70,3 +70,9 @@ class LabelError(ProductError):
 
 class MissingDatetime(ProductError):
     """The product carries no acquisition time and none was given with --datetime."""
+
+
+class Unauthorized(DatacenterError):
+    """An API key was given but is unknown, revoked, or belongs to a disabled partner."""
+
+    headers = {"WWW-Authenticate": "Bearer"}

@@ -49,6 +49,8 @@ def _collection(cid: str, title: str) -> dict[str, Any]:
         "title": title,
         "description": f"{title} (test data).",
         "license": "CC-BY-4.0",
+        "dc:owner": "CNSA",
+        "dc:access": "public",
         "extent": {
             "spatial": {"bbox": [[-180, -90, 180, 90]]},
             "temporal": {"interval": [["2019-01-01T00:00:00Z", "2023-12-31T00:00:00Z"]]},
@@ -60,7 +62,7 @@ def _collection(cid: str, title: str) -> dict[str, Any]:
 def _item(
     cid: str, iid: str, geometry: dict[str, Any], bbox: list[float], when: dict[str, Any], key: str
 ) -> dict[str, Any]:
-    properties = {**when, "proj:code": "IAU_2015:30100"}  # Moon geographic
+    properties = {**when, "proj:code": "IAU_2015:30100", "dc:owner": "CNSA", "dc:access": "public"}
     if iid == "south-cap":
         properties["proj:code"] = "IAU_2015:30135"  # Moon south polar stereographic
     return {
