@@ -38,4 +38,7 @@ def show_collection(collection_id: str = typer.Argument(..., help="Collection id
 
 
 def register(app: typer.Typer) -> None:
+    from catalog import admin_cli
+
     app.add_typer(catalog_app, name="catalog")
+    admin_cli.register(app)

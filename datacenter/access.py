@@ -209,3 +209,60 @@ def narrowing_problem(inner: AccessMeta, outer: AccessMeta) -> str | None:
     ):
         return f"embargo ends before the enclosing record's ({outer.embargo_until.isoformat()})"
     return None
+
+
+def fields_from_options(
+    *,
+    owner: str | None = None,
+    access: str | None = None,
+    releasable_to: str | None = None,
+    embargo_until: str | None = None,
+    export_control: str | None = None,
+) -> dict[str, Any]:
+    """The ``dc:`` fields given on a command line (only those given), checked.
+
+    `releasable_to` is comma-separated; `embargo_until` RFC 3339 ("none" clears it)."""
+    from datacenter.errors import InvalidRequest
+
+    out: dict[str, Any] = {}
+    if owner is not None:
+        out[OWNER] = owner
+    if access is not None:
+        try:
+            out[ACCESS] = AccessClass(access.lower()).value
+        except ValueError:
+            choices = ", ".join(c.value for c in AccessClass)
+            raise InvalidRequest(f"--access {access!r} is not one of: {choices}") from None
+    if releasable_to is not None:
+        out[RELEASABLE_TO] = sorted({p.strip() for p in releasable_to.split(",") if p.strip()})
+    if embargo_until is not None:
+        if embargo_until.lower() in ("", "none"):
+            out[EMBARGO_UNTIL] = None
+        else:
+            try:
+                when = parse_time(embargo_until)
+            except ValueError:
+                raise InvalidRequest(
+                    f"--embargo-until {embargo_until!r} is not an RFC 3339 time; write e.g. "
+                    "2027-06-01T00:00:00Z (or 'none' to lift the embargo)"
+                ) from None
+            out[EMBARGO_UNTIL] = when.isoformat().replace("+00:00", "Z")
+    if export_control is not None:
+        out[EXPORT_CONTROL] = export_control
+    return out
+
+
+def with_fields(target: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
+    """`target` with `fields` laid over its ``dc:`` fields (a None value removes the field)."""
+    out = dict(target)
+    for key, value in fields.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
+
+
+def dc_fields(target: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``dc:`` fields of a collection, item properties or asset."""
+    return {k: target[k] for k in FIELDS if k in target}

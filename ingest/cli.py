@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -12,6 +13,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from catalog.base import open_catalog
+from datacenter.access import fields_from_options
 from datacenter.errors import InvalidRequest
 from datacenter.settings import get_settings
 from datacenter.storage import Store
@@ -40,6 +42,7 @@ def run_ingest(
     collection_title: str | None = None,
     datetime_value: str | None = None,
     report_path: Path | None = None,
+    access: dict[str, Any] | None = None,
 ) -> IngestReport:
     settings = get_settings()
     override = parse_datetime_option(datetime_value)
@@ -67,6 +70,7 @@ def run_ingest(
         report = ingest_paths(
             files, collection_id=collection, catalog=catalog, store=store,
             collection_title=collection_title, datetime_override=override, on_result=on_result,
+            access=access,
         )
     if report_path is not None:
         report_path.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in report.results))
@@ -84,13 +88,27 @@ def ingest_command(
         None, "--datetime", help="Acquisition time (RFC 3339) for products whose labels carry none."
     ),
     report: Path | None = typer.Option(None, help="Write a JSON-lines report, one line per product."),
+    owner: str | None = typer.Option(None, help="dc:owner: the agency owning the products (e.g. CNSA)."),
+    access: str | None = typer.Option(
+        None, help="dc:access: public | partners | restricted | owner (default: the collection's; "
+        "a new collection without it is owner-only)."
+    ),
+    releasable_to: str | None = typer.Option(
+        None, help="dc:releasable_to: comma-separated partner ids for --access restricted."
+    ),
+    embargo_until: str | None = typer.Option(
+        None, help="dc:embargo_until (RFC 3339): before it only the owner sees the products."
+    ),
+    export_control: str | None = typer.Option(None, help="dc:export_control marking, kept as given."),
 ) -> None:
     """Ingest products into a collection: COG in the store, STAC Item in the catalog.
 
     Exit code 0 only if every product went in; a failed product is reported with its
     reason and does not stop the others.
     """
-    result = run_ingest(paths, collection, collection_title, datetime_value, report)
+    fields = fields_from_options(owner=owner, access=access, releasable_to=releasable_to,
+                                 embargo_until=embargo_until, export_control=export_control)
+    result = run_ingest(paths, collection, collection_title, datetime_value, report, fields or None)
     if not result.ok:
         raise typer.Exit(1)
 

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from catalog.base import Catalog, StacItem
-from datacenter.access import SYSTEM
+from catalog.access_edit import check_narrows
+from datacenter.access import SCHEMA_URL, SYSTEM, dc_fields, with_fields
 from datacenter.errors import DatacenterError, NotFound, StorageError
 from datacenter.storage import Store
 from ingest.cog import write_cog
@@ -79,14 +80,28 @@ def new_collection(collection_id: str, title: str | None = None) -> dict[str, An
     }
 
 
-def ensure_collection(catalog: Catalog, collection_id: str, title: str | None = None) -> None:
+def ensure_collection(
+    catalog: Catalog,
+    collection_id: str,
+    title: str | None = None,
+    access: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The collection, created if missing; a new collection takes `access` (the ``dc:``
+    fields given at ingest) as the defaults of its items. Returns the items' ``dc:`` fields:
+    the collection's defaults with `access` laid over them, which may only narrow them."""
     try:
         coll = catalog.get_collection(collection_id, viewer=SYSTEM)
     except NotFound:
-        catalog.upsert_collection(new_collection(collection_id, title))
-        return
-    if title and coll.get("title") != title:
-        catalog.upsert_collection({**coll, "title": title})
+        coll = with_fields(new_collection(collection_id, title), access or {})
+        catalog.upsert_collection(coll)
+    else:
+        if title and coll.get("title") != title:
+            coll = {**coll, "title": title}
+            catalog.upsert_collection(coll)
+    item_fields = dc_fields(with_fields(dc_fields(coll), access or {}))
+    check_narrows(item_fields, dc_fields(coll), f"items ingested into {collection_id}",
+                  f"collection {collection_id}")
+    return item_fields
 
 
 def refresh_extent(catalog: Catalog, collection_id: str) -> None:
@@ -101,8 +116,11 @@ def ingest_product(
     catalog: Catalog,
     store: Store,
     datetime_override: datetime | None = None,
+    access: dict[str, Any] | None = None,
 ) -> ProductResult:
-    """Ingest one product; never raises for a bad product, returns a failed result instead."""
+    """Ingest one product; never raises for a bad product, returns a failed result instead.
+
+    `access` are the item's ``dc:`` fields (see `ensure_collection`)."""
     started = time.perf_counter()
     result = ProductResult(path=str(path), status="failed")
     try:
@@ -115,8 +133,12 @@ def ingest_product(
                 product, cog, collection_id=collection_id, data_key=data_key,
                 datetime_override=datetime_override,
             )
+            if access:
+                item["properties"].update(access)
+                item["stac_extensions"] = [*item.get("stac_extensions", []), SCHEMA_URL]
             previous = _existing(catalog, collection_id, product.id)
-            if previous is not None and _asset_keys(previous) == [data_key] and store.exists(data_key):
+            if (previous is not None and _asset_keys(previous) == [data_key] and store.exists(data_key)
+                    and dc_fields(previous.get("properties") or {}) == (access or {})):
                 result.status, result.assets = "unchanged", [data_key]
                 return result
             store.put_file(cog.path, data_key)
@@ -149,14 +171,18 @@ def ingest_paths(
     collection_title: str | None = None,
     datetime_override: datetime | None = None,
     on_result: Callable[[ProductResult], None] | None = None,
+    access: dict[str, Any] | None = None,
 ) -> IngestReport:
-    """Ingest every product in `paths` into `collection_id`; bad products do not stop the batch."""
-    ensure_collection(catalog, collection_id, collection_title)
+    """Ingest every product in `paths` into `collection_id`; bad products do not stop the batch.
+
+    `access`: ``dc:`` fields from the command line (`datacenter.access.fields_from_options`);
+    they become a new collection's defaults, and narrow an existing one's for these items."""
+    item_access = ensure_collection(catalog, collection_id, collection_title, access)
     report = IngestReport()
     for path in paths:
         res = ingest_product(
             path, collection_id=collection_id, catalog=catalog, store=store,
-            datetime_override=datetime_override,
+            datetime_override=datetime_override, access=item_access,
         )
         report.results.append(res)
         if on_result is not None:
