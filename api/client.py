@@ -28,8 +28,8 @@ from api.links import (
     with_query,
 )
 from api.params import parse_bbox, parse_datetime, parse_intersects, split_list
-from catalog.base import DEFAULT_LIMIT, MAX_LIMIT, Catalog, SearchPage, SearchQuery, StacItem
 from catalog.audit import AuditLog
+from catalog.base import DEFAULT_LIMIT, MAX_LIMIT, Catalog, SearchPage, SearchQuery, StacItem
 from datacenter.access import Viewer
 from datacenter.errors import InvalidRequest, ItemNotFound, NotFound
 

@@ -10,7 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from catalog.base import Catalog
-from datacenter.access import SYSTEM, AccessMeta, asset_meta, dc_fields, narrowing_problem, with_fields
+from datacenter.access import (
+    SYSTEM,
+    AccessMeta,
+    asset_meta,
+    dc_fields,
+    narrowing_problem,
+    with_fields,
+)
 from datacenter.errors import AssetNotFound, InvalidRequest
 
 

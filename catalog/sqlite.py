@@ -34,8 +34,8 @@ from catalog.audit import AuditLog
 from catalog.base import MAX_LIMIT, Catalog, SearchPage, SearchQuery, StacCollection, StacItem
 from catalog.paging import PageToken
 from catalog.partners import PartnerStore
-from catalog.sqlite_query import Plan, exact_hits, plan_search
 from catalog.sqlite_access import item_visibility, visibility_sql
+from catalog.sqlite_query import Plan, exact_hits, plan_search
 from catalog.sqlite_rows import AccessColumns, access_columns, from_us, prepare_items
 from datacenter.access import ANONYMOUS, SYSTEM, Viewer
 from datacenter.errors import CollectionNotFound, ConfigError, InvalidRequest, ItemNotFound

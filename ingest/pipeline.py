@@ -17,8 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from catalog.base import Catalog, StacItem
 from catalog.access_edit import check_narrows
+from catalog.base import Catalog, StacItem
 from datacenter.access import SCHEMA_URL, SYSTEM, dc_fields, with_fields
 from datacenter.errors import DatacenterError, NotFound, StorageError
 from datacenter.storage import Store
