@@ -106,3 +106,16 @@ def test_command_line_options_become_checked_fields() -> None:
                                  embargo_until="2027-06-01T00:00:00Z")
     assert fields == {"dc:owner": "CNSA", "dc:access": "restricted",
                       "dc:releasable_to": ["ESA", "ROSCOSMOS"], "dc:embargo_until": "2027-06-01T00:00:00Z"}
+
+
+def test_published_dc_schema_accepts_good_and_rejects_bad_access_metadata(stac_offline) -> None:
+    from datacenter.access import SCHEMA_URL
+
+    item = {"type": "Feature", "stac_version": "1.1.0", "stac_extensions": [SCHEMA_URL], "id": "x",
+            "geometry": {"type": "Point", "coordinates": [0, -89]}, "bbox": [0, -89, 0, -89], "links": [],
+            "properties": {"datetime": "2026-01-01T00:00:00Z", "dc:owner": "CNSA", "dc:access": "restricted",
+                           "dc:releasable_to": ["ESA"], "dc:embargo_until": "2027-06-01T00:00:00Z"},
+            "assets": {"browse": {"href": "b.png", "dc:access": "public"}}}
+    assert stac_offline.validate_dict(item) == []
+    item["properties"]["dc:access"] = "secret"
+    assert stac_offline.validate_dict(item) != []
