@@ -34,9 +34,16 @@ from catalog.audit import AuditLog
 from catalog.base import MAX_LIMIT, Catalog, SearchPage, SearchQuery, StacCollection, StacItem
 from catalog.paging import PageToken
 from catalog.partners import PartnerStore
-from catalog.sqlite_access import item_visibility, visibility_sql
+from catalog.sqlite_access import (
+    ACCESS_SCHEMA,
+    collection_visibility,
+    item_visibility,
+    upgrade_from_1,
+    visibility_sql,
+    write_collection_access,
+)
 from catalog.sqlite_query import Plan, exact_hits, plan_search
-from catalog.sqlite_rows import AccessColumns, access_columns, from_us, prepare_items
+from catalog.sqlite_rows import access_columns, from_us, prepare_items
 from datacenter.access import ANONYMOUS, SYSTEM, Viewer
 from datacenter.errors import CollectionNotFound, ConfigError, InvalidRequest, ItemNotFound
 
@@ -71,17 +78,6 @@ CREATE TABLE item_data (
 );
 CREATE VIRTUAL TABLE items_rtree USING rtree (id, minx, maxx, miny, maxy, +item INTEGER);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
-"""
-# Version 2 (also the upgrade from 1): the access columns join the covering sort indexes, so
-# a filtered search still walks index entries only; releasable lists are side tables keyed
-# by record first, so the `restricted` probe is one seek.
-_ACCESS_SCHEMA = """
-CREATE TABLE item_releasable (key INTEGER NOT NULL, partner TEXT NOT NULL,
-    PRIMARY KEY (key, partner)) WITHOUT ROWID;
-CREATE TABLE collection_releasable (key TEXT NOT NULL, partner TEXT NOT NULL,
-    PRIMARY KEY (key, partner)) WITHOUT ROWID;
-CREATE INDEX items_dt ON items (dt DESC, collection, id, t_start, t_end, acc_class, acc_embargo, acc_owner);
-CREATE INDEX items_collection_dt ON items (collection, dt DESC, id, t_start, t_end, acc_class, acc_embargo, acc_owner);
 """
 
 _ORDER_NEXT = " ORDER BY i.dt DESC, i.collection, i.id"
@@ -222,36 +218,18 @@ class SQLiteCatalog(Catalog):
             row = c.execute("SELECT max(version) FROM schema_version").fetchone()
             version = row[0]
             if version is None:
-                for statement in (_SCHEMA + _ACCESS_SCHEMA).split(";"):
+                for statement in (_SCHEMA + ACCESS_SCHEMA).split(";"):
                     if statement.strip():
                         c.execute(statement)
                 c.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
             elif version == 1:
-                self._upgrade_from_1(c)
+                upgrade_from_1(c)
+                c.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
             elif version > SCHEMA_VERSION:
                 raise ConfigError(
                     f"catalog {self.path} has schema version {version}, newer than this install "
                     f"understands ({SCHEMA_VERSION}); upgrade lunar-datacenter"
                 )
-
-    @staticmethod
-    def _upgrade_from_1(c: sqlite3.Connection) -> None:
-        """Add the access columns, filled from the stored JSON (records without dc: fields
-        become owner-only, as the policy says), and rebuild the sort indexes around them."""
-        for table in ("collections", "items"):
-            for column in ("acc_owner TEXT", "acc_class INTEGER NOT NULL DEFAULT 3", "acc_embargo INTEGER"):
-                c.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
-        c.execute("DROP INDEX items_dt")
-        c.execute("DROP INDEX items_collection_dt")
-        for statement in _ACCESS_SCHEMA.split(";"):
-            if statement.strip():
-                c.execute(statement)
-        for cid, content in c.execute("SELECT id, content FROM collections").fetchall():
-            _write_collection_access(c, cid, access_columns(json.loads(content), f"collection {cid!r}"))
-        for pk, content in c.execute("SELECT pk, content FROM item_data").fetchall():
-            props = json.loads(content).get("properties") or {}
-            _write_item_access(c, pk, access_columns(props, f"item #{pk}"))
-        c.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
 
     # collections ------------------------------------------------------------------
     def upsert_collection(self, collection: StacCollection) -> None:
@@ -266,10 +244,10 @@ class SQLiteCatalog(Catalog):
                 " ON CONFLICT (id) DO UPDATE SET content = excluded.content",
                 (cid, content),
             )
-            _write_collection_access(c, cid, access)
+            write_collection_access(c, cid, access)
 
     def get_collection(self, collection_id: str, *, viewer: Viewer = ANONYMOUS) -> StacCollection:
-        visible, params = _collection_visibility(viewer)
+        visible, params = collection_visibility(viewer)
         with self._read() as c:
             row = c.execute(
                 f"SELECT content FROM collections c WHERE id = :cid AND {visible}",
@@ -280,7 +258,7 @@ class SQLiteCatalog(Catalog):
         return json.loads(row[0])
 
     def list_collections(self, *, viewer: Viewer = ANONYMOUS) -> list[StacCollection]:
-        visible, params = _collection_visibility(viewer)
+        visible, params = collection_visibility(viewer)
         rows = self._conn().execute(
             f"SELECT content FROM collections c WHERE {visible} ORDER BY id", params
         ).fetchall()
@@ -305,7 +283,7 @@ class SQLiteCatalog(Catalog):
         conn: sqlite3.Connection, collection_id: str, viewer: Viewer = SYSTEM
     ) -> CollectionNotFound:
         """The 404 for a missing *or hidden* collection: it names only collections `viewer` sees."""
-        visible, params = _collection_visibility(viewer)
+        visible, params = collection_visibility(viewer)
         known = [r[0] for r in conn.execute(
             f"SELECT id FROM collections c WHERE {visible} ORDER BY id LIMIT 11", params
         )]
@@ -427,7 +405,7 @@ class SQLiteCatalog(Catalog):
     def _item_not_found(
         self, conn: sqlite3.Connection, collection_id: str, item_id: str, viewer: Viewer = SYSTEM
     ) -> CollectionNotFound | ItemNotFound:
-        visible, params = _collection_visibility(viewer)
+        visible, params = collection_visibility(viewer)
         if conn.execute(
             f"SELECT 1 FROM collections c WHERE id = :cid AND {visible}", {**params, "cid": collection_id}
         ).fetchone() is None:
@@ -541,7 +519,7 @@ class SQLiteCatalog(Catalog):
 
     # extent -----------------------------------------------------------------------
     def collection_extent(self, collection_id: str, *, viewer: Viewer = ANONYMOUS) -> dict[str, Any]:
-        c_visible, c_params = _collection_visibility(viewer)
+        c_visible, c_params = collection_visibility(viewer)
         i_visible, i_params = visibility_sql(viewer, "i", "item_releasable", "pk")
         with self._read() as c:
             if c.execute(
@@ -568,23 +546,3 @@ class SQLiteCatalog(Catalog):
             "temporal": {"interval": [[from_us(t0), from_us(t1)]]},
         }
 
-
-def _collection_visibility(viewer: Viewer) -> tuple[str, dict[str, Any]]:
-    return visibility_sql(viewer, "c", "collection_releasable", "id")
-
-
-def _write_collection_access(c: sqlite3.Connection, cid: str, a: AccessColumns) -> None:
-    c.execute(
-        "UPDATE collections SET acc_owner = ?, acc_class = ?, acc_embargo = ? WHERE id = ?",
-        (a.owner, a.klass, a.embargo, cid),
-    )
-    c.execute("DELETE FROM collection_releasable WHERE key = ?", (cid,))
-    c.executemany("INSERT INTO collection_releasable (key, partner) VALUES (?, ?)",
-                  ((cid, p) for p in a.releasable_to))
-
-
-def _write_item_access(c: sqlite3.Connection, pk: int, a: AccessColumns) -> None:
-    c.execute("UPDATE items SET acc_owner = ?, acc_class = ?, acc_embargo = ? WHERE pk = ?",
-              (a.owner, a.klass, a.embargo, pk))
-    c.execute("DELETE FROM item_releasable WHERE key = ?", (pk,))
-    c.executemany("INSERT INTO item_releasable (key, partner) VALUES (?, ?)", ((pk, p) for p in a.releasable_to))

@@ -15,6 +15,8 @@ never pasted into the SQL text.
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +24,18 @@ from catalog.sqlite_rows import AccessColumns, access_columns, to_us
 from datacenter.access import Viewer
 
 __all__ = ["AccessColumns", "access_columns", "item_visibility", "visibility_sql"]
+
+# Version 2 (also the upgrade from 1): the access columns join the covering sort indexes, so
+# a filtered search still walks index entries only; releasable lists are side tables keyed
+# by record first, so the `restricted` probe is one seek.
+ACCESS_SCHEMA = """
+CREATE TABLE item_releasable (key INTEGER NOT NULL, partner TEXT NOT NULL,
+    PRIMARY KEY (key, partner)) WITHOUT ROWID;
+CREATE TABLE collection_releasable (key TEXT NOT NULL, partner TEXT NOT NULL,
+    PRIMARY KEY (key, partner)) WITHOUT ROWID;
+CREATE INDEX items_dt ON items (dt DESC, collection, id, t_start, t_end, acc_class, acc_embargo, acc_owner);
+CREATE INDEX items_collection_dt ON items (collection, dt DESC, id, t_start, t_end, acc_class, acc_embargo, acc_owner);
+"""
 
 def visibility_sql(
     viewer: Viewer, alias: str, releasable: str, key: str, now: datetime | None = None
@@ -56,3 +70,42 @@ def item_visibility(viewer: Viewer, now: datetime | None = None) -> tuple[str, d
     own, params = visibility_sql(viewer, "i", "item_releasable", "pk", now)
     coll, _ = visibility_sql(viewer, "c", "collection_releasable", "id", now)
     return f"({own} AND i.collection IN (SELECT c.id FROM collections c WHERE {coll}))", params
+
+
+def collection_visibility(viewer: Viewer) -> tuple[str, dict[str, Any]]:
+    return visibility_sql(viewer, "c", "collection_releasable", "id")
+
+
+def write_collection_access(c: sqlite3.Connection, cid: str, a: AccessColumns) -> None:
+    c.execute(
+        "UPDATE collections SET acc_owner = ?, acc_class = ?, acc_embargo = ? WHERE id = ?",
+        (a.owner, a.klass, a.embargo, cid),
+    )
+    c.execute("DELETE FROM collection_releasable WHERE key = ?", (cid,))
+    c.executemany("INSERT INTO collection_releasable (key, partner) VALUES (?, ?)",
+                  ((cid, p) for p in a.releasable_to))
+
+
+def write_item_access(c: sqlite3.Connection, pk: int, a: AccessColumns) -> None:
+    c.execute("UPDATE items SET acc_owner = ?, acc_class = ?, acc_embargo = ? WHERE pk = ?",
+              (a.owner, a.klass, a.embargo, pk))
+    c.execute("DELETE FROM item_releasable WHERE key = ?", (pk,))
+    c.executemany("INSERT INTO item_releasable (key, partner) VALUES (?, ?)", ((pk, p) for p in a.releasable_to))
+
+
+def upgrade_from_1(c: sqlite3.Connection) -> None:
+    """Add the access columns, filled from the stored JSON (records without dc: fields
+    become owner-only, as the policy says), and rebuild the sort indexes around them."""
+    for table in ("collections", "items"):
+        for column in ("acc_owner TEXT", "acc_class INTEGER NOT NULL DEFAULT 3", "acc_embargo INTEGER"):
+            c.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+    c.execute("DROP INDEX items_dt")
+    c.execute("DROP INDEX items_collection_dt")
+    for statement in ACCESS_SCHEMA.split(";"):
+        if statement.strip():
+            c.execute(statement)
+    for cid, content in c.execute("SELECT id, content FROM collections").fetchall():
+        write_collection_access(c, cid, access_columns(json.loads(content), f"collection {cid!r}"))
+    for pk, content in c.execute("SELECT pk, content FROM item_data").fetchall():
+        props = json.loads(content).get("properties") or {}
+        write_item_access(c, pk, access_columns(props, f"item #{pk}"))
