@@ -38,6 +38,7 @@ from catalog.sqlite_access import (
     ACCESS_SCHEMA,
     collection_visibility,
     item_visibility,
+    releasable_mask,
     upgrade_from_1,
     visibility_sql,
     write_collection_access,
@@ -54,7 +55,8 @@ _SCHEMA = """
 CREATE TABLE collections (
     id TEXT PRIMARY KEY,
     content TEXT NOT NULL,
-    acc_owner TEXT, acc_class INTEGER NOT NULL DEFAULT 3, acc_embargo INTEGER  -- sqlite_access
+    acc_owner TEXT, acc_class INTEGER NOT NULL DEFAULT 3, acc_embargo INTEGER,  -- sqlite_access
+    acc_rel_mask INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE TABLE items (
     pk INTEGER PRIMARY KEY,
@@ -68,6 +70,7 @@ CREATE TABLE items (
     crosses INTEGER NOT NULL,     -- 1: footprint crosses the antimeridian
     nboxes INTEGER NOT NULL,      -- R*Tree entries: pk * 1024 + 0 .. nboxes - 1
     acc_owner TEXT, acc_class INTEGER NOT NULL DEFAULT 3, acc_embargo INTEGER,  -- sqlite_access
+    acc_rel_mask INTEGER NOT NULL DEFAULT 0,
     UNIQUE (id, collection)
 );
 -- the bulky part of an item, apart so that filtering and sorting touch only narrow rows
@@ -344,7 +347,8 @@ class SQLiteCatalog(Catalog):
                     pk = old[0]
                 a = r.access
                 values = (r.collection, r.id, r.dt, r.start, r.end, *r.bounds, int(r.needs_exact),
-                          int(r.crosses), len(r.boxes), a.owner, a.klass, a.embargo, pk)
+                          int(r.crosses), len(r.boxes), a.owner, a.klass, a.embargo,
+                          releasable_mask(c, a.releasable_to), pk)
                 releasable.extend((pk, partner) for partner in a.releasable_to)
                 touched.append((pk,))
                 (inserts if old is None else updates).append(values)
@@ -356,14 +360,14 @@ class SQLiteCatalog(Catalog):
                 max_span = max(max_span, max(r.end, r.dt) - min(r.start, r.dt))
             c.executemany(
                 "INSERT INTO items (collection, id, dt, t_start, t_end, w, s, e, n, needs_exact,"
-                " crosses, nboxes, acc_owner, acc_class, acc_embargo, pk)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " crosses, nboxes, acc_owner, acc_class, acc_embargo, acc_rel_mask, pk)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 inserts,
             )
             c.executemany(
                 "UPDATE items SET collection = ?, id = ?, dt = ?, t_start = ?, t_end = ?, w = ?, s = ?,"
                 " e = ?, n = ?, needs_exact = ?, crosses = ?, nboxes = ?, acc_owner = ?,"
-                " acc_class = ?, acc_embargo = ? WHERE pk = ?",
+                " acc_class = ?, acc_embargo = ?, acc_rel_mask = ? WHERE pk = ?",
                 updates,
             )
             if updates:

@@ -11,7 +11,7 @@ import cql2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from catalog.sqlite_access import access_columns, visibility_sql
+from catalog.sqlite_access import access_columns, releasable_mask, visibility_sql
 from catalog.sqlite_rows import to_us
 from datacenter.access import (
     ANONYMOUS,
@@ -40,11 +40,12 @@ viewers = st.sampled_from([ANONYMOUS, SYSTEM, *(Viewer(partner_id=p) for p in [*
 
 def sql_sees(viewer: Viewer, fields: dict[str, Any]) -> bool:
     db = sqlite3.connect(":memory:")
-    db.execute("CREATE TABLE t (pk INTEGER PRIMARY KEY, acc_owner, acc_class, acc_embargo)")
-    db.execute("CREATE TABLE rel (key, partner)")
+    db.execute("CREATE TABLE t (pk INTEGER PRIMARY KEY, acc_owner, acc_class, acc_embargo, acc_rel_mask)")
+    db.execute("CREATE TABLE releasable_bits (partner TEXT PRIMARY KEY, bit INTEGER UNIQUE)")
+    db.executemany("INSERT INTO releasable_bits VALUES (?, ?)", [("CNSA", 0), ("ESA", 1)])  # bits in use
     cols = access_columns(fields, "test record")
-    db.execute("INSERT INTO t VALUES (1, ?, ?, ?)", (cols.owner, cols.klass, cols.embargo))
-    db.executemany("INSERT INTO rel VALUES (1, ?)", [(p,) for p in cols.releasable_to])
+    mask = releasable_mask(db, cols.releasable_to)
+    db.execute("INSERT INTO t VALUES (1, ?, ?, ?, ?)", (cols.owner, cols.klass, cols.embargo, mask))
     where, params = visibility_sql(viewer, "t", "rel", "pk", NOW)
     return db.execute(f"SELECT count(*) FROM t WHERE {where}", params).fetchone()[0] == 1
 
