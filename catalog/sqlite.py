@@ -27,6 +27,7 @@ import time
 import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -423,10 +424,13 @@ class SQLiteCatalog(Catalog):
         token = PageToken.decode(query.token) if query.token else None
         with self._read() as c:
             row = c.execute("SELECT value FROM meta WHERE key = 'max_span'").fetchone()
-            plan = plan_search(query, max_span=row[0] if row else 0)
+            scoped = self._visible_scope(c, query)
+            if scoped is None:  # only hidden (or no) collections asked for
+                return SearchPage(items=[], number_matched=0)
+            plan = plan_search(scoped, max_span=row[0] if row else 0)
             if plan is None:  # provably empty (e.g. an empty id list)
                 return SearchPage(items=[], number_matched=0)
-            visible, params = item_visibility(query.viewer)
+            visible, params = visibility_sql(query.viewer, "i", "item_releasable", "pk")
             if visible != "1":
                 plan.where = f"{plan.where} AND {visible}"
                 plan.params.update(params)
@@ -455,6 +459,27 @@ class SQLiteCatalog(Catalog):
             next_token=next_token,
             prev_token=prev_token,
         )
+
+    @staticmethod
+    def _visible_scope(c: sqlite3.Connection, query: SearchQuery) -> SearchQuery | None:
+        """`query` limited to the collections its viewer sees (one small query up front, so
+        the per-row condition is only the item's own access, and asking only for hidden
+        collections costs nothing); None when nothing can match."""
+        if query.viewer.admin:
+            return query
+        where, params = collection_visibility(query.viewer)
+        flags = c.execute(f"SELECT c.id, {where} FROM collections c", params).fetchall()
+        visible = [cid for cid, ok in flags if ok]
+        if query.collections:
+            if isinstance(query.collections, str) or not all(isinstance(v, str) for v in query.collections):
+                raise InvalidRequest(f"collections must be a list of strings, got {query.collections!r}")
+            asked = set(query.collections)
+            wanted = [cid for cid in visible if cid in asked]
+        elif len(visible) < len(flags):
+            wanted = visible
+        else:
+            return query  # every collection is visible: no collection condition needed
+        return replace(query, collections=wanted) if wanted else None
 
     def _count(self, conn: sqlite3.Connection, plan: Plan) -> int:
         total = 0
