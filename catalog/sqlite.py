@@ -424,7 +424,7 @@ class SQLiteCatalog(Catalog):
         token = PageToken.decode(query.token) if query.token else None
         with self._read() as c:
             row = c.execute("SELECT value FROM meta WHERE key = 'max_span'").fetchone()
-            scoped = self._visible_scope(c, query)
+            scoped, only = self._visible_scope(c, query)
             if scoped is None:  # only hidden (or no) collections asked for
                 return SearchPage(items=[], number_matched=0)
             plan = plan_search(scoped, max_span=row[0] if row else 0)
@@ -434,6 +434,11 @@ class SQLiteCatalog(Catalog):
             if visible != "1":
                 plan.where = f"{plan.where} AND {visible}"
                 plan.params.update(params)
+            if only is not None:
+                # unary + keeps the planner from picking the collection index for a condition
+                # the user did not ask for (the R*Tree or the time index stay the way in)
+                plan.where += " AND +i.collection IN (SELECT value FROM json_each(:v_colls))"
+                plan.params["v_colls"] = json.dumps(only)
             matched = self._count(c, plan)
             forward = token is None or token.direction == "next"
             rows = self._walk(c, plan, token.key if token else None, forward, query.limit + 1)
@@ -461,12 +466,15 @@ class SQLiteCatalog(Catalog):
         )
 
     @staticmethod
-    def _visible_scope(c: sqlite3.Connection, query: SearchQuery) -> SearchQuery | None:
-        """`query` limited to the collections its viewer sees (one small query up front, so
-        the per-row condition is only the item's own access, and asking only for hidden
-        collections costs nothing); None when nothing can match."""
+    def _visible_scope(
+        c: sqlite3.Connection, query: SearchQuery
+    ) -> tuple[SearchQuery | None, list[str] | None]:
+        """The collections part of the access rule, resolved by one small query up front so
+        the per-row condition is only the item's own access: (`query` with its `collections`
+        cut to the visible ones, or None when nothing can match; the visible collections to
+        require when the query names none but some are hidden, else None)."""
         if query.viewer.admin:
-            return query
+            return query, None
         where, params = collection_visibility(query.viewer)
         flags = c.execute(f"SELECT c.id, {where} FROM collections c", params).fetchall()
         visible = [cid for cid, ok in flags if ok]
@@ -475,11 +483,10 @@ class SQLiteCatalog(Catalog):
                 raise InvalidRequest(f"collections must be a list of strings, got {query.collections!r}")
             asked = set(query.collections)
             wanted = [cid for cid in visible if cid in asked]
-        elif len(visible) < len(flags):
-            wanted = visible
-        else:
-            return query  # every collection is visible: no collection condition needed
-        return replace(query, collections=wanted) if wanted else None
+            return (replace(query, collections=wanted) if wanted else None), None
+        if len(visible) < len(flags):
+            return (query if visible else None), visible
+        return query, None  # every collection is visible: no collection condition needed
 
     def _count(self, conn: sqlite3.Connection, plan: Plan) -> int:
         total = 0
