@@ -435,9 +435,11 @@ class SQLiteCatalog(Catalog):
                 plan.where = f"{plan.where} AND {visible}"
                 plan.params.update(params)
             if only is not None:
-                # unary + keeps the planner from picking the collection index for a condition
-                # the user did not ask for (the R*Tree or the time index stay the way in)
-                plan.where += " AND +i.collection IN (SELECT value FROM json_each(:v_colls))"
+                # With a place or ids, the R*Tree / id lookup is the way in: unary + keeps the
+                # planner (which has no statistics) from walking the collection index instead.
+                # Without them, the collection index is the best way in.
+                plus = "+" if (query.bbox or query.intersects or query.ids) else ""
+                plan.where += f" AND {plus}i.collection IN (SELECT value FROM json_each(:v_colls))"
                 plan.params["v_colls"] = json.dumps(only)
             matched = self._count(c, plan)
             forward = token is None or token.direction == "next"
