@@ -35,7 +35,10 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from catalog.audit import AuditLog
 from catalog.base import Catalog, SearchPage, SearchQuery, StacCollection, StacItem
+from catalog.partners import PartnerStore
+from catalog.pg_partners import PgAuditLog, PgPartnerStore, create_tables
 from catalog.pgstac_query import build_search, check_limit, from_stored, to_stored, token_of
 from catalog.sqlite_rows import prepare_items
 from datacenter.access import (
@@ -86,6 +89,7 @@ def migrate(dsn: str) -> str:
             conn.execute("SET search_path TO pgstac, public")
             for name, definition, wrapper in _QUERYABLES:
                 conn.execute("SELECT upsert_queryable(%s, %s, %s)", (name, Jsonb(definition), wrapper))
+            create_tables(conn)  # partners, keys, audit (catalog.pg_partners)
             return version
     except psycopg.Error as exc:
         raise ConfigError(f"cannot migrate the catalog database {redact(dsn)}: {exc}") from None
@@ -143,6 +147,12 @@ class PgstacCatalog(Catalog):
 
     def close(self) -> None:
         self._pool.close()
+
+    def partner_store(self) -> PartnerStore:
+        return PgPartnerStore(self._conn)
+
+    def audit_log(self) -> AuditLog:
+        return PgAuditLog(self._conn)
 
     # collections ------------------------------------------------------------------
     def upsert_collection(self, collection: StacCollection) -> None:
