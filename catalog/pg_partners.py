@@ -56,6 +56,12 @@ CREATE OR REPLACE FUNCTION datacenter.audit_append_only() RETURNS trigger LANGUA
 CREATE OR REPLACE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON datacenter.audit
     FOR EACH ROW EXECUTE FUNCTION datacenter.audit_append_only()
 """
+# pgstac's roles: the API may run as either; it reads keys and appends to the audit log
+_GRANTS = """
+GRANT USAGE ON SCHEMA datacenter TO {role};
+GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA datacenter TO {role};
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA datacenter TO {role}
+"""
 
 
 def create_tables(conn: psycopg.Connection[Any]) -> None:
@@ -65,6 +71,12 @@ def create_tables(conn: psycopg.Connection[Any]) -> None:
         for statement in _SCHEMA.split(";\n"):
             if statement.strip():
                 conn.execute(statement)  # type: ignore[arg-type]
+        roles = [r[0] for r in conn.execute(
+            "SELECT rolname FROM pg_roles WHERE rolname IN ('pgstac_ingest', 'pgstac_read')")]
+        for role in roles:
+            for statement in _GRANTS.format(role=role).split(";\n"):
+                if statement.strip():
+                    conn.execute(statement)  # type: ignore[arg-type]
 
 
 def _ensure_tables(connect: Connect) -> None:

@@ -89,6 +89,7 @@ def migrate(dsn: str) -> str:
             conn.execute("SET search_path TO pgstac, public")
             for name, definition, wrapper in _QUERYABLES:
                 conn.execute("SELECT upsert_queryable(%s, %s, %s)", (name, Jsonb(definition), wrapper))
+            conn.execute("RESET ROLE")  # pypgstac leaves the session as pgstac_admin
             create_tables(conn)  # partners, keys, audit (catalog.pg_partners)
             return version
     except psycopg.Error as exc:

@@ -2,7 +2,10 @@
 assets (embargoes around now), every endpoint answers each viewer exactly what a plain
 Python statement of the rules allows, and the counts match.
 
-Viewers authenticate with real keys over real HTTP. The oracle below is written out
+Viewers authenticate with real keys over real HTTP. Covered: collections, items, item by
+id, search GET/POST (bbox, datetime, ids, CQL2 filter with sortby and keyset paging, a
+filter on the access fields themselves), queryables, collection search, asset download
+and subset (found vs 404). The oracle below is written out
 independently of `datacenter.access` on purpose: it is the issue's rules, read literally.
 """
 
@@ -95,7 +98,7 @@ def catalogs(draw: st.DrawFn) -> list[dict[str, Any]]:
             n_items += 1
             assets = {"data": draw(access_fields()) if draw(st.booleans()) else {},
                       "browse": draw(access_fields()) if draw(st.booleans()) else {}}
-            items.append({"id": f"item{n_items}", "fields": draw(access_fields()),
+            items.append({"id": f"item{n_items}", "rank": n_items, "fields": draw(access_fields()),
                           "box": draw(st.sampled_from(BOXES)),
                           "year": draw(st.integers(2020, 2023)), "assets": assets})
         collections.append({"id": f"coll{c}", "fields": draw(access_fields()), "items": items})
@@ -130,6 +133,7 @@ def load(world: World, collections: list[dict[str, Any]]) -> None:
     for coll in collections:
         world.catalog.upsert_collection({
             "type": "Collection", "stac_version": "1.1.0", "id": coll["id"], "description": "x",
+            "title": f"Moon {coll['id']}",
             "license": "other", "links": [], **coll["fields"],
             "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]}, "temporal": {"interval": [[None, None]]}},
         })
@@ -145,7 +149,9 @@ def load(world: World, collections: list[dict[str, Any]]) -> None:
                 "type": "Feature", "stac_version": "1.1.0", "id": it["id"], "collection": coll["id"],
                 "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]},
                 "bbox": [w, s, e, n], "links": [], "assets": assets,
-                "properties": {"datetime": f"{it['year']}-06-01T00:00:00Z", **it["fields"]},
+                # `rank` to filter and sort on; `only_<id>` so queryables would betray a hidden item
+                "properties": {"datetime": f"{it['year']}-06-01T00:00:00Z", "rank": it["rank"],
+                               f"only_{it['id']}": 1, **it["fields"]},
             })
         world.catalog.upsert_items(items)
 
@@ -218,7 +224,12 @@ def check_viewer(client: httpx.Client, collections: list[dict[str, Any]], viewer
                                          "bbox": list(QUERY_BOX)}).json()
     assert set(ids_of(posted)) == in_box and posted["numberMatched"] == len(in_box)
 
+    check_extensions(client, collections, viewer, colls, items, records)
+
     for iid, rec in records.items():
+        subset = client.get(f"collections/{rec['collection']}/items/{iid}/subset", params={"format": "netcdf"})
+        # a visible item is found (its bytes are no raster: 400), a hidden one is not (404)
+        assert (subset.status_code != 404) == (iid in items), (viewer, iid, subset.text)
         got = client.get(f"collections/{rec['collection']}/items/{iid}")
         assert got.status_code == (200 if iid in items else 404), (viewer, iid)
         if iid in items:
@@ -230,6 +241,49 @@ def check_viewer(client: httpx.Client, collections: list[dict[str, Any]], viewer
             allowed = iid in items and key in items[iid]
             assert download.status_code == (200 if allowed else 404), (viewer, iid, key)
             assert (download.content == PAYLOAD) if allowed else download.json()["code"].endswith("NotFound")
+
+
+def check_extensions(
+    client: httpx.Client, collections: list[dict[str, Any]], viewer: str, colls: set[str],
+    items: dict[str, set[str]], records: dict[str, dict[str, Any]],
+) -> None:
+    """Queryables, collection search and CQL2 filter + sort see only what `viewer` may."""
+    own = {name for name in client.get("queryables").json()["properties"] if name.startswith("only_")}
+    assert own == {f"only_{i}" for i in items}, viewer
+    for coll in collections:
+        got = client.get(f"collections/{coll['id']}/queryables")
+        assert got.status_code == (200 if coll["id"] in colls else 404), (viewer, coll["id"])
+        if coll["id"] in colls:
+            names = {n for n in got.json()["properties"] if n.startswith("only_")}
+            assert names == {f"only_{i}" for i in items if records[i]["collection"] == coll["id"]}
+
+    found, params = [], {"q": "Moon", "bbox": "-180,-90,180,90", "limit": 1}
+    while True:
+        page = client.get("collections", params=params).json()
+        assert page["numberMatched"] == len(colls)
+        found += [c["id"] for c in page["collections"]]
+        nxt = next((link["href"] for link in page["links"] if link["rel"] == "next"), None)
+        if nxt is None:
+            break
+        params = dict(httpx.URL(nxt).params)
+    assert sorted(found) == sorted(colls)
+
+    # CQL2: by a plain property, and by the access fields themselves (which must not widen)
+    want = sorted((i for i in items if records[i]["rank"] >= 2), key=lambda i: -records[i]["rank"])
+    seen, params = [], {"filter": "rank >= 2", "sortby": "-rank", "limit": 2}
+    while True:
+        page = client.get("search", params=params).json()
+        assert page["numberMatched"] == len(want), viewer
+        seen += ids_of(page)
+        nxt = next((link["href"] for link in page["links"] if link["rel"] == "next"), None)
+        if nxt is None:
+            break
+        params = dict(httpx.URL(nxt).params)
+    assert seen == want, viewer
+    owner_only = {"op": "=", "args": [{"property": "dc:access"}, "owner"]}
+    posted = client.post("search", json={"filter": owner_only, "filter-lang": "cql2-json", "limit": 100}).json()
+    assert set(ids_of(posted)) == {i for i in items if records[i]["fields"].get("dc:access") == "owner"}
+    assert posted["numberMatched"] == len(posted["features"])
 
 
 @settings(max_examples=20, deadline=None,
