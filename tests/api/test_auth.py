@@ -1,6 +1,7 @@
 """API keys over real HTTP: 401 for keys that are not valid now, 404 for what a valid viewer
 may not see, rotation / revocation / disable effective on the next request, and the audit
-log recording allowed and denied decisions."""
+log recording allowed and denied decisions. On both catalog backends: partners, keys and
+the audit log live in the catalog's database (SQLite file or PostgreSQL schema)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 from api.app import create_app
 from api.deps import get_viewer
-from catalog.sqlite import SQLiteCatalog
+from catalog.base import Catalog, open_catalog
 from datacenter.access import Viewer
 from datacenter.storage import Store
 from tests.api.conftest import serving
@@ -23,7 +24,7 @@ BYTES = b"restricted full-resolution product"
 
 @dataclass
 class Site:
-    catalog: SQLiteCatalog
+    catalog: Catalog
     url: str
     root: Path
 
@@ -35,9 +36,11 @@ def _item(iid: str, props: dict, assets: dict) -> dict:
             "properties": {"datetime": "2026-03-01T00:00:00Z", **props}}
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    catalog = SQLiteCatalog(tmp_path / "catalog.sqlite")
+@pytest.fixture(params=["pgstac", "sqlite"])
+def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
+    url = (str(request.getfixturevalue("pgstac_dsn")) if request.param == "pgstac"
+           else f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    catalog = open_catalog(url)
     store = Store(str(tmp_path / "store"))
     store.put_bytes(BYTES, "ce7/full.tif")
     store.put_bytes(b"png", "ce7/browse.png")
