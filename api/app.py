@@ -39,8 +39,10 @@ from api.subset import job_routes
 from api.subset import routes as subset_routes
 from api.subset.jobs import JobRunner, start_expiry_sweeper
 from api.transactions import Transactions, TransactionsClient
+from catalog.audit import AuditLog
 from catalog.base import Catalog, open_catalog
 from catalog.jobs import JobStore, open_job_store
+from catalog.partners import PartnerStore
 from datacenter import __version__
 from datacenter.compute import Compute, compute_from_settings, local_threads
 from datacenter.settings import Settings
@@ -78,13 +80,18 @@ def create_app(
     admin_keys: Iterable[str] | None = None,
     compute: Compute | None = None,
     jobs: JobStore | None = None,
+    partners: PartnerStore | None = None,
+    audit: AuditLog | None = None,
 ) -> FastAPI:
     """A STAC API over `catalog`, serving asset bytes from `store`, subsets and jobs
     computed on `compute` (default: Dask threads), jobs kept in `jobs` (default: the
-    catalog's SQLite file, or ``<home>/jobs.sqlite`` beside another backend).
+    catalog's SQLite file, or ``<home>/jobs.sqlite`` beside another backend). API keys are
+    checked against `partners` and decisions written to `audit` (both default to the
+    catalog's own).
 
-    `admin_keys` may write through the Transaction routes (``Authorization: Bearer <key>``);
-    by default those of `settings` (``DATACENTER_ADMIN_KEYS``), else none: writes refused.
+    Admin keys of `partners` (``datacenter admin keys create``) and the static `admin_keys`
+    (by default those of `settings`, ``DATACENTER_ADMIN_KEYS``) may write through the
+    Transaction routes (``Authorization: Bearer <key>``) and see every record.
     The caller keeps ownership of `catalog` and `compute` (they are not closed on shutdown).
     """
     api_settings = ApiSettings(
@@ -104,6 +111,8 @@ def create_app(
     )
     app.state.catalog = catalog
     app.state.store = store
+    app.state.partners = partners if partners is not None else catalog.partner_store()
+    app.state.audit = audit if audit is not None else catalog.audit_log()
     app.state.datacenter_settings = settings
     limits = settings or Settings()
     app.state.owns_catalog = False

@@ -15,8 +15,9 @@ from stac_fastapi.types import stac
 from stac_fastapi.types.core import BaseCoreClient
 from starlette.requests import Request
 
+from api.audit import audit, why_not_found
 from api.collection_search import search_collections
-from api.deps import catalog_of
+from api.deps import catalog_of, viewer_of
 from api.links import (
     GEOJSON,
     base_url,
@@ -39,19 +40,32 @@ from api.search_params import (
     parse_sortby,
     query_to_cql2,
 )
+from catalog.audit import AuditLog
 from catalog.base import DEFAULT_LIMIT, MAX_LIMIT, Catalog, SearchPage, SearchQuery, StacItem
-from datacenter.errors import InvalidRequest, ItemNotFound
+from datacenter.access import Viewer
+from datacenter.errors import InvalidRequest, ItemNotFound, NotFound
 
 
-def lookup_item(catalog: Catalog, collection_id: str, item_id: str) -> StacItem:
-    """The stored item, or `ItemNotFound` naming the collection and the item."""
+def lookup_item(
+    catalog: Catalog, collection_id: str, item_id: str, viewer: Viewer, log: AuditLog,
+    action: str = "item",
+) -> StacItem:
+    """The item as `viewer` may see it, or `ItemNotFound` / `CollectionNotFound` exactly as
+    for a missing one (the catalog filters in its query); the decision goes to the audit log."""
+    record = f"{collection_id}/{item_id}"
     try:
-        return catalog.get_item(collection_id, item_id)
-    except ItemNotFound as exc:
+        item = catalog.get_item(collection_id, item_id, viewer=viewer)
+    except NotFound as exc:
+        audit(log, viewer, action, record, False, detail=why_not_found(catalog, collection_id, item_id))
+        if not isinstance(exc, ItemNotFound):
+            raise
         raise ItemNotFound(
             f"collection {collection_id!r} has no item {item_id!r}; its items are listed "
             f"at /collections/{collection_id}/items"
         ) from exc
+    if action == "item":
+        audit(log, viewer, action, record, True)
+    return item
 
 
 def build_query(
@@ -69,6 +83,7 @@ def build_query(
     query: Any = None,
     sortby: Any = None,
     q: Any = None,
+    viewer: Viewer,
 ) -> SearchQuery:
     """One validated `SearchQuery` from GET or POST parameters (extensions included):
     cql2-text and the Query extension arrive at the catalog as CQL2 JSON."""
@@ -88,6 +103,7 @@ def build_query(
         filter=combine(parse_filter(filter_expr, filter_lang), query_to_cql2(query)),
         sortby=parse_sortby(sortby),
         q=parse_q(q),
+        viewer=viewer,
     )
 
 
@@ -112,7 +128,7 @@ class CatalogClient(BaseCoreClient):
         request: Request = kwargs["request"]
         page = super().landing_page(**kwargs)
         base = base_url(request)
-        for collection in catalog_of(request).list_collections():
+        for collection in catalog_of(request).list_collections(viewer=viewer_of(request)):
             extra = {"title": collection["title"]} if collection.get("title") else {}
             page["links"].append(link("child", collection_url(base, collection["id"]), **extra))
         return page
@@ -130,9 +146,10 @@ class CatalogClient(BaseCoreClient):
         request: Request = kwargs["request"]
         base = base_url(request)
         here = request_url(request)
+        viewer = viewer_of(request)
         collections = [
             present_collection(self._with_extent(request, c), base)
-            for c in catalog_of(request).list_collections()
+            for c in catalog_of(request).list_collections(viewer=viewer)
         ]
         page, matched, next_token, prev_token = search_collections(
             collections,
@@ -146,6 +163,8 @@ class CatalogClient(BaseCoreClient):
         for rel, value in (("next", next_token), ("prev", prev_token)):
             if value:
                 links.append(link(rel, with_query(here, token=value)))
+        audit(request.state.audit, viewer, "collections", None, True,
+              detail=f"returned={len(page)} matched={matched}")
         return {  # type: ignore[typeddict-unknown-key]
             "collections": page,  # type: ignore[typeddict-item]
             "links": links,
@@ -155,13 +174,14 @@ class CatalogClient(BaseCoreClient):
 
     def get_collection(self, collection_id: str, **kwargs: Any) -> stac.Collection:
         request: Request = kwargs["request"]
-        collection = catalog_of(request).get_collection(collection_id)
+        collection = self._lookup_collection(request, collection_id, "collection")
         return present_collection(self._with_extent(request, collection), base_url(request))  # type: ignore[return-value]
 
     def get_item(self, item_id: str, collection_id: str, **kwargs: Any) -> stac.Item:
         request: Request = kwargs["request"]
-        item = lookup_item(catalog_of(request), collection_id, item_id)
-        return present_item(item, base_url(request))  # type: ignore[return-value]
+        item = lookup_item(catalog_of(request), collection_id, item_id, viewer_of(request),
+                           request.state.audit)
+        return present_item(item, base_url(request), viewer_of(request))  # type: ignore[return-value]
 
     def item_collection(
         self,
@@ -174,9 +194,11 @@ class CatalogClient(BaseCoreClient):
     ) -> stac.ItemCollection:
         request: Request = kwargs["request"]
         catalog = catalog_of(request)
-        catalog.get_collection(collection_id)  # CollectionNotFound -> 404 before searching
+        # CollectionNotFound (missing or hidden) -> 404 before searching
+        self._lookup_collection(request, collection_id, "items")
         query = build_query(
-            collections=[collection_id], bbox=bbox, datetime=datetime, limit=limit, token=token
+            collections=[collection_id], bbox=bbox, datetime=datetime, limit=limit, token=token,
+            viewer=viewer_of(request),
         )
         page = catalog.search(query)
         return self._page(page, request, collection_id=collection_id)
@@ -201,6 +223,7 @@ class CatalogClient(BaseCoreClient):
             limit=limit,
             token=kwargs.get("token"),
             **_extension_params(kwargs),
+            viewer=viewer_of(request),
         )
         fields = parse_fields(kwargs.get("fields"))
         return self._page(catalog_of(request).search(query), request, fields=fields)
@@ -217,6 +240,7 @@ class CatalogClient(BaseCoreClient):
             limit=search_request.limit,
             token=getattr(search_request, "token", None),
             **_extension_params(search_request),
+            viewer=viewer_of(request),
         )
         body.pop("token", None)
         given = getattr(search_request, "model_fields_set", set())
@@ -230,10 +254,25 @@ class CatalogClient(BaseCoreClient):
 
     # helpers ---------------------------------------------------------------------
     @staticmethod
+    def _lookup_collection(request: Request, collection_id: str, action: str) -> dict[str, Any]:
+        catalog, viewer = catalog_of(request), viewer_of(request)
+        try:
+            collection = catalog.get_collection(collection_id, viewer=viewer)
+        except NotFound:
+            audit(request.state.audit, viewer, action, collection_id, False,
+                  detail=why_not_found(catalog, collection_id))
+            raise
+        audit(request.state.audit, viewer, action, collection_id, True)
+        return collection
+
+    @staticmethod
     def _with_extent(request: Request, collection: dict[str, Any]) -> dict[str, Any]:
-        if collection.get("extent"):
+        """The extent of what the viewer sees, computed per request: a stored extent covers
+        every item, hidden ones included, so only administrators are shown it."""
+        viewer = viewer_of(request)
+        if collection.get("extent") and viewer.admin:
             return collection
-        extent = catalog_of(request).collection_extent(collection["id"])
+        extent = catalog_of(request).collection_extent(collection["id"], viewer=viewer)
         return {**collection, "extent": extent}
 
     @staticmethod
@@ -260,7 +299,12 @@ class CatalogClient(BaseCoreClient):
                 links.append(
                     link(rel, here, GEOJSON, method="POST", body={**post_body, "token": token})
                 )
-        features = [apply_fields(present_item(item, base), fields) for item in page.items]
+        viewer = viewer_of(request)
+        features = [apply_fields(present_item(item, base, viewer), fields) for item in page.items]
+        audit(request.state.audit, viewer, "search" if collection_id is None else "items",
+              collection_id, True, detail=" ".join(
+                  [f"returned={len(features)}", f"matched={page.number_matched}",
+                   "ids=" + ",".join(f"{i.get('collection')}/{i.get('id')}" for i in page.items[:100])]))
         result: dict[str, Any] = {
             "type": "FeatureCollection",
             "features": features,

@@ -1,20 +1,24 @@
-"""FastAPI dependencies: the catalog and the store come from `app.state`.
+"""FastAPI dependencies: the catalog, the store, the partner store, the audit log and the viewer.
 
-Tests and later layers (a per-partner access filter wrapping the catalog) swap them with
-``app.dependency_overrides[get_catalog] = ...``. The stac-fastapi client is called outside
-FastAPI's dependency injection, so `bind_catalog` runs as a route dependency on every STAC
-route: FastAPI resolves `get_catalog` (overrides included) and leaves the result on
-``request.state``, where `catalog_of` finds it.
+Tests and later layers swap them with ``app.dependency_overrides[get_catalog] = ...`` (or
+`get_viewer`, `get_partners`, ...). The stac-fastapi client is called outside FastAPI's
+dependency injection, so `bind_catalog` runs as a route dependency on every STAC route:
+FastAPI resolves `get_catalog` and `get_viewer` (overrides included) and leaves the results
+on ``request.state``, where `catalog_of` and `viewer_of` find them. The download router
+declares the same dependencies directly.
 """
 
 from __future__ import annotations
 
 import hmac
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Header, Request
 
+from catalog.audit import AuditLog
 from catalog.base import Catalog
+from catalog.partners import PartnerStore
 from datacenter.access import ANONYMOUS, Viewer
+from datacenter.errors import Forbidden, Unauthorized
 from datacenter.storage import Store
 
 
@@ -26,8 +30,45 @@ def get_store(request: Request) -> Store:
     return request.app.state.store  # type: ignore[no-any-return]
 
 
-def bind_catalog(request: Request, catalog: Catalog = Depends(get_catalog)) -> None:
+def get_partners(request: Request) -> PartnerStore:
+    return request.app.state.partners  # type: ignore[no-any-return]
+
+
+def get_audit(request: Request) -> AuditLog:
+    return request.app.state.audit  # type: ignore[no-any-return]
+
+
+def get_viewer(
+    request: Request,
+    authorization: str | None = Header(None, include_in_schema=False),
+    x_api_key: str | None = Header(None, include_in_schema=False),
+    partners: PartnerStore = Depends(get_partners),
+) -> Viewer:
+    """Who is asking: `Authorization: Bearer <key>` or `X-API-Key: <key>`; no key is anonymous;
+    a key that is not valid now is 401 (`Unauthorized`), never silently anonymous. Keys are
+    partner or admin keys of the partner store, or one of the static admin keys
+    (``DATACENTER_ADMIN_KEYS`` / ``create_app(admin_keys=...)``)."""
+    presented = x_api_key
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        presented = value.strip() if scheme.lower() == "bearer" else authorization.strip()
+    if not presented:
+        return ANONYMOUS
+    static: frozenset[str] = getattr(request.app.state, "admin_keys", frozenset())
+    if any(hmac.compare_digest(presented.encode(), key.encode()) for key in static):
+        return Viewer(admin=True, key_id="static")
+    return partners.authenticate(presented)
+
+
+def bind_catalog(
+    request: Request,
+    catalog: Catalog = Depends(get_catalog),
+    viewer: Viewer = Depends(get_viewer),
+    audit: AuditLog = Depends(get_audit),
+) -> None:
     request.state.catalog = catalog
+    request.state.viewer = viewer
+    request.state.audit = audit
 
 
 def catalog_of(request: Request) -> Catalog:
@@ -41,30 +82,26 @@ def catalog_of(request: Request) -> Catalog:
     return catalog  # type: ignore[no-any-return]
 
 
-def require_admin(request: Request) -> None:
-    """Let the request through only with ``Authorization: Bearer <admin key>``.
+def viewer_of(request: Request) -> Viewer:
+    """The viewer `bind_catalog` resolved; a route without it fails closed (500), never open."""
+    viewer = getattr(request.state, "viewer", None)
+    if viewer is None:
+        raise RuntimeError(f"{request.url.path} has no viewer bound; register it with StacApi")
+    return viewer  # type: ignore[no-any-return]
 
-    The admin keys come from ``create_app(..., admin_keys=...)`` (``DATACENTER_ADMIN_KEYS``
-    when served). This is the one gate of every write route (STAC transactions), so the
-    partner/role check can replace it later without touching the routes.
-    """
-    keys: frozenset[str] = getattr(request.app.state, "admin_keys", frozenset())
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        raise HTTPException(
-            status_code=401,
-            detail=f"{request.method} {request.url.path} changes the catalog and needs an admin "
-            "key: send 'Authorization: Bearer <key>'",
-            headers={"WWW-Authenticate": "Bearer"},
+
+def require_admin(request: Request, viewer: Viewer = Depends(get_viewer)) -> None:
+    """Let the request through only for an admin viewer (an admin key made by
+    ``datacenter admin keys create``, or one of ``DATACENTER_ADMIN_KEYS``): the one gate of
+    every write route (STAC transactions). No key is 401, a partner key 403."""
+    if viewer.admin:
+        return
+    if viewer.anonymous:
+        raise Unauthorized(
+            f"{request.method} {request.url.path} changes the catalog and needs an admin "
+            "key: send 'Authorization: Bearer <key>'"
         )
-    if not any(hmac.compare_digest(key.strip().encode(), k.encode()) for k in keys):
-        raise HTTPException(
-            status_code=403,
-            detail=f"the key sent is not an admin key; {request.method} {request.url.path} "
-            "is for data center administrators",
-        )
-def get_viewer(request: Request) -> Viewer:
-    """Who is asking. Anonymous until the access layer resolves partners from API keys;
-    tests swap it with ``app.dependency_overrides[get_viewer]``."""
-    return ANONYMOUS
+    raise Forbidden(
+        f"the key sent is not an admin key; {request.method} {request.url.path} "
+        "is for data center administrators"
+    )

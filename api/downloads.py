@@ -17,15 +17,19 @@ from __future__ import annotations
 import mimetypes
 import posixpath
 import re
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 
+from api.audit import audit
 from api.client import lookup_item
-from api.deps import get_catalog, get_store
+from api.deps import get_audit, get_catalog, get_store, get_viewer
+from catalog.audit import AuditLog
 from catalog.base import Catalog
+from datacenter.access import Viewer, visible_assets
 from datacenter.errors import (
     AssetNotFound,
     DatacenterError,
@@ -72,15 +76,29 @@ def _unsatisfiable(header: str, size: int) -> RangeNotSatisfiable:
 
 
 def resolve_key(
-    catalog: Catalog, collection_id: str, item_id: str, asset_key: str, subpath: str | None
+    catalog: Catalog,
+    collection_id: str,
+    item_id: str,
+    asset_key: str,
+    subpath: str | None,
+    viewer: Viewer,
+    log: AuditLog,
 ) -> tuple[str, dict[str, Any]]:
-    """The store key to read and the asset it belongs to (404/400 via the status table)."""
+    """The store key to read and the asset it belongs to (404/400 via the status table).
+
+    A hidden item or asset is 404 with the same body as a missing one: the item comes from
+    the catalog filtered for `viewer`, the asset from `visible_assets` (the rule items are
+    presented with), and the error lists only the assets `viewer` sees."""
     if subpath is not None:
         check_key(subpath)  # before any lookup: '..', '/abs', 's3://' are refused outright
-    item = lookup_item(catalog, collection_id, item_id)
-    asset = (item.get("assets") or {}).get(asset_key)
+    item = lookup_item(catalog, collection_id, item_id, viewer, log, action="download")
+    assets = visible_assets(viewer, item)
+    asset = assets.get(asset_key)
     if asset is None:
-        names = ", ".join(sorted(item.get("assets") or {})) or "none"
+        hidden = asset_key in (item.get("assets") or {})
+        audit(log, viewer, "download", f"{collection_id}/{item_id}#{asset_key}", False,
+              detail="hidden" if hidden else "missing")
+        names = ", ".join(sorted(assets)) or "none"
         raise AssetNotFound(
             f"item {item_id!r} in collection {collection_id!r} has no asset {asset_key!r}; "
             f"its assets are: {names}"
@@ -126,6 +144,19 @@ def _size(store: Store, key: str, what: str) -> int:
         raise AssetNotFound(f"{what} has no stored file (or is a folder, not a file)") from exc
 
 
+def _counted(
+    chunks: Iterator[bytes], log: AuditLog, viewer: Viewer, record: str, detail: str
+) -> Iterator[bytes]:
+    """The chunks, auditing the bytes actually sent once the stream ends (or is cut)."""
+    sent = 0
+    try:
+        for chunk in chunks:
+            sent += len(chunk)
+            yield chunk
+    finally:
+        audit(log, viewer, "download", record, True, bytes_served=sent, detail=detail)
+
+
 def _serve(
     request: Request,
     catalog: Catalog,
@@ -134,18 +165,24 @@ def _serve(
     item_id: str,
     asset_key: str,
     subpath: str | None,
+    viewer: Viewer,
+    log: AuditLog,
 ) -> Response:
-    key, asset = resolve_key(catalog, collection_id, item_id, asset_key, subpath)
+    key, asset = resolve_key(catalog, collection_id, item_id, asset_key, subpath, viewer, log)
+    record = f"{collection_id}/{item_id}#{asset_key}"
     what = f"asset {asset_key!r} of item {item_id!r} in collection {collection_id!r}"
     return serve_key(request, store, key, asset, what if subpath is None else f"{subpath!r} inside {what}",
-                     whole_asset=subpath is None)
+                     whole_asset=subpath is None, log=log, viewer=viewer, record=record, part=subpath)
 
 
 def serve_key(
-    request: Request, store: Store, key: str, asset: dict[str, Any], what: str, *, whole_asset: bool
+    request: Request, store: Store, key: str, asset: dict[str, Any], what: str, *, whole_asset: bool,
+    log: AuditLog | None = None, viewer: Viewer | None = None, record: str | None = None,
+    part: str | None = None,
 ) -> Response:
     """Stream the stored object `key` (described by the STAC-asset-like `asset`: type,
-    file:checksum) with single-Range support; used for item assets and job results."""
+    file:checksum) with single-Range support; used for item assets and job results. With
+    `log`, the bytes sent to `viewer` for `record` (`part` of it) go to the audit log."""
     size = _size(store, key, what)
     headers = _headers(key, asset, size, whole_asset=whole_asset)
     byte_range = parse_range(request.headers.get("range"), size)
@@ -157,11 +194,15 @@ def serve_key(
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
         headers["Content-Length"] = str(end - start + 1)
     media_type = headers.pop("Content-Type")
+    detail = " ".join(filter(None, [request.method, part, headers.get("Content-Range")]))
     if request.method == "HEAD" or size == 0:
+        if log is not None and viewer is not None:
+            audit(log, viewer, "download", record, True, bytes_served=0, detail=detail)
         return Response(status_code=status, headers=headers, media_type=media_type)
-    return StreamingResponse(
-        store.iter_range(key, start, end), status_code=status, headers=headers, media_type=media_type
-    )
+    chunks = store.iter_range(key, start, end)
+    if log is not None and viewer is not None:
+        chunks = _counted(chunks, log, viewer, record or key, detail)
+    return StreamingResponse(chunks, status_code=status, headers=headers, media_type=media_type)
 
 
 _PATH = "/collections/{collection_id}/items/{item_id}/assets/{asset_key}"
@@ -174,9 +215,11 @@ def download_asset(
     asset_key: str,
     catalog: Catalog = Depends(get_catalog),
     store: Store = Depends(get_store),
+    viewer: Viewer = Depends(get_viewer),
+    log: AuditLog = Depends(get_audit),
 ) -> Response:
     """The asset's bytes; honours a single `Range`."""
-    return _serve(request, catalog, store, collection_id, item_id, asset_key, None)
+    return _serve(request, catalog, store, collection_id, item_id, asset_key, None, viewer, log)
 
 
 def download_asset_part(
@@ -187,9 +230,11 @@ def download_asset_part(
     subpath: str,
     catalog: Catalog = Depends(get_catalog),
     store: Store = Depends(get_store),
+    viewer: Viewer = Depends(get_viewer),
+    log: AuditLog = Depends(get_audit),
 ) -> Response:
     """One file inside a multi-file asset (e.g. a Zarr chunk); honours a single `Range`."""
-    return _serve(request, catalog, store, collection_id, item_id, asset_key, subpath)
+    return _serve(request, catalog, store, collection_id, item_id, asset_key, subpath, viewer, log)
 
 
 # One route per method, so each gets its own OpenAPI operation id.

@@ -24,6 +24,7 @@ from datacenter.errors import (
     CatalogUnavailable,
     Conflict,
     DatacenterError,
+    Forbidden,
     InvalidKey,
     InvalidRequest,
     NotFound,
@@ -32,6 +33,7 @@ from datacenter.errors import (
     RangeNotSatisfiable,
     StorageError,
     TooLarge,
+    Unauthorized,
 )
 
 logger = logging.getLogger(__name__)
@@ -53,6 +55,11 @@ STATUS: dict[type[Exception], int] = {
     ProductError: 422,
     TooLarge: 413,
     PartnerRequired: 401,
+    # A key that is not valid now (unknown, revoked, partner disabled); carries
+    # `WWW-Authenticate: Bearer`. No key at all is anonymous, never 401 (except on routes
+    # that need one: `PartnerRequired`, and admin-only writes).
+    Unauthorized: 401,
+    Forbidden: 403,
 }
 
 

@@ -17,6 +17,7 @@ from stac_fastapi.types.requests import get_base_url
 from starlette.requests import Request
 
 from catalog.base import StacCollection, StacItem
+from datacenter.access import Viewer, visible_assets
 
 JSON = "application/json"
 GEOJSON = "application/geo+json"
@@ -59,8 +60,10 @@ def _kept_links(links: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     return kept
 
 
-def present_item(item: StacItem, base: str) -> StacItem:
-    """A copy of `item` with API links and download hrefs; the input is left untouched."""
+def present_item(item: StacItem, base: str, viewer: Viewer) -> StacItem:
+    """A copy of `item` with API links and download hrefs, holding only the assets `viewer`
+    may see (`datacenter.access.visible_assets`, the rule downloads use too); the input is
+    left untouched."""
     out = dict(item)
     cid, iid = str(item.get("collection", "")), str(item["id"])
     out["links"] = [
@@ -71,7 +74,7 @@ def present_item(item: StacItem, base: str) -> StacItem:
         *_kept_links(item.get("links")),
     ]
     assets = {}
-    for key, asset in (item.get("assets") or {}).items():
+    for key, asset in visible_assets(viewer, item).items():
         served = copy.deepcopy(asset)
         served.pop("alternate", None)
         served["href"] = asset_url(base, cid, iid, key)

@@ -13,7 +13,7 @@ import attr
 from stac_fastapi.extensions.filter.client import BaseFiltersClient
 from starlette.requests import Request
 
-from api.deps import catalog_of
+from api.deps import catalog_of, viewer_of
 from api.links import request_url
 from catalog.base import SearchQuery
 
@@ -47,11 +47,11 @@ def _json_type(value: Any) -> str | None:
 class QueryablesClient(BaseFiltersClient):
     def get_queryables(self, collection_id: str | None = None, **kwargs: Any) -> dict[str, Any]:
         request: Request = kwargs["request"]
-        catalog = catalog_of(request)
+        catalog, viewer = catalog_of(request), viewer_of(request)
         if collection_id is not None:
-            catalog.get_collection(collection_id)  # 404 when missing (or hidden)
+            catalog.get_collection(collection_id, viewer=viewer)  # 404 when missing (or hidden)
         page = catalog.search(SearchQuery(
-            collections=[collection_id] if collection_id else None, limit=SAMPLE
+            collections=[collection_id] if collection_id else None, limit=SAMPLE, viewer=viewer
         ))
         properties: dict[str, dict[str, Any]] = dict(_CORE)
         for item in page.items:

@@ -18,7 +18,7 @@ from stac_fastapi.extensions.transaction import BaseTransactionsClient, Transact
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.deps import catalog_of
+from api.deps import catalog_of, viewer_of
 from api.links import base_url, present_collection, present_item
 from catalog.base import Catalog
 from datacenter.access import SYSTEM
@@ -100,7 +100,7 @@ class TransactionsClient(BaseTransactionsClient):
         if body.get("type") == "FeatureCollection":
             return None
         stored = catalog.get_item(collection_id, features[0]["id"], viewer=SYSTEM)
-        return present_item(stored, base_url(request))
+        return present_item(stored, base_url(request), viewer_of(request))
 
     def update_item(self, collection_id: str, item_id: str, item: Any, **kwargs: Any) -> Any:
         """Replace an existing item; 204 (no body)."""

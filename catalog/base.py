@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from catalog.audit import AuditLog
+from catalog.partners import PartnerStore
 from datacenter.access import ANONYMOUS, Viewer
 from datacenter.errors import ConfigError
 
@@ -110,6 +112,14 @@ class Catalog(abc.ABC):
     @abc.abstractmethod
     def collection_extent(self, collection_id: str, *, viewer: Viewer = ANONYMOUS) -> dict[str, Any]:
         """The STAC `extent` computed from the collection's items that `viewer` may see."""
+
+    def partner_store(self) -> PartnerStore:
+        """Partners and API keys, kept in the catalog's database."""
+        raise ConfigError(f"{type(self).__name__} keeps no partners; use a backend that does")
+
+    def audit_log(self) -> AuditLog:
+        """The append-only audit log, kept in the catalog's database."""
+        raise ConfigError(f"{type(self).__name__} keeps no audit log; use a backend that does")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -103,4 +103,7 @@ def import_(
 
 
 def register(app: typer.Typer) -> None:
+    from catalog import admin_cli
+
     app.add_typer(catalog_app, name="catalog")
+    admin_cli.register(app)

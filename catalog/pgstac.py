@@ -37,8 +37,11 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from catalog.audit import AuditLog
 from catalog.base import Catalog, SearchPage, SearchQuery, StacCollection, StacItem
 from catalog.paging import PageToken
+from catalog.partners import PartnerStore
+from catalog.pg_partners import PgAuditLog, PgPartnerStore, create_tables
 from catalog.pgstac_cql2 import compile_pg_filter, free_text_pg
 from catalog.pgstac_query import build_search, check_limit, from_stored, to_stored
 from catalog.pgstac_sort import plan_pg_sort
@@ -97,6 +100,8 @@ def migrate(dsn: str) -> str:
             conn.execute("SET search_path TO pgstac, public")
             for name, definition, wrapper in _QUERYABLES:
                 conn.execute("SELECT upsert_queryable(%s, %s, %s)", (name, Jsonb(definition), wrapper))
+            conn.execute("RESET ROLE")  # pypgstac leaves the session as pgstac_admin
+            create_tables(conn)  # partners, keys, audit (catalog.pg_partners)
             return version
     except psycopg.Error as exc:
         raise ConfigError(f"cannot migrate the catalog database {redact(dsn)}: {exc}") from None
@@ -170,6 +175,12 @@ class PgstacCatalog(Catalog):
 
     def close(self) -> None:
         self._pool.close()
+
+    def partner_store(self) -> PartnerStore:
+        return PgPartnerStore(self._conn)
+
+    def audit_log(self) -> AuditLog:
+        return PgAuditLog(self._conn)
 
     # collections ------------------------------------------------------------------
     def upsert_collection(self, collection: StacCollection) -> None:

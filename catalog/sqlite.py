@@ -27,25 +27,39 @@ import time
 import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from catalog.audit import AuditLog
 from catalog.base import MAX_LIMIT, Catalog, SearchPage, SearchQuery, StacCollection, StacItem
 from catalog.paging import PageToken
+from catalog.partners import PartnerStore
+from catalog.sqlite_access import (
+    ACCESS_SCHEMA,
+    collection_visibility,
+    item_visibility,
+    releasable_mask,
+    upgrade_from_1,
+    visibility_sql,
+    write_collection_access,
+)
 from catalog.sqlite_cql2 import spatial_sql_function
 from catalog.sqlite_query import Plan, plan_search
-from catalog.sqlite_rows import from_us, prepare_items
+from catalog.sqlite_rows import access_columns, from_us, prepare_items
 from catalog.sqlite_sort import SortPlan, plan_sort
-from datacenter.access import ANONYMOUS, Viewer
+from datacenter.access import ANONYMOUS, SYSTEM, Viewer
 from datacenter.errors import CollectionNotFound, ConfigError, InvalidRequest, ItemNotFound
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: access columns and releasable side tables
 RTREE_STRIDE = 1024  # R*Tree id = item pk * RTREE_STRIDE + part number
 
 _SCHEMA = """
 CREATE TABLE collections (
     id TEXT PRIMARY KEY,
-    content TEXT NOT NULL
+    content TEXT NOT NULL,
+    acc_owner TEXT, acc_class INTEGER NOT NULL DEFAULT 3, acc_embargo INTEGER,  -- sqlite_access
+    acc_rel_mask INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE TABLE items (
     pk INTEGER PRIMARY KEY,
@@ -58,6 +72,8 @@ CREATE TABLE items (
     needs_exact INTEGER NOT NULL, -- 1: footprint is not its own bounding rectangle
     crosses INTEGER NOT NULL,     -- 1: footprint crosses the antimeridian
     nboxes INTEGER NOT NULL,      -- R*Tree entries: pk * 1024 + 0 .. nboxes - 1
+    acc_owner TEXT, acc_class INTEGER NOT NULL DEFAULT 3, acc_embargo INTEGER,  -- sqlite_access
+    acc_rel_mask INTEGER NOT NULL DEFAULT 0,
     UNIQUE (id, collection)
 );
 -- the bulky part of an item, apart so that filtering and sorting touch only narrow rows
@@ -66,8 +82,6 @@ CREATE TABLE item_data (
     geom BLOB NOT NULL,           -- footprint WKB for exact tests
     content TEXT NOT NULL         -- the STAC item JSON
 );
-CREATE INDEX items_dt ON items (dt DESC, collection, id, t_start, t_end);
-CREATE INDEX items_collection_dt ON items (collection, dt DESC, id, t_start, t_end);
 CREATE VIRTUAL TABLE items_rtree USING rtree (id, minx, maxx, miny, maxy, +item INTEGER);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 """
@@ -120,6 +134,16 @@ class SQLiteCatalog(Catalog):
 
     def __repr__(self) -> str:
         return f"SQLiteCatalog({str(self.path)!r})"
+
+    def partner_store(self) -> PartnerStore:
+        from catalog.sqlite_partners import SQLitePartnerStore
+
+        return SQLitePartnerStore(self.path)
+
+    def audit_log(self) -> AuditLog:
+        from catalog.sqlite_partners import SQLiteAuditLog
+
+        return SQLiteAuditLog(self.path)
 
     # connections ------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -189,9 +213,12 @@ class SQLiteCatalog(Catalog):
             row = c.execute("SELECT max(version) FROM schema_version").fetchone()
             version = row[0]
             if version is None:
-                for statement in _SCHEMA.split(";"):
+                for statement in (_SCHEMA + ACCESS_SCHEMA).split(";"):
                     if statement.strip():
                         c.execute(statement)
+                c.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+            elif version == 1:
+                upgrade_from_1(c)
                 c.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
             elif version > SCHEMA_VERSION:
                 raise ConfigError(
@@ -205,23 +232,31 @@ class SQLiteCatalog(Catalog):
         if not isinstance(cid, str) or not cid:
             raise InvalidRequest("collection has no 'id' (a non-empty string is required)")
         content = json.dumps(collection, separators=(",", ":"), ensure_ascii=False)
+        access = access_columns(collection, f"collection {cid!r}")
         with self._write() as c:
             c.execute(
                 "INSERT INTO collections (id, content) VALUES (?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET content = excluded.content",
                 (cid, content),
             )
+            write_collection_access(c, cid, access)
 
     def get_collection(self, collection_id: str, *, viewer: Viewer = ANONYMOUS) -> StacCollection:
-        row = self._conn().execute(
-            "SELECT content FROM collections WHERE id = ?", (collection_id,)
-        ).fetchone()
-        if row is None:
-            raise self._collection_not_found(self._conn(), collection_id)
+        visible, params = collection_visibility(viewer)
+        with self._read() as c:
+            row = c.execute(
+                f"SELECT content FROM collections c WHERE id = :cid AND {visible}",
+                {**params, "cid": collection_id},
+            ).fetchone()
+            if row is None:
+                raise self._collection_not_found(c, collection_id, viewer)
         return json.loads(row[0])
 
     def list_collections(self, *, viewer: Viewer = ANONYMOUS) -> list[StacCollection]:
-        rows = self._conn().execute("SELECT content FROM collections ORDER BY id").fetchall()
+        visible, params = collection_visibility(viewer)
+        rows = self._conn().execute(
+            f"SELECT content FROM collections c WHERE {visible} ORDER BY id", params
+        ).fetchall()
         return [json.loads(r[0]) for r in rows]
 
     def delete_collection(self, collection_id: str) -> None:
@@ -233,12 +268,20 @@ class SQLiteCatalog(Catalog):
             ).fetchall()
             self._delete_boxes(c, rows)
             c.executemany("DELETE FROM item_data WHERE pk = ?", ((pk,) for pk, _ in rows))
+            c.executemany("DELETE FROM item_releasable WHERE key = ?", ((pk,) for pk, _ in rows))
             c.execute("DELETE FROM items WHERE collection = ?", (collection_id,))
+            c.execute("DELETE FROM collection_releasable WHERE key = ?", (collection_id,))
             c.execute("DELETE FROM collections WHERE id = ?", (collection_id,))
 
     @staticmethod
-    def _collection_not_found(conn: sqlite3.Connection, collection_id: str) -> CollectionNotFound:
-        known = [r[0] for r in conn.execute("SELECT id FROM collections ORDER BY id LIMIT 11")]
+    def _collection_not_found(
+        conn: sqlite3.Connection, collection_id: str, viewer: Viewer = SYSTEM
+    ) -> CollectionNotFound:
+        """The 404 for a missing *or hidden* collection: it names only collections `viewer` sees."""
+        visible, params = collection_visibility(viewer)
+        known = [r[0] for r in conn.execute(
+            f"SELECT id FROM collections c WHERE {visible} ORDER BY id LIMIT 11", params
+        )]
         listed = ", ".join(repr(k) for k in known[:10]) + (", ..." if len(known) > 10 else "")
         return CollectionNotFound(
             f"collection {collection_id!r} does not exist; "
@@ -285,6 +328,8 @@ class SQLiteCatalog(Catalog):
             self._delete_boxes(c, existing.values())
             next_pk = (c.execute("SELECT max(pk) FROM items").fetchone()[0] or 0) + 1
             inserts, updates, boxes, data = [], [], [], []
+            releasable: list[tuple[int, str]] = []
+            touched: list[tuple[int]] = []
             max_span = 0
             for r in rows:
                 old = existing.get((r.collection, r.id))
@@ -292,8 +337,12 @@ class SQLiteCatalog(Catalog):
                     pk, next_pk = next_pk, next_pk + 1
                 else:
                     pk = old[0]
+                a = r.access
                 values = (r.collection, r.id, r.dt, r.start, r.end, *r.bounds, int(r.needs_exact),
-                          int(r.crosses), len(r.boxes), pk)
+                          int(r.crosses), len(r.boxes), a.owner, a.klass, a.embargo,
+                          releasable_mask(c, a.releasable_to), pk)
+                releasable.extend((pk, partner) for partner in a.releasable_to)
+                touched.append((pk,))
                 (inserts if old is None else updates).append(values)
                 data.append((r.wkb, r.content, pk))
                 boxes.extend(
@@ -303,14 +352,19 @@ class SQLiteCatalog(Catalog):
                 max_span = max(max_span, max(r.end, r.dt) - min(r.start, r.dt))
             c.executemany(
                 "INSERT INTO items (collection, id, dt, t_start, t_end, w, s, e, n, needs_exact,"
-                " crosses, nboxes, pk) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " crosses, nboxes, acc_owner, acc_class, acc_embargo, acc_rel_mask, pk)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 inserts,
             )
             c.executemany(
                 "UPDATE items SET collection = ?, id = ?, dt = ?, t_start = ?, t_end = ?, w = ?, s = ?,"
-                " e = ?, n = ?, needs_exact = ?, crosses = ?, nboxes = ? WHERE pk = ?",
+                " e = ?, n = ?, needs_exact = ?, crosses = ?, nboxes = ?, acc_owner = ?,"
+                " acc_class = ?, acc_embargo = ?, acc_rel_mask = ? WHERE pk = ?",
                 updates,
             )
+            if updates:
+                c.executemany("DELETE FROM item_releasable WHERE key = ?", touched)
+            c.executemany("INSERT INTO item_releasable (key, partner) VALUES (?, ?)", releasable)
             c.executemany("INSERT OR REPLACE INTO item_data (geom, content, pk) VALUES (?, ?, ?)", data)
             c.executemany("INSERT INTO items_rtree VALUES (?, ?, ?, ?, ?, ?)", boxes)
             c.execute(
@@ -321,14 +375,15 @@ class SQLiteCatalog(Catalog):
         return len(rows)
 
     def get_item(self, collection_id: str, item_id: str, *, viewer: Viewer = ANONYMOUS) -> StacItem:
+        visible, params = item_visibility(viewer)
         with self._read() as c:
             row = c.execute(
                 "SELECT d.content FROM items i JOIN item_data d ON d.pk = i.pk"
-                " WHERE i.id = ? AND i.collection = ?",
-                (item_id, collection_id),
+                f" WHERE i.id = :iid AND i.collection = :cid AND {visible}",
+                {**params, "iid": item_id, "cid": collection_id},
             ).fetchone()
             if row is None:
-                raise self._item_not_found(c, collection_id, item_id)
+                raise self._item_not_found(c, collection_id, item_id, viewer)
         return json.loads(row[0])
 
     def delete_item(self, collection_id: str, item_id: str) -> None:
@@ -339,14 +394,18 @@ class SQLiteCatalog(Catalog):
             if row is None:
                 raise self._item_not_found(c, collection_id, item_id)
             self._delete_boxes(c, [row])
+            c.execute("DELETE FROM item_releasable WHERE key = ?", (row[0],))
             c.execute("DELETE FROM items WHERE pk = ?", (row[0],))
             c.execute("DELETE FROM item_data WHERE pk = ?", (row[0],))
 
     def _item_not_found(
-        self, conn: sqlite3.Connection, collection_id: str, item_id: str
+        self, conn: sqlite3.Connection, collection_id: str, item_id: str, viewer: Viewer = SYSTEM
     ) -> CollectionNotFound | ItemNotFound:
-        if conn.execute("SELECT 1 FROM collections WHERE id = ?", (collection_id,)).fetchone() is None:
-            return self._collection_not_found(conn, collection_id)
+        visible, params = collection_visibility(viewer)
+        if conn.execute(
+            f"SELECT 1 FROM collections c WHERE id = :cid AND {visible}", {**params, "cid": collection_id}
+        ).fetchone() is None:
+            return self._collection_not_found(conn, collection_id, viewer)
         return ItemNotFound(f"item {item_id!r} is not in collection {collection_id!r}")
 
     # search -----------------------------------------------------------------------
@@ -359,9 +418,23 @@ class SQLiteCatalog(Catalog):
                  if query.token else None)
         with self._read() as c:
             row = c.execute("SELECT value FROM meta WHERE key = 'max_span'").fetchone()
-            plan = plan_search(query, max_span=row[0] if row else 0)
+            scoped, only = self._visible_scope(c, query)
+            if scoped is None:  # only hidden (or no) collections asked for
+                return SearchPage(items=[], number_matched=0)
+            plan = plan_search(scoped, max_span=row[0] if row else 0)
             if plan is None:  # provably empty (e.g. an empty id list)
                 return SearchPage(items=[], number_matched=0)
+            visible, params = visibility_sql(query.viewer, "i", "item_releasable", "pk")
+            if visible != "1":
+                plan.where = f"{plan.where} AND {visible}"
+                plan.params.update(params)
+            if only is not None:
+                # With a place or ids, the R*Tree / id lookup is the way in: unary + keeps the
+                # planner (which has no statistics) from walking the collection index instead.
+                # Without them, the collection index is the best way in.
+                plus = "+" if (query.bbox or query.intersects or query.ids) else ""
+                plan.where += f" AND {plus}i.collection IN (SELECT value FROM json_each(:v_colls))"
+                plan.params["v_colls"] = json.dumps(only)
             matched = self._count(c, plan)
             forward = token is None or token.direction == "next"
             rows = self._walk(c, plan, sort, token.key if token else None, forward, query.limit + 1)
@@ -387,6 +460,29 @@ class SQLiteCatalog(Catalog):
             next_token=next_token,
             prev_token=prev_token,
         )
+
+    @staticmethod
+    def _visible_scope(
+        c: sqlite3.Connection, query: SearchQuery
+    ) -> tuple[SearchQuery | None, list[str] | None]:
+        """The collections part of the access rule, resolved by one small query up front so
+        the per-row condition is only the item's own access: (`query` with its `collections`
+        cut to the visible ones, or None when nothing can match; the visible collections to
+        require when the query names none but some are hidden, else None)."""
+        if query.viewer.admin:
+            return query, None
+        where, params = collection_visibility(query.viewer)
+        flags = c.execute(f"SELECT c.id, {where} FROM collections c", params).fetchall()
+        visible = [cid for cid, ok in flags if ok]
+        if query.collections:
+            if isinstance(query.collections, str) or not all(isinstance(v, str) for v in query.collections):
+                raise InvalidRequest(f"collections must be a list of strings, got {query.collections!r}")
+            asked = set(query.collections)
+            wanted = [cid for cid in visible if cid in asked]
+            return (replace(query, collections=wanted) if wanted else None), None
+        if len(visible) < len(flags):
+            return (query if visible else None), visible
+        return query, None  # every collection is visible: no collection condition needed
 
     def _count(self, conn: sqlite3.Connection, plan: Plan) -> int:
         total = 0
@@ -455,13 +551,19 @@ class SQLiteCatalog(Catalog):
 
     # extent -----------------------------------------------------------------------
     def collection_extent(self, collection_id: str, *, viewer: Viewer = ANONYMOUS) -> dict[str, Any]:
+        c_visible, c_params = collection_visibility(viewer)
+        i_visible, i_params = visibility_sql(viewer, "i", "item_releasable", "pk")
         with self._read() as c:
-            if c.execute("SELECT 1 FROM collections WHERE id = ?", (collection_id,)).fetchone() is None:
-                raise self._collection_not_found(c, collection_id)
+            if c.execute(
+                f"SELECT 1 FROM collections c WHERE id = :cid AND {c_visible}",
+                {**c_params, "cid": collection_id},
+            ).fetchone() is None:
+                raise self._collection_not_found(c, collection_id, viewer)
             row = c.execute(
                 "SELECT count(*), min(w), min(s), max(e), max(n), max(crosses),"
-                " min(min(t_start, dt)), max(max(t_end, dt)) FROM items WHERE collection = ?",
-                (collection_id,),
+                " min(min(t_start, dt)), max(max(t_end, dt)) FROM items i"
+                f" WHERE collection = :cid AND {i_visible}",
+                {**i_params, "cid": collection_id},
             ).fetchone()
         count, w, s, e, n, crosses, t0, t1 = row
         if not count:
@@ -475,3 +577,4 @@ class SQLiteCatalog(Catalog):
             "spatial": {"bbox": [[w, s, e, n]]},
             "temporal": {"interval": [[from_us(t0), from_us(t1)]]},
         }
+

@@ -12,7 +12,7 @@ is found by boxes on either side of 180°.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +22,7 @@ import shapely
 from shapely.geometry import box
 
 from catalog.base import StacItem
+from datacenter.access import AccessClass, AccessMeta
 from datacenter.errors import InvalidRequest
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -45,6 +46,34 @@ def from_us(us: int) -> str:
     return text.removesuffix("+00:00") + "Z"
 
 
+CLASS_CODES = {AccessClass.PUBLIC: 0, AccessClass.PARTNERS: 1, AccessClass.RESTRICTED: 2, AccessClass.OWNER: 3}
+
+
+@dataclass(frozen=True, slots=True)
+class AccessColumns:
+    owner: str | None
+    klass: int
+    embargo: int | None
+    releasable_to: tuple[str, ...]
+
+
+def access_columns(fields: Mapping[str, Any], label: str) -> AccessColumns:
+    """The access columns of a record from its ``dc:`` fields; `InvalidRequest` names a bad one."""
+    try:
+        meta = AccessMeta.from_fields(fields)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise InvalidRequest(
+            f"{label} has malformed access metadata ({exc}); dc:embargo_until must be an RFC 3339 "
+            "time such as 2027-06-01T00:00:00Z and dc:releasable_to a list of partner ids"
+        ) from None
+    return AccessColumns(
+        owner=meta.owner,
+        klass=CLASS_CODES[meta.access],
+        embargo=None if meta.embargo_until is None else to_us(meta.embargo_until),
+        releasable_to=tuple(sorted(meta.releasable_to)),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ItemRow:
     collection: str
@@ -58,6 +87,7 @@ class ItemRow:
     boxes: list[Box]  # R*Tree entries
     wkb: bytes
     content: str
+    access: AccessColumns
 
 
 def prepare_items(items: Iterable[StacItem]) -> list[ItemRow]:
@@ -109,6 +139,7 @@ def prepare_items(items: Iterable[StacItem]) -> list[ItemRow]:
             boxes=boxes,  # type: ignore[arg-type]
             wkb=wkbs[k],
             content=h.content,
+            access=h.access,
         ))
     return rows
 
@@ -126,6 +157,7 @@ class _Head:
     geometry: str | shapely.Geometry  # GeoJSON text, or a box made from the item's bbox
     crosses: bool
     content: str
+    access: AccessColumns
 
 
 def _label(n: int, item: Any) -> str:
@@ -164,7 +196,8 @@ def _head(n: int, item: Any) -> _Head:
         footprint = (shapely.MultiPolygon([box(w, s, 180.0, nn), box(-180.0, s, e, nn)])
                      if crosses else box(w, s, e, nn))
     content = json.dumps(item, separators=(",", ":"), ensure_ascii=False)
-    return _Head(label, coll, item_id, dt, start, end, footprint, crosses, content)
+    access = access_columns(props, label)
+    return _Head(label, coll, item_id, dt, start, end, footprint, crosses, content, access)
 
 
 def _geometries(heads: list[_Head]) -> np.ndarray:

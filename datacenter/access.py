@@ -31,6 +31,8 @@ RELEASABLE_TO = "dc:releasable_to"
 EMBARGO_UNTIL = "dc:embargo_until"
 EXPORT_CONTROL = "dc:export_control"
 FIELDS = (OWNER, ACCESS, RELEASABLE_TO, EMBARGO_UNTIL, EXPORT_CONTROL)
+#: the JSON schema of the ``dc:`` STAC extension (docs/extensions/<host>/... in the repo)
+SCHEMA_URL = "https://lunar-datacenter.github.io/stac-dc/v1.0.0/schema.json"
 
 
 class AccessClass(StrEnum):
@@ -38,6 +40,14 @@ class AccessClass(StrEnum):
     PARTNERS = "partners"
     RESTRICTED = "restricted"
     OWNER = "owner"
+
+    @property
+    def rank(self) -> int:
+        """0 (widest, public) .. 3 (narrowest, owner only): the order `narrows` uses."""
+        return _RANKS[self]
+
+
+_RANKS = {AccessClass.PUBLIC: 0, AccessClass.PARTNERS: 1, AccessClass.RESTRICTED: 2, AccessClass.OWNER: 3}
 
 
 @dataclass(frozen=True)
@@ -77,10 +87,13 @@ class AccessMeta:
         except ValueError:
             access = AccessClass.OWNER  # an unknown class is the most restrictive, never public
         embargo = fields.get(EMBARGO_UNTIL)
+        releasable = fields.get(RELEASABLE_TO) or ()
+        if isinstance(releasable, str):
+            releasable = (releasable,)
         return cls(
             owner=fields.get(OWNER),
             access=access,
-            releasable_to=frozenset(fields.get(RELEASABLE_TO) or ()),
+            releasable_to=frozenset(str(p) for p in releasable),
             embargo_until=parse_time(embargo) if embargo else None,
             export_control=fields.get(EXPORT_CONTROL),
         )
@@ -156,3 +169,100 @@ def visibility_cql2(viewer: Viewer, now: datetime | None = None) -> dict[str, An
     if viewer.partner_id is None:
         return others
     return {"op": "or", "args": [{"op": "=", "args": [{"property": OWNER}, viewer.partner_id]}, others]}
+
+
+def asset_meta(item_fields: Mapping[str, Any], asset: Mapping[str, Any]) -> AccessMeta:
+    """An asset's access: its item's ``dc:`` fields, with the asset's own ``dc:`` fields
+    (if any) laid over them. Whether the asset is served also needs its item visible."""
+    own = {k: asset[k] for k in FIELDS if k in asset}
+    return AccessMeta.from_fields({**item_fields, **own}) if own else AccessMeta.from_fields(item_fields)
+
+
+def visible_assets(viewer: Viewer, item: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """The assets of a (visible) item that `viewer` may see, by key: the one place hidden
+    assets are dropped, used both to present items and to answer downloads."""
+    assets = item.get("assets") or {}
+    if viewer.admin:
+        return dict(assets)
+    props = item.get("properties") or {}
+    now = now or datetime.now(UTC)
+    return {
+        key: asset for key, asset in assets.items()
+        if not any(k in asset for k in FIELDS) or can_see(viewer, asset_meta(props, asset), now)
+    }
+
+
+def narrowing_problem(inner: AccessMeta, outer: AccessMeta) -> str | None:
+    """Why `inner` (an item's or asset's access) is wider than `outer` (its collection's or
+    item's), or None when it only narrows it: same owner, an access class at least as
+    narrow, releasable only to partners `outer` releases to, an embargo no earlier."""
+    if outer.owner is not None and inner.owner != outer.owner:
+        return f"owner {inner.owner!r} differs from {outer.owner!r}"
+    if inner.access.rank < outer.access.rank:
+        return f"access {inner.access.value!r} is wider than {outer.access.value!r}"
+    if (inner.access is AccessClass.RESTRICTED and outer.access is AccessClass.RESTRICTED
+            and not inner.releasable_to <= outer.releasable_to):
+        extra = ", ".join(sorted(inner.releasable_to - outer.releasable_to))
+        return f"releasable to {extra}, which the enclosing record is not"
+    if outer.embargo_until is not None and (
+        inner.embargo_until is None or inner.embargo_until < outer.embargo_until
+    ):
+        return f"embargo ends before the enclosing record's ({outer.embargo_until.isoformat()})"
+    return None
+
+
+def fields_from_options(
+    *,
+    owner: str | None = None,
+    access: str | None = None,
+    releasable_to: str | None = None,
+    embargo_until: str | None = None,
+    export_control: str | None = None,
+) -> dict[str, Any]:
+    """The ``dc:`` fields given on a command line (only those given), checked.
+
+    `releasable_to` is comma-separated; `embargo_until` RFC 3339 ("none" clears it)."""
+    from datacenter.errors import InvalidRequest
+
+    out: dict[str, Any] = {}
+    if owner is not None:
+        out[OWNER] = owner
+    if access is not None:
+        try:
+            out[ACCESS] = AccessClass(access.lower()).value
+        except ValueError:
+            choices = ", ".join(c.value for c in AccessClass)
+            raise InvalidRequest(f"--access {access!r} is not one of: {choices}") from None
+    if releasable_to is not None:
+        out[RELEASABLE_TO] = sorted({p.strip() for p in releasable_to.split(",") if p.strip()})
+    if embargo_until is not None:
+        if embargo_until.lower() in ("", "none"):
+            out[EMBARGO_UNTIL] = None
+        else:
+            try:
+                when = parse_time(embargo_until)
+            except ValueError:
+                raise InvalidRequest(
+                    f"--embargo-until {embargo_until!r} is not an RFC 3339 time; write e.g. "
+                    "2027-06-01T00:00:00Z (or 'none' to lift the embargo)"
+                ) from None
+            out[EMBARGO_UNTIL] = when.isoformat().replace("+00:00", "Z")
+    if export_control is not None:
+        out[EXPORT_CONTROL] = export_control
+    return out
+
+
+def with_fields(target: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
+    """`target` with `fields` laid over its ``dc:`` fields (a None value removes the field)."""
+    out = dict(target)
+    for key, value in fields.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
+
+
+def dc_fields(target: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``dc:`` fields of a collection, item properties or asset."""
+    return {k: target[k] for k in FIELDS if k in target}

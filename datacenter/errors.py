@@ -82,3 +82,13 @@ class LabelError(ProductError):
 
 class MissingDatetime(ProductError):
     """The product carries no acquisition time and none was given with --datetime."""
+
+
+class Unauthorized(DatacenterError):
+    """An API key was given but is unknown, revoked, or belongs to a disabled partner."""
+
+    headers = {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(DatacenterError):
+    """A valid key that may not do this (a partner key on an admin-only route)."""

@@ -115,12 +115,14 @@ def _catalog(url: str) -> Catalog:
     return open_catalog(url)
 
 
-def _task(entry: Entry, settings: Settings, datetime_override: datetime | None) -> ProductResult:
+def _task(
+    entry: Entry, settings: Settings, datetime_override: datetime | None, access: dict[str, Any]
+) -> ProductResult:
     """One product, on a Dask worker: its own catalog handle (cached per URL) and store."""
     return ingest_product(
         entry.path, collection_id=entry.collection, catalog=_catalog(settings.resolved_catalog_url),
         store=Store.from_settings(settings), datetime_override=datetime_override,
-        overrides=entry.overrides,
+        overrides=entry.overrides, access=access,
     )  # fmt: skip
 
 
@@ -132,15 +134,21 @@ def run_batch(
     datetime_override: datetime | None = None,
     workers: int | None = None,
     on_result: Callable[[ProductResult], None] | None = None,
+    access: dict[str, Any] | None = None,
 ) -> IngestReport:
-    """Ingest every entry in parallel; results arrive (and `on_result` runs) as they finish."""
+    """Ingest every entry in parallel; results arrive (and `on_result` runs) as they finish.
+
+    `access`: ``dc:`` fields from the command line (`datacenter.access.fields_from_options`);
+    they become a new collection's defaults and narrow an existing one's for these items."""
     report = IngestReport()
-    for coll in dict.fromkeys(e.collection for e in entries):
-        ensure_collection(catalog, coll)
+    item_access = {
+        coll: ensure_collection(catalog, coll, access=access)
+        for coll in dict.fromkeys(e.collection for e in entries)
+    }
     if not entries:
         return report
     with dask_client(settings, workers=workers) as client:
-        futures = [client.submit(_task, e, settings, datetime_override, pure=False) for e in entries]
+        futures = [client.submit(_task, e, settings, datetime_override, item_access[e.collection], pure=False) for e in entries]
         by_future = dict(zip(futures, entries, strict=True))
         for future in as_completed(futures, loop=client.loop):
             entry = by_future[future]

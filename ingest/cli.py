@@ -6,14 +6,15 @@ import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from catalog.base import Catalog, open_catalog
-from datacenter.access import SYSTEM
+from catalog.base import open_catalog
+from datacenter.access import fields_from_options
 from datacenter.errors import InvalidRequest
 from datacenter.settings import get_settings
 from ingest.batch import expand_inputs, read_manifest, run_batch
@@ -44,6 +45,7 @@ def run_ingest(
     report_path: Path | None = None,
     manifest: Path | None = None,
     workers: int | None = None,
+    access: dict[str, Any] | None = None,
 ) -> IngestReport:
     settings = get_settings()
     override = parse_datetime_option(datetime_value)
@@ -60,7 +62,7 @@ def run_ingest(
         console=console, transient=True,
     ) as progress:
         if collection is not None and collection_title:
-            ensure_titled(catalog, collection, collection_title)
+            ensure_collection(catalog, collection, collection_title, access)
         task = progress.add_task("", total=len(entries), ok=0, failed=0, rate="")
         counts = {"ok": 0, "failed": 0, "bytes": 0}
 
@@ -87,7 +89,7 @@ def run_ingest(
 
         try:
             report = run_batch(entries, settings=settings, catalog=catalog, datetime_override=override,
-                               workers=workers, on_result=on_result)  # fmt: skip
+                               workers=workers, on_result=on_result, access=access)  # fmt: skip
         finally:
             if report_fh is not None:
                 report_fh.close()
@@ -102,13 +104,6 @@ def run_ingest(
     return report
 
 
-def ensure_titled(catalog: Catalog, collection: str, title: str) -> None:
-    ensure_collection(catalog, collection)
-    coll = catalog.get_collection(collection, viewer=SYSTEM)
-    if coll.get("title") != title:
-        catalog.upsert_collection({**coll, "title": title})
-
-
 def ingest_command(
     paths: list[str] = typer.Argument(None, help="Product files, folders, glob patterns or s3:// prefixes."),
     collection: str | None = typer.Option(None, "--collection", "-c", help="Collection id to ingest into."),
@@ -118,9 +113,22 @@ def ingest_command(
     ),
     report: Path | None = typer.Option(None, help="Write a JSON-lines report, one line per product."),
     manifest: Path | None = typer.Option(
-        None, help="CSV or JSON-lines manifest: path, collection and metadata overrides per product."
+        None, help="CSV or JSON-lines manifest: path, collection and metadata overrides per product "
+        "(dc: columns set a product's access, narrowing its collection's)."
     ),
     workers: int | None = typer.Option(None, help="Parallel products on local threads (default: up to 4)."),
+    owner: str | None = typer.Option(None, help="dc:owner: the agency owning the products (e.g. CNSA)."),
+    access: str | None = typer.Option(
+        None, help="dc:access: public | partners | restricted | owner (default: the collection's; "
+        "a new collection without it is owner-only)."
+    ),
+    releasable_to: str | None = typer.Option(
+        None, help="dc:releasable_to: comma-separated partner ids for --access restricted."
+    ),
+    embargo_until: str | None = typer.Option(
+        None, help="dc:embargo_until (RFC 3339): before it only the owner sees the products."
+    ),
+    export_control: str | None = typer.Option(None, help="dc:export_control marking, kept as given."),
 ) -> None:
     """Ingest products: COG or Zarr in the store, STAC Item in the catalog, in parallel.
 
@@ -128,7 +136,10 @@ def ingest_command(
     reason (and listed as quarantined) and does not stop the others. Re-running the same
     input writes nothing; re-running after a crash completes what was left.
     """
-    result = run_ingest(paths or [], collection, collection_title, datetime_value, report, manifest, workers)
+    fields = fields_from_options(owner=owner, access=access, releasable_to=releasable_to,
+                                 embargo_until=embargo_until, export_control=export_control)
+    result = run_ingest(paths or [], collection, collection_title, datetime_value, report, manifest,
+                        workers, fields or None)
     if not result.ok:
         raise typer.Exit(1)
 

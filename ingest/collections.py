@@ -29,8 +29,10 @@ import yaml
 from catalog.base import Catalog, StacCollection
 from datacenter.access import SYSTEM
 from datacenter.errors import InvalidRequest, NotFound
-from ingest.pipeline import new_collection
+from ingest.pipeline import ensure_collection, new_collection
 from ingest.product import stac_id
+
+__all__ = ["create_collection", "ensure_collection", "load_definition", "refresh_collection"]
 
 SUMMARISED = ("platform", "instruments", "mission", "processing:level", "ssys:targets")
 _ACCESS = {"owner": "dc:owner", "level": "dc:access", "access": "dc:access",
@@ -82,13 +84,6 @@ def create_collection(catalog: Catalog, path: Path) -> StacCollection:
         coll["summaries"] = _merge(old.get("summaries") or {}, coll["summaries"])
     catalog.upsert_collection(coll)
     return coll
-
-
-def ensure_collection(catalog: Catalog, collection_id: str) -> None:
-    try:
-        catalog.get_collection(collection_id, viewer=SYSTEM)
-    except NotFound:
-        catalog.upsert_collection(new_collection(collection_id))
 
 
 def refresh_collection(catalog: Catalog, collection_id: str, item_id: str | None = None) -> None:

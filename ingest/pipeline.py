@@ -20,8 +20,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from catalog.access_edit import check_narrows
 from catalog.base import Catalog, StacItem
-from datacenter.access import SYSTEM
+from datacenter.access import FIELDS as DC_FIELDS
+from datacenter.access import SCHEMA_URL, SYSTEM, dc_fields, with_fields
 from datacenter.errors import DatacenterError, InvalidRequest, NotFound
 from datacenter.storage import Store
 from ingest.product import Product, utc_datetime
@@ -91,14 +93,28 @@ def new_collection(collection_id: str, title: str | None = None) -> dict[str, An
     }
 
 
-def ensure_collection(catalog: Catalog, collection_id: str, title: str | None = None) -> None:
+def ensure_collection(
+    catalog: Catalog,
+    collection_id: str,
+    title: str | None = None,
+    access: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The collection, created if missing; a new collection takes `access` (the ``dc:``
+    fields given at ingest) as the defaults of its items. Returns the items' ``dc:`` fields:
+    the collection's defaults with `access` laid over them, which may only narrow them."""
     try:
         coll = catalog.get_collection(collection_id, viewer=SYSTEM)
     except NotFound:
-        catalog.upsert_collection(new_collection(collection_id, title))
-        return
-    if title and coll.get("title") != title:
-        catalog.upsert_collection({**coll, "title": title})
+        coll = with_fields(new_collection(collection_id, title), access or {})
+        catalog.upsert_collection(coll)
+    else:
+        if title and coll.get("title") != title:
+            coll = {**coll, "title": title}
+            catalog.upsert_collection(coll)
+    item_fields = dc_fields(with_fields(dc_fields(coll), access or {}))
+    check_narrows(item_fields, dc_fields(coll), f"items ingested into {collection_id}",
+                  f"collection {collection_id}")
+    return item_fields
 
 
 def refresh_extent(catalog: Catalog, collection_id: str) -> None:
@@ -114,21 +130,28 @@ def ingest_product(
     store: Store,
     datetime_override: datetime | None = None,
     overrides: Mapping[str, Any] | None = None,
+    access: Mapping[str, Any] | None = None,
 ) -> ProductResult:
     """Ingest one product; never raises for a bad product, returns a failed result instead.
 
     `overrides` replace what the label says (title, platform, mission, instruments,
     processing_level, start, end as RFC 3339) or add item properties (any other key).
+    `access` are the item's ``dc:`` fields (see `ensure_collection`); ``dc:`` keys among
+    `overrides` (a manifest row's) are laid over them and may only narrow them.
     """
     started = time.perf_counter()
     result = ProductResult(path=str(path), status="failed")
     try:
-        product = apply_overrides(find_reader(path).read(path), overrides or {})
+        product = find_reader(path).read(path)
         result.id = product.id
-        options = {"datetime": datetime_override, "overrides": dict(overrides or {})}
+        plain = {k: v for k, v in (overrides or {}).items() if k not in DC_FIELDS}
+        item_access = item_access_fields(access or {}, overrides or {}, product.id)
+        product = apply_overrides(product, plain)
+        options = {"datetime": datetime_override, "overrides": plain}
         with _product_lock(collection_id, product.id):
             _publish(product, result, collection_id=collection_id, catalog=catalog, store=store,
-                     fingerprint_value=fingerprint(product, options), datetime_override=datetime_override)  # fmt: skip
+                     fingerprint_value=fingerprint(product, options), datetime_override=datetime_override,
+                     access=item_access)  # fmt: skip
     except DatacenterError as exc:
         result.reason = str(exc)
     except OSError as exc:
@@ -141,6 +164,7 @@ def ingest_product(
 def _publish(
     product: Product, result: ProductResult, *, collection_id: str, catalog: Catalog,
     store: Store, fingerprint_value: str, datetime_override: datetime | None,
+    access: dict[str, Any],
 ) -> None:  # fmt: skip
     previous = _existing(catalog, collection_id, product.id)
     sweep_product(store, collection_id, product.id, keep=asset_keys(previous))
@@ -149,7 +173,13 @@ def _publish(
         and previous.get("properties", {}).get(FINGERPRINT) == fingerprint_value
         and assets_present(store, previous)
     ):
-        result.status, result.assets = "unchanged", asset_keys(previous)
+        result.assets = asset_keys(previous)
+        if dc_fields(previous.get("properties") or {}) == access:
+            result.status = "unchanged"
+            return
+        # same bytes, new access metadata: rewrite the item only (nothing to convert)
+        catalog.upsert_items([with_access(previous, access)])
+        result.status = "ingested"
         return
     with local_tmp() as tmp:
         out = convert(product, Path(tmp), collection_id=collection_id,
@@ -157,6 +187,7 @@ def _publish(
         out.item["properties"][FINGERPRINT] = fingerprint_value
         for key, value in getattr(product, "extra_properties", {}).items():
             out.item["properties"].setdefault(key, value)
+        out.item.update(with_access(out.item, access))
         upload_verified(store, out)
     try:
         catalog.upsert_items([out.item])
@@ -168,6 +199,29 @@ def _publish(
         store.delete(old_key)
     sweep_product(store, collection_id, product.id, keep=[out.key])
     result.status, result.assets, result.bytes = "ingested", [out.key], out.size
+
+
+def item_access_fields(
+    access: Mapping[str, Any], overrides: Mapping[str, Any], product_id: str
+) -> dict[str, Any]:
+    """The ``dc:`` fields of one item: `access` (collection defaults and command-line
+    options) with a manifest row's ``dc:`` overrides laid over them, which may only narrow."""
+    own = {k: v for k, v in overrides.items() if k in DC_FIELDS}
+    if not own:
+        return dict(access)
+    fields = dc_fields(with_fields(access, own))
+    check_narrows(fields, dict(access), f"manifest access of {product_id}", "its collection")
+    return fields
+
+
+def with_access(item: StacItem, access: Mapping[str, Any]) -> StacItem:
+    """`item` with exactly the ``dc:`` fields `access` (and the dc: extension declared)."""
+    props = {k: v for k, v in (item.get("properties") or {}).items() if k not in DC_FIELDS}
+    props.update(access)
+    extensions = [e for e in item.get("stac_extensions", []) if e != SCHEMA_URL]
+    if access:
+        extensions.append(SCHEMA_URL)
+    return {**item, "properties": props, "stac_extensions": extensions}
 
 
 _LOCKS: dict[tuple[str, str], threading.Lock] = {}
@@ -217,14 +271,18 @@ def ingest_paths(
     collection_title: str | None = None,
     datetime_override: datetime | None = None,
     on_result: Callable[[ProductResult], None] | None = None,
+    access: dict[str, Any] | None = None,
 ) -> IngestReport:
-    """Ingest every product in `paths` into `collection_id`; bad products do not stop the batch."""
-    ensure_collection(catalog, collection_id, collection_title)
+    """Ingest every product in `paths` into `collection_id`; bad products do not stop the batch.
+
+    `access`: ``dc:`` fields from the command line (`datacenter.access.fields_from_options`);
+    they become a new collection's defaults, and narrow an existing one's for these items."""
+    item_access = ensure_collection(catalog, collection_id, collection_title, access)
     report = IngestReport()
     for path in paths:
         res = ingest_product(
             path, collection_id=collection_id, catalog=catalog, store=store,
-            datetime_override=datetime_override,
+            datetime_override=datetime_override, access=item_access,
         )
         report.results.append(res)
         if on_result is not None:

@@ -36,6 +36,9 @@ def stac_offline():
         sys.path.insert(0, str(SHARED_TOOLS))
     import stac_offline
 
+    extensions = REPO / "docs" / "extensions"  # our own dc: extension's schema, by its $id
+    if str(extensions.resolve()) not in map(str, stac_offline.ROOTS):
+        stac_offline.add_schema_dir(extensions)
     return stac_offline
 
 

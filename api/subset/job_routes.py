@@ -18,9 +18,10 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.deps import get_store, get_viewer
+from api.deps import get_audit, get_store, get_viewer
 from api.downloads import serve_key
 from api.subset.jobs import JobRunner, owner_of, visible_job
+from catalog.audit import AuditLog
 from catalog.jobs import Job, JobNotFound, JobStatus, JobStore, now_utc
 from datacenter.access import Viewer
 from datacenter.errors import Conflict
@@ -114,7 +115,8 @@ def job_results(request: Request, job_id: str, jobs: JobStore = Depends(get_jobs
 
 
 def download_result(request: Request, job_id: str, name: str, jobs: JobStore = Depends(get_jobs),
-                    store: Store = Depends(get_store), viewer: Viewer = Depends(get_viewer)) -> Response:
+                    store: Store = Depends(get_store), viewer: Viewer = Depends(get_viewer),
+                    log: AuditLog = Depends(get_audit)) -> Response:
     """One result file; honours a single `Range`."""
     job = _finished(visible_job(jobs, job_id, viewer))
     result = next((r for r in job.results if r.name == name), None)
@@ -122,7 +124,7 @@ def download_result(request: Request, job_id: str, name: str, jobs: JobStore = D
         raise JobNotFound(f"job {job_id} has no result {name!r}; see /jobs/{job_id}/results")
     asset = {"type": result.media_type, "file:checksum": result.checksum}
     return serve_key(request, store, result.key, asset, f"result {name!r} of job {job_id}",
-                     whole_asset=True)
+                     whole_asset=True, log=log, viewer=viewer, record=f"jobs/{job_id}/{name}")
 
 
 for _method in ("GET", "HEAD"):

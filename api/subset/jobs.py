@@ -30,7 +30,7 @@ from api.subset.select import Selection, select
 from api.subset.source import open_source
 from catalog.base import Catalog, SearchQuery, StacItem
 from catalog.jobs import Job, JobNotFound, JobResult, JobStatus, JobStore, now_utc
-from datacenter.access import Viewer
+from datacenter.access import Viewer, visible_assets
 from datacenter.compute import Compute
 from datacenter.errors import InvalidRequest, PartnerRequired
 from datacenter.storage import Store, multihash_sha256
@@ -107,7 +107,7 @@ class JobRunner:
                 datetime=request.time_range(), filter=request.filter, limit=MAX_ITEMS, token=token,
                 viewer=viewer,
             ))
-            items.extend(page.items)
+            items.extend({**i, "assets": visible_assets(viewer, i)} for i in page.items)
             if len(items) > MAX_ITEMS:
                 raise InvalidRequest(f"the search matches more than {MAX_ITEMS} items; narrow it")
             token = page.next_token

@@ -18,7 +18,9 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from api.deps import get_catalog, get_store, get_viewer
+from api.audit import audit
+from api.client import lookup_item
+from api.deps import get_audit, get_catalog, get_store, get_viewer
 from api.subset.compute import write_subset
 from api.subset.request import (
     MEDIA_TYPES,
@@ -29,10 +31,11 @@ from api.subset.request import (
 )
 from api.subset.select import human_bytes, select
 from api.subset.source import open_source
+from catalog.audit import AuditLog
 from catalog.base import Catalog
-from datacenter.access import Viewer
+from datacenter.access import Viewer, visible_assets
 from datacenter.compute import Compute
-from datacenter.errors import ItemNotFound, TooLarge
+from datacenter.errors import TooLarge
 from datacenter.settings import Settings
 from datacenter.storage import Store
 
@@ -49,15 +52,10 @@ def get_datacenter_settings(request: Request) -> Settings:
 
 def subset_item(
     catalog: Catalog, store: Store, compute: Compute, settings: Settings, viewer: Viewer,
-    collection_id: str, item_id: str, options: SubsetOptions,
+    collection_id: str, item_id: str, options: SubsetOptions, log: AuditLog,
 ) -> FileResponse:
-    try:
-        item = catalog.get_item(collection_id, item_id, viewer=viewer)
-    except ItemNotFound as exc:
-        raise ItemNotFound(
-            f"collection {collection_id!r} has no item {item_id!r}; its items are listed at "
-            f"/collections/{collection_id}/items"
-        ) from exc
+    item = lookup_item(catalog, collection_id, item_id, viewer, log, action="subset")
+    item = {**item, "assets": visible_assets(viewer, item)}  # a hidden asset is no variable
     selection = select(open_source(item, store), options)
     limit = settings.subset_sync_limit
     if selection.nbytes > limit:
@@ -75,6 +73,8 @@ def subset_item(
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
+    audit(log, viewer, "subset", f"{collection_id}/{item_id}", True,
+          bytes_served=written.size, detail=json.dumps(options.describe()))
     return FileResponse(
         written.path, media_type=MEDIA_TYPES[options.format], filename=name,
         headers={"X-Subset-Estimate-Bytes": str(selection.nbytes),
@@ -96,12 +96,13 @@ def subset_get(
     compute: Compute = Depends(get_compute),
     settings: Settings = Depends(get_datacenter_settings),
     viewer: Viewer = Depends(get_viewer),
+    log: AuditLog = Depends(get_audit),
 ) -> FileResponse:
     """bbox=w,s,e,n (lon/lat; bbox-crs=native for item coordinates), datetime, variables,
     bands (values or ranges such as 900-1200), step or resolution, crs, format
     (netcdf | geotiff | zarr)."""
     options = options_from_query(dict(request.query_params))
-    return subset_item(catalog, store, compute, settings, viewer, collection_id, item_id, options)
+    return subset_item(catalog, store, compute, settings, viewer, collection_id, item_id, options, log)
 
 
 @router.post(_PATH, response_class=FileResponse, name="Subset an item (JSON body)")
@@ -114,7 +115,8 @@ def subset_post(
     compute: Compute = Depends(get_compute),
     settings: Settings = Depends(get_datacenter_settings),
     viewer: Viewer = Depends(get_viewer),
+    log: AuditLog = Depends(get_audit),
 ) -> FileResponse:
     """The same options as GET, as JSON (lists for bbox, variables, bands)."""
     options = parse_options(body)
-    return subset_item(catalog, store, compute, settings, viewer, collection_id, item_id, options)
+    return subset_item(catalog, store, compute, settings, viewer, collection_id, item_id, options, log)

@@ -159,7 +159,7 @@ def test_catalog_dependency_override_applies_to_records_and_downloads(api_data) 
         def __getattr__(self, name):
             return getattr(api_data.catalog, name)
 
-        def get_item(self, collection_id, item_id):
+        def get_item(self, collection_id, item_id, **kwargs):
             raise ItemNotFound(f"hidden {item_id!r}")
 
     app = create_app(api_data.catalog, api_data.store)

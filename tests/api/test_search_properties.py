@@ -51,6 +51,7 @@ def make_items(n: int, seed: int = 7) -> list[dict[str, Any]]:
         props: dict[str, Any] = {
             "datetime": (T0 + timedelta(hours=rng.randrange(0, 20 * 365 * 24))).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "platform": rng.choice(PLATFORMS),
+            "dc:access": "public",  # these tests are about search, not access
         }
         if rng.random() < 0.9:  # some items lack the numeric property
             props["gsd"] = rng.randrange(0, 50)
@@ -65,7 +66,7 @@ def make_items(n: int, seed: int = 7) -> list[dict[str, Any]]:
 
 def _collection(cid: str) -> dict[str, Any]:
     return {"type": "Collection", "stac_version": "1.0.0", "id": cid, "description": cid,
-            "license": "CC-BY-4.0", "links": [],
+            "license": "CC-BY-4.0", "links": [], "dc:access": "public",
             "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]},
                        "temporal": {"interval": [["2010-01-01T00:00:00Z", None]]}}}
 

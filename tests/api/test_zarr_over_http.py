@@ -23,7 +23,7 @@ from tests.api.conftest import serving
 
 def test_open_zarr_over_http_at_the_asset_href_gives_back_the_source_cube(tmp_path, clean_env):
     source = samples.make_pds4_spectral_cube(tmp_path / "cube")
-    result = CliRunner().invoke(load_commands(), ["ingest", str(source), "-c", "cubes"])
+    result = CliRunner().invoke(load_commands(), ["ingest", str(source), "-c", "cubes", "--access", "public"])
     assert result.exit_code == 0, result.output
     settings = get_settings()
     with open_catalog(settings.resolved_catalog_url) as catalog, serving(

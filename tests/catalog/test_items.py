@@ -170,3 +170,34 @@ def test_same_item_twice_in_one_batch_keeps_the_last(catalog, make_item):
 def test_upsert_accepts_a_generator_and_an_empty_batch(catalog, make_item):
     assert catalog.upsert_items(make_item(f"g{n}") for n in range(3)) == 3
     assert catalog.upsert_items([]) == 0
+
+
+def test_a_schema_1_catalog_upgrades_and_records_without_dc_fields_become_owner_only(
+    catalog_path, make_item
+):
+    import sqlite3
+
+    from catalog.sqlite import SQLiteCatalog
+    from datacenter.access import SYSTEM, Viewer
+
+    with SQLiteCatalog(catalog_path) as cat:
+        cat.upsert_collection({"id": "lro-nac", "type": "Collection", "dc:access": "public"})
+        cat.upsert_items([make_item("open"), make_item("legacy", **{"dc:access": None}),
+                          make_item("esa", **{"dc:access": "restricted", "dc:releasable_to": ["ESA"]})])
+    db = sqlite3.connect(catalog_path)  # turn it back into a schema-1 file
+    for statement in ("DROP INDEX items_dt", "DROP INDEX items_collection_dt",
+                      "DROP TABLE item_releasable", "DROP TABLE collection_releasable",
+                      "DROP TABLE releasable_bits",
+                      *(f"ALTER TABLE {t} DROP COLUMN {c}" for t in ("items", "collections")
+                        for c in ("acc_owner", "acc_class", "acc_embargo", "acc_rel_mask")),
+                      "CREATE INDEX items_dt ON items (dt DESC, collection, id, t_start, t_end)",
+                      "CREATE INDEX items_collection_dt ON items (collection, dt DESC, id, t_start, t_end)",
+                      "DELETE FROM schema_version", "INSERT INTO schema_version VALUES (1)"):
+        db.execute(statement)
+    db.commit()
+    db.close()
+    with SQLiteCatalog(catalog_path) as cat:
+        ids = lambda viewer: sorted(i["id"] for i in cat.search(SearchQuery(viewer=viewer)).items)  # noqa: E731
+        assert ids(SYSTEM) == ["esa", "legacy", "open"]
+        assert ids(Viewer(partner_id="ESA")) == ["esa", "open"]
+        assert ids(Viewer(partner_id="CNSA")) == ["open"]

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from catalog.base import SearchQuery, open_catalog
+from datacenter.access import SYSTEM
 from datacenter.cli import load_commands
 from datacenter.settings import get_settings
 from datacenter.storage import Store
@@ -51,12 +52,12 @@ def test_ingesting_a_folder_puts_every_product_in_catalog_and_store(products: Pa
     assert lines and all(line["status"] == "ingested" for line in lines)
     settings = get_settings()
     with open_catalog(settings.resolved_catalog_url) as cat:
-        page = cat.search(SearchQuery(collections=["moon"], limit=100))
+        page = cat.search(SearchQuery(collections=["moon"], limit=100, viewer=SYSTEM))
         assert sorted(i["id"] for i in page.items) == sorted(line["id"] for line in lines)
         stored = _stored_objects(Store.from_settings(settings))
         for item in page.items:
             assert item["assets"]["data"]["href"] in stored
-        extent = cat.get_collection("moon")["extent"]
+        extent = cat.get_collection("moon", viewer=SYSTEM)["extent"]
         assert extent["temporal"]["interval"][0][0] is not None
 
 
@@ -85,7 +86,7 @@ def test_bad_products_are_reported_one_line_each_and_leave_nothing_behind(tmp_pa
     assert any(truncated.name in line for line in failed), result.output
     settings = get_settings()
     with open_catalog(settings.resolved_catalog_url) as cat:
-        ids = [i["id"] for i in cat.search(SearchQuery(collections=["moon"], limit=100)).items]
+        ids = [i["id"] for i in cat.search(SearchQuery(collections=["moon"], limit=100, viewer=SYSTEM)).items]
     stored = _stored_objects(Store.from_settings(settings))
     # only the good product (if one was copied) made it, with exactly its one COG
     assert len(stored) == len(ids)

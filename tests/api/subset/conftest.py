@@ -2,9 +2,9 @@
 ingested by the real pipeline), a spectral cube (Zarr v3: time, band in nm, y, x), and a
 product only its owner may see; served over HTTP by uvicorn.
 
-Until the access layer resolves partners from API keys, the test app swaps `get_viewer`
-for one reading the `X-Test-Partner` header, and wraps the SQLite catalog in
-`PolicyCatalog`, which applies `datacenter.access` to items and assets.
+Partners CNSA (the owner), ESA and JAXA are registered in the catalog's partner store;
+`SubsetData.keys` holds the ``Authorization`` header of each, so requests go through the
+real access filter.
 """
 
 from __future__ import annotations
@@ -13,21 +13,17 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from fastapi import Request
 
 from api.app import create_app
-from api.deps import get_viewer
-from catalog.base import Catalog, SearchPage, SearchQuery, StacItem
+from catalog.base import StacItem
 from catalog.sqlite import SQLiteCatalog
-from datacenter.access import SYSTEM, Viewer, can_see_fields
-from datacenter.errors import ItemNotFound
+from datacenter.access import SYSTEM
 from datacenter.settings import Settings
 from datacenter.storage import Store
 from ingest.pipeline import ingest_paths
@@ -36,60 +32,7 @@ from tests.api.conftest import serving
 
 POLAR, MOSAIC, CUBE, SECRET = "ldem_87s_40m", "wac_mosaic_e180_643m", "m3-cube", "ldem_secret"
 SYNC_LIMIT = 300_000  # bytes: the whole mosaic (445 kB) is "too large" here
-
-
-class PolicyCatalog(Catalog):
-    """The SQLite catalog seen through `datacenter.access` (items and their assets)."""
-
-    def __init__(self, inner: SQLiteCatalog) -> None:
-        self.inner = inner
-        self.path = inner.path
-
-    def _filter(self, item: StacItem, viewer: Viewer) -> StacItem | None:
-        if not can_see_fields(viewer, item["properties"]):
-            return None
-        assets = {k: a for k, a in item.get("assets", {}).items()
-                  if can_see_fields(viewer, {**item["properties"], **a})}
-        return {**item, "assets": assets}
-
-    def get_item(self, collection_id: str, item_id: str, *, viewer: Viewer = SYSTEM) -> StacItem:
-        item = self._filter(self.inner.get_item(collection_id, item_id, viewer=SYSTEM), viewer)
-        if item is None:
-            raise ItemNotFound(f"no item {item_id!r}")
-        return item
-
-    def search(self, query: SearchQuery) -> SearchPage:
-        from dataclasses import replace
-
-        page = self.inner.search(replace(query, viewer=SYSTEM))
-        page.items = [i for i in (self._filter(i, query.viewer) for i in page.items) if i]
-        return page
-
-    def upsert_collection(self, collection: Any) -> None:
-        self.inner.upsert_collection(collection)
-
-    def get_collection(self, collection_id: str, *, viewer: Viewer = SYSTEM) -> Any:
-        return self.inner.get_collection(collection_id, viewer=viewer)
-
-    def list_collections(self, *, viewer: Viewer = SYSTEM) -> Any:
-        return self.inner.list_collections(viewer=viewer)
-
-    def delete_collection(self, collection_id: str) -> None:
-        self.inner.delete_collection(collection_id)
-
-    def upsert_items(self, items: Any) -> int:
-        return self.inner.upsert_items(items)
-
-    def delete_item(self, collection_id: str, item_id: str) -> None:
-        self.inner.delete_item(collection_id, item_id)
-
-    def collection_extent(self, collection_id: str, *, viewer: Viewer = SYSTEM) -> Any:
-        return self.inner.collection_extent(collection_id, viewer=viewer)
-
-
-def viewer_from_header(request: Request) -> Viewer:
-    partner = request.headers.get("X-Test-Partner")
-    return Viewer(partner_id=partner) if partner else Viewer()
+PARTNERS = ("CNSA", "ESA", "JAXA")
 
 
 def make_cube() -> xr.Dataset:
@@ -123,8 +66,9 @@ def cube_item(key: str) -> StacItem:
 class SubsetData:
     root: Path
     store: Store
-    catalog: PolicyCatalog
+    catalog: SQLiteCatalog
     cube: xr.Dataset
+    keys: dict[str, dict[str, str]]  # partner id -> its Authorization header
 
     def item(self, iid: str) -> StacItem:
         return self.catalog.get_item("lunar", iid, viewer=SYSTEM)
@@ -141,7 +85,8 @@ def subset_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SubsetData
     samples = root / "samples"
     paths = [make_pds4_south_polar_dem(samples, size=512),
              make_equatorial_mosaic_crossing_antimeridian(samples)]
-    report = ingest_paths(paths, collection_id="lunar", catalog=inner, store=store)
+    report = ingest_paths(paths, collection_id="lunar", catalog=inner, store=store,
+                          access={"dc:owner": "CNSA", "dc:access": "public"})
     assert report.ok, [r.to_dict() for r in report.failed]
     items = [inner.get_item("lunar", i, viewer=SYSTEM) for i in (POLAR, MOSAIC)]
     for item in items:  # public products, with a "slope" asset only the owner (CNSA) may see
@@ -155,7 +100,9 @@ def subset_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SubsetData
     cube = make_cube()
     cube.to_zarr(store.path("lunar/m3-cube/cube.zarr"), zarr_format=3, consolidated=False)
     inner.upsert_items([*items, secret, cube_item("lunar/m3-cube/cube.zarr")])
-    yield SubsetData(root, store, PolicyCatalog(inner), cube.compute())
+    partners = inner.partner_store()
+    keys = {p: {"Authorization": f"Bearer {partners.add_partner(p).secret_text}"} for p in PARTNERS}
+    yield SubsetData(root, store, inner, cube.compute(), keys)
     inner.close()
 
 
@@ -163,9 +110,14 @@ def subset_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SubsetData
 def subset_server(subset_data: SubsetData) -> Iterator[str]:
     settings = Settings(subset_sync_limit=SYNC_LIMIT, home=subset_data.root)
     app = create_app(subset_data.catalog, subset_data.store, settings=settings)
-    app.dependency_overrides[get_viewer] = viewer_from_header
     with serving(app) as url:
         yield url
+
+
+@pytest.fixture
+def keys(subset_data: SubsetData) -> dict[str, dict[str, str]]:
+    """The Authorization header of each registered partner (CNSA, ESA, JAXA)."""
+    return subset_data.keys
 
 
 @pytest.fixture

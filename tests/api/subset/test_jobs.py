@@ -17,14 +17,13 @@ import xarray as xr
 import zarr
 
 from api.app import create_app
-from api.deps import get_viewer
 from catalog.jobs import Job, JobStatus, now_utc
 from catalog.sqlite_jobs import SQLiteJobStore
 from datacenter.settings import Settings
 from tests.api.conftest import serving
-from tests.api.subset.conftest import CUBE, POLAR, SECRET, SubsetData, viewer_from_header
+from tests.api.subset.conftest import CUBE, POLAR, SECRET, SubsetData
 
-ESA, JAXA = {"X-Test-Partner": "ESA"}, {"X-Test-Partner": "JAXA"}
+Keys = dict[str, dict[str, str]]  # partner id -> Authorization header (fixture `keys`)
 
 
 def wait_finished(http: httpx.Client, url: str, headers: dict[str, str]) -> dict[str, Any]:
@@ -38,8 +37,9 @@ def wait_finished(http: httpx.Client, url: str, headers: dict[str, str]) -> dict
 
 
 def test_a_job_runs_to_results_that_only_its_owner_can_read_and_download(
-    http: httpx.Client, subset_data: SubsetData, tmp_path: Path
+    http: httpx.Client, subset_data: SubsetData, tmp_path: Path, keys: Keys
 ) -> None:
+    ESA, JAXA = keys["ESA"], keys["JAXA"]
     body = {"collections": ["lunar"], "bbox": [-180, -90, 180, -89.8], "format": "netcdf"}
     created = http.post("jobs", json=body, headers=ESA)
     assert created.status_code == 201, created.text
@@ -79,9 +79,9 @@ def test_a_job_runs_to_results_that_only_its_owner_can_read_and_download(
 
 
 def test_items_on_one_grid_merge_into_one_mosaic_and_others_give_one_file_each(
-    http: httpx.Client, tmp_path: Path
+    http: httpx.Client, tmp_path: Path, keys: Keys
 ) -> None:
-    cnsa = {"X-Test-Partner": "CNSA"}  # owns the secret twin of the polar DEM (same grid)
+    cnsa = keys["CNSA"]  # owns the secret twin of the polar DEM (same grid)
     body = {"ids": [POLAR, SECRET, CUBE], "format": "zarr", "step": 8}
     created = http.post("jobs", json=body, headers=cnsa)
     assert created.status_code == 201, created.text
@@ -97,8 +97,9 @@ def test_items_on_one_grid_merge_into_one_mosaic_and_others_give_one_file_each(
 
 
 def test_a_dismissed_job_stays_dismissed_and_keeps_no_files(
-    http: httpx.Client, subset_data: SubsetData
+    http: httpx.Client, subset_data: SubsetData, keys: Keys
 ) -> None:
+    ESA = keys["ESA"]
     created = http.post("jobs", json={"ids": [CUBE], "format": "netcdf"}, headers=ESA)
     location = created.headers["Location"]
     assert http.delete(location, headers=ESA).json()["status"] == "dismissed"
@@ -109,7 +110,8 @@ def test_a_dismissed_job_stays_dismissed_and_keeps_no_files(
     assert not subset_data.store.exists(f"jobs/{info['jobID']}/{CUBE}.nc")
 
 
-def test_job_requests_are_checked_before_a_job_exists(http: httpx.Client) -> None:
+def test_job_requests_are_checked_before_a_job_exists(http: httpx.Client, keys: Keys) -> None:
+    ESA = keys["ESA"]
     anonymous = http.post("jobs", json={"ids": [CUBE]})
     assert anonymous.status_code == 401
     nothing = http.post("jobs", json={"collections": ["lunar"], "ids": ["no-such-item"]}, headers=ESA)
@@ -121,8 +123,9 @@ def test_job_requests_are_checked_before_a_job_exists(http: httpx.Client) -> Non
 
 
 def test_after_a_restart_jobs_are_listed_and_interrupted_ones_have_failed(
-    subset_data: SubsetData, tmp_path: Path
+    subset_data: SubsetData, tmp_path: Path, keys: Keys
 ) -> None:
+    ESA = keys["ESA"]
     jobs = SQLiteJobStore(subset_data.catalog.path)
     stuck = Job(id="stuck-" + str(time.time_ns()), owner="ESA", request={"ids": [CUBE]},
                 status=JobStatus.RUNNING, progress=0.4)
@@ -131,7 +134,6 @@ def test_after_a_restart_jobs_are_listed_and_interrupted_ones_have_failed(
     jobs.create(stuck)
     jobs.create(old)
     app = create_app(subset_data.catalog, subset_data.store, settings=Settings(home=tmp_path))
-    app.dependency_overrides[get_viewer] = viewer_from_header
     with serving(app) as url, httpx.Client(base_url=url, timeout=30) as http:
         info = http.get(f"jobs/{stuck.id}", headers=ESA).json()
         assert info["status"] == "failed" and "submit it again" in info["error"]
@@ -158,7 +160,10 @@ def test_operators_list_show_and_cancel_jobs_from_the_command_line(tmp_path: Pat
     assert jobs.get("cli-job").status is JobStatus.DISMISSED
 
 
-def test_values_of_a_job_equal_the_source(http: httpx.Client, subset_data: SubsetData, tmp_path: Path) -> None:
+def test_values_of_a_job_equal_the_source(
+    http: httpx.Client, subset_data: SubsetData, tmp_path: Path, keys: Keys
+) -> None:
+    ESA = keys["ESA"]
     created = http.post("jobs", json={"ids": [CUBE], "bbox": [24, 0, 26, 1], "bands": ["540"]}, headers=ESA)
     info = wait_finished(http, created.headers["Location"], ESA)
     (result,) = http.get(f"{created.headers['Location']}/results", headers=ESA).json()["files"]

@@ -142,9 +142,11 @@ def test_bad_requests_are_400_naming_the_problem(
         assert name in response.json()["description"]
 
 
-def test_a_hidden_product_is_404_and_a_hidden_asset_is_no_variable(http: httpx.Client) -> None:
+def test_a_hidden_product_is_404_and_a_hidden_asset_is_no_variable(
+    http: httpx.Client, keys: dict[str, dict[str, str]]
+) -> None:
     assert http.get(SUBSET.format(SECRET)).status_code == 404
-    owner = {"X-Test-Partner": "CNSA"}
+    owner = keys["CNSA"]
     hidden = http.get(SUBSET.format(POLAR), params={"variables": "slope", "bbox": "-180,-90,180,-89.9"})
     assert hidden.status_code == 400
     assert "'slope'" in hidden.json()["description"] and "its variables are: data" in hidden.json()["description"]

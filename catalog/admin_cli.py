@@ -1,0 +1,150 @@
+"""``datacenter partners ...``, ``datacenter admin keys ...``, ``datacenter audit`` and
+``datacenter access set``: managing who sees what, and reading who saw what.
+
+Every change is written to the catalog database and takes effect on the API's next request
+(the server caches neither keys nor access metadata).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from catalog.access_edit import set_access
+from catalog.base import open_catalog
+from catalog.partners import IssuedKey
+from datacenter.access import fields_from_options, parse_time
+from datacenter.errors import InvalidRequest
+from datacenter.settings import get_settings
+
+console = Console()
+err_console = Console(stderr=True)  # hints go to stderr: stdout carries only the key
+partners_app = typer.Typer(help="Partner agencies and their API keys.", no_args_is_help=True)
+partner_keys_app = typer.Typer(help="Rotate or revoke API keys.", no_args_is_help=True)
+admin_app = typer.Typer(help="Administrator keys (separate from partner keys).", no_args_is_help=True)
+admin_keys_app = typer.Typer(help="Create administrator keys.", no_args_is_help=True)
+access_app = typer.Typer(help="Change the access metadata of records.", no_args_is_help=True)
+partners_app.add_typer(partner_keys_app, name="keys")
+admin_app.add_typer(admin_keys_app, name="keys")
+
+
+def _print_key(issued: IssuedKey) -> None:
+    who = f"partner {issued.partner_id}" if issued.partner_id else "administrator"
+    typer.echo(issued.secret_text)
+    err_console.print(
+        f"[dim]key id {issued.key_id} for {who}; shown once, store it now "
+        "(send it as 'Authorization: Bearer <key>')[/]", highlight=False,
+    )
+
+
+@partners_app.command("add")
+def partners_add(
+    partner_id: str = typer.Argument(..., help="Partner id, as used in dc:releasable_to (e.g. ESA)."),
+    name: str | None = typer.Option(None, help="Display name."),
+) -> None:
+    """Register a partner and print its first API key (once)."""
+    with open_catalog(get_settings().resolved_catalog_url) as cat:
+        _print_key(cat.partner_store().add_partner(partner_id, name))
+
+
+@partners_app.command("list")
+def partners_list() -> None:
+    """List partners, whether they are enabled, and their active key ids."""
+    with open_catalog(get_settings().resolved_catalog_url) as cat:
+        table = Table("partner", "name", "enabled", "active keys", "created")
+        for p in cat.partner_store().list_partners():
+            table.add_row(p.id, p.name, "yes" if p.enabled else "no", ", ".join(p.active_keys) or "-",
+                          p.created.isoformat(timespec="seconds"))
+        console.print(table)
+
+
+@partner_keys_app.command("rotate")
+def keys_rotate(partner_id: str = typer.Argument(..., help="Partner id.")) -> None:
+    """Issue a new key for a partner and revoke its others (effective on the next request)."""
+    with open_catalog(get_settings().resolved_catalog_url) as cat:
+        _print_key(cat.partner_store().rotate_key(partner_id))
+
+
+@partner_keys_app.command("revoke")
+def keys_revoke(key_id: str = typer.Argument(..., help="Key id (from `partners list`).")) -> None:
+    """Revoke one key (partner or admin), effective on the next request."""
+    with open_catalog(get_settings().resolved_catalog_url) as cat:
+        cat.partner_store().revoke_key(key_id)
+    console.print(f"revoked key {key_id}")
+
+
+@partners_app.command("disable")
+def partners_disable(partner_id: str = typer.Argument(..., help="Partner id.")) -> None:
+    """Disable a partner: every key of it fails from the next request on."""
+    with open_catalog(get_settings().resolved_catalog_url) as cat:
+        cat.partner_store().disable_partner(partner_id)
+    console.print(f"disabled partner {partner_id}")
+
+
+@admin_keys_app.command("create")
+def admin_keys_create() -> None:
+    """Create an administrator key (sees every record; for transactions and management)."""
+    with open_catalog(get_settings().resolved_catalog_url) as cat:
+        _print_key(cat.partner_store().create_admin_key())
+
+
+def audit_command(
+    partner: str | None = typer.Option(None, help="Only this partner ('anonymous', 'admin' too)."),
+    record: str | None = typer.Option(None, help="Only this record and what is under it: CID, CID/IID."),
+    since: str | None = typer.Option(None, help="Only events at or after this RFC 3339 time."),
+    limit: int = typer.Option(1000, help="At most this many events (oldest first)."),
+) -> None:
+    """Show audit events: who, what, allowed or denied, bytes served, when."""
+    try:
+        since_dt = parse_time(since) if since else None
+    except ValueError:
+        raise InvalidRequest(f"--since {since!r} is not an RFC 3339 time, e.g. 2026-01-31T00:00:00Z") from None
+    with open_catalog(get_settings().resolved_catalog_url) as cat:
+        events = cat.audit_log().query(who=partner, record=record, since=since_dt, limit=limit)
+    table = Table("time", "who", "key", "action", "record", "decision", "bytes", "detail")
+    for e in events:
+        table.add_row(e.at.astimezone(UTC).isoformat(timespec="seconds"), e.who, e.key_id or "-",
+                      e.action, e.record or "-", "allowed" if e.allowed else "denied",
+                      "-" if e.bytes is None else str(e.bytes), e.detail or "")
+    console.print(table)
+
+
+@access_app.command("set")
+def access_set(
+    collection: str | None = typer.Option(None, "--collection", help="Collection id."),
+    item: str | None = typer.Option(None, "--item", help="COLLECTION_ID/ITEM_ID."),
+    asset: str | None = typer.Option(None, "--asset", help="Asset key of --item."),
+    owner: str = typer.Option(..., help="dc:owner."),
+    access: str = typer.Option(..., help="public | partners | restricted | owner."),
+    releasable_to: str | None = typer.Option(None, help="Comma-separated partner ids."),
+    embargo_until: str | None = typer.Option(None, help="RFC 3339 time, or 'none' to lift."),
+    export_control: str | None = typer.Option(None, help="dc:export_control marking."),
+) -> None:
+    """Set who may see a collection, an item or one asset; effective on the next request."""
+    if (collection is None) == (item is None):
+        raise InvalidRequest("give exactly one of --collection ID or --item COLLECTION_ID/ITEM_ID")
+    fields = fields_from_options(owner=owner, access=access, releasable_to=releasable_to or "",
+                                 embargo_until=embargo_until or "none", export_control=export_control)
+    if fields.get("dc:releasable_to") == []:
+        fields["dc:releasable_to"] = None
+    if item is not None:
+        cid, sep, iid = item.partition("/")
+        if not sep or not cid or not iid:
+            raise InvalidRequest(f"--item {item!r} must be COLLECTION_ID/ITEM_ID")
+    else:
+        cid, iid = collection, None  # type: ignore[assignment]
+    with open_catalog(get_settings().resolved_catalog_url) as cat:
+        new = set_access(cat, fields, cid, iid, asset)
+    target = f"{cid}/{iid}" if iid else cid
+    console.print(f"{target}{'#' + asset if asset else ''}: {new}  ({datetime.now(UTC):%H:%M:%S} UTC)",
+                  highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(partners_app, name="partners")
+    app.add_typer(admin_app, name="admin")
+    app.add_typer(access_app, name="access")
+    app.command("audit")(audit_command)

@@ -1,0 +1,151 @@
+"""`datacenter.access` rules as SQLite: the access columns of a row and the visibility filter.
+
+Items and collections carry four narrow columns and a side table:
+
+    acc_owner     TEXT     dc:owner (NULL: none)
+    acc_class     INTEGER  0 public, 1 partners, 2 restricted, 3 owner (missing/unknown: 3)
+    acc_embargo   INTEGER  dc:embargo_until in microseconds since the epoch (NULL: none)
+    acc_rel_mask  INTEGER  dc:releasable_to as a bit set; `releasable_bits` gives each
+                           partner id its bit (at most 63 distinct ids in releasable lists)
+    <table>_releasable (key, partner)  the lists themselves, one row per entry (for
+                                       "what is released to X" questions; not read by search)
+
+The mask makes the `restricted` test one AND on a column of the covering index instead of
+a probe into another table per row (measured 2x faster on large counts).
+
+`visibility_sql` is `datacenter.access.can_see` written over those columns (tests compare
+the two on random records); the viewer's id and the current time are bound parameters,
+never pasted into the SQL text.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from typing import Any
+
+from catalog.sqlite_rows import AccessColumns, access_columns, to_us
+from datacenter.access import Viewer
+from datacenter.errors import InvalidRequest
+
+__all__ = ["AccessColumns", "access_columns", "item_visibility", "visibility_sql"]
+
+# Version 2 (also the upgrade from 1): the access columns join the covering sort indexes, so
+# a filtered search still walks index entries only; releasable lists are side tables keyed
+# by record first, so the `restricted` probe is one seek.
+ACCESS_SCHEMA = """
+CREATE TABLE item_releasable (key INTEGER NOT NULL, partner TEXT NOT NULL,
+    PRIMARY KEY (key, partner)) WITHOUT ROWID;
+CREATE TABLE collection_releasable (key TEXT NOT NULL, partner TEXT NOT NULL,
+    PRIMARY KEY (key, partner)) WITHOUT ROWID;
+CREATE TABLE releasable_bits (partner TEXT PRIMARY KEY, bit INTEGER NOT NULL UNIQUE) WITHOUT ROWID;
+CREATE INDEX items_dt ON items
+    (dt DESC, collection, id, t_start, t_end, acc_class, acc_embargo, acc_owner, acc_rel_mask);
+CREATE INDEX items_collection_dt ON items
+    (collection, dt DESC, id, t_start, t_end, acc_class, acc_embargo, acc_owner, acc_rel_mask);
+"""
+MAX_RELEASABLE_IDS = 63  # bits 0..62 of a signed 64-bit integer
+
+
+def releasable_mask(c: sqlite3.Connection, partners: tuple[str, ...]) -> int:
+    """The bit set of `partners`, giving new ids the next free bits (inside the caller's
+    write transaction)."""
+    if not partners:
+        return 0
+    bits = dict(c.execute(
+        "SELECT partner, bit FROM releasable_bits WHERE partner IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(partners)),),
+    ).fetchall())
+    for partner in partners:
+        if partner not in bits:
+            used = c.execute("SELECT count(*) FROM releasable_bits").fetchone()[0]
+            if used >= MAX_RELEASABLE_IDS:
+                raise InvalidRequest(
+                    f"dc:releasable_to names {partner!r}, but the catalog already knows "
+                    f"{MAX_RELEASABLE_IDS} distinct releasable partner ids, its limit; "
+                    "check for misspelled ids (`datacenter partners list`)"
+                )
+            c.execute("INSERT INTO releasable_bits (partner, bit) VALUES (?, ?)", (partner, used))
+            bits[partner] = used
+    mask = 0
+    for partner in partners:
+        mask |= 1 << bits[partner]
+    return mask
+
+
+def visibility_sql(
+    viewer: Viewer, alias: str, releasable: str, key: str, now: datetime | None = None
+) -> tuple[str, dict[str, Any]]:
+    """(SQL condition over `alias`'s access columns, parameters) true for rows `viewer` sees.
+
+    `releasable` / `key` name the side table of lists and `alias`'s key column (kept for
+    backends that probe the lists; this one tests `acc_rel_mask`). The viewer's bit is an
+    uncorrelated subquery, evaluated once; a partner in no list has none, so NULL: false.
+    """
+    if viewer.admin:
+        return "1", {}
+    now_us = to_us(now or datetime.now(UTC))
+    open_now = f"({alias}.acc_embargo IS NULL OR {alias}.acc_embargo <= :v_now)"
+    if viewer.partner_id is None:
+        return f"({alias}.acc_class = 0 AND {open_now})", {"v_now": now_us}
+    released = (
+        f"({alias}.acc_class = 2 AND ({alias}.acc_rel_mask"
+        " & (SELECT 1 << bit FROM releasable_bits WHERE partner = :v_pid)) != 0)"
+    )
+    sql = (
+        f"({alias}.acc_owner = :v_pid OR ({open_now} AND"
+        f" ({alias}.acc_class <= 1 OR {released})))"
+    )
+    return sql, {"v_now": now_us, "v_pid": viewer.partner_id}
+
+
+def item_visibility(viewer: Viewer, now: datetime | None = None) -> tuple[str, dict[str, Any]]:
+    """Items `viewer` sees, over `items i`: the item's own access AND its collection's (the
+    collection test is an uncorrelated subquery SQLite evaluates once per statement)."""
+    if viewer.admin:
+        return "1", {}
+    now = now or datetime.now(UTC)
+    own, params = visibility_sql(viewer, "i", "item_releasable", "pk", now)
+    coll, _ = visibility_sql(viewer, "c", "collection_releasable", "id", now)
+    return f"({own} AND i.collection IN (SELECT c.id FROM collections c WHERE {coll}))", params
+
+
+def collection_visibility(viewer: Viewer) -> tuple[str, dict[str, Any]]:
+    return visibility_sql(viewer, "c", "collection_releasable", "id")
+
+
+def write_collection_access(c: sqlite3.Connection, cid: str, a: AccessColumns) -> None:
+    c.execute(
+        "UPDATE collections SET acc_owner = ?, acc_class = ?, acc_embargo = ?, acc_rel_mask = ?"
+        " WHERE id = ?",
+        (a.owner, a.klass, a.embargo, releasable_mask(c, a.releasable_to), cid),
+    )
+    c.execute("DELETE FROM collection_releasable WHERE key = ?", (cid,))
+    c.executemany("INSERT INTO collection_releasable (key, partner) VALUES (?, ?)",
+                  ((cid, p) for p in a.releasable_to))
+
+
+def write_item_access(c: sqlite3.Connection, pk: int, a: AccessColumns) -> None:
+    c.execute("UPDATE items SET acc_owner = ?, acc_class = ?, acc_embargo = ?, acc_rel_mask = ?"
+              " WHERE pk = ?", (a.owner, a.klass, a.embargo, releasable_mask(c, a.releasable_to), pk))
+    c.execute("DELETE FROM item_releasable WHERE key = ?", (pk,))
+    c.executemany("INSERT INTO item_releasable (key, partner) VALUES (?, ?)", ((pk, p) for p in a.releasable_to))
+
+
+def upgrade_from_1(c: sqlite3.Connection) -> None:
+    """Add the access columns, filled from the stored JSON (records without dc: fields
+    become owner-only, as the policy says), and rebuild the sort indexes around them."""
+    for table in ("collections", "items"):
+        for column in ("acc_owner TEXT", "acc_class INTEGER NOT NULL DEFAULT 3", "acc_embargo INTEGER", "acc_rel_mask INTEGER NOT NULL DEFAULT 0"):
+            c.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+    c.execute("DROP INDEX items_dt")
+    c.execute("DROP INDEX items_collection_dt")
+    for statement in ACCESS_SCHEMA.split(";"):
+        if statement.strip():
+            c.execute(statement)
+    for cid, content in c.execute("SELECT id, content FROM collections").fetchall():
+        write_collection_access(c, cid, access_columns(json.loads(content), f"collection {cid!r}"))
+    for pk, content in c.execute("SELECT pk, content FROM item_data").fetchall():
+        props = json.loads(content).get("properties") or {}
+        write_item_access(c, pk, access_columns(props, f"item #{pk}"))

@@ -1,0 +1,239 @@
+"""Partners, keys and the audit log in the SQLite catalog file (tables of their own).
+
+The audit table is append-only by contract: this module only ever INSERTs into it, and a
+trigger refuses UPDATE and DELETE, so a bug elsewhere cannot rewrite history.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from catalog.audit import AuditEvent, AuditLog
+from catalog.partners import (
+    IssuedKey,
+    KeyRecord,
+    Partner,
+    PartnerStore,
+    Role,
+    check_partner_id,
+    new_key,
+)
+from catalog.sqlite_rows import from_us, to_us
+from datacenter.errors import Conflict, NotFound
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS partners (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, enabled INTEGER NOT NULL DEFAULT 1,
+    created INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id TEXT PRIMARY KEY, partner TEXT REFERENCES partners (id), role TEXT NOT NULL,
+    digest TEXT NOT NULL, created INTEGER NOT NULL, revoked INTEGER
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, who TEXT NOT NULL, key_id TEXT,
+    action TEXT NOT NULL, record TEXT, allowed INTEGER NOT NULL, bytes INTEGER, detail TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_who ON audit (who, at);
+CREATE INDEX IF NOT EXISTS audit_record ON audit (record, at);
+CREATE INDEX IF NOT EXISTS audit_at ON audit (at);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END
+"""
+
+
+class _Db:
+    """One connection per thread (and per process after fork) on the catalog file."""
+
+    def __init__(self, path: str | os.PathLike[str], timeout: float = 30.0) -> None:
+        self.path, self.timeout = Path(path), timeout
+        self._local = threading.local()
+        self._pid = os.getpid()
+        conn = self.conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _SCHEMA.split(";\n"):
+                if statement.strip():
+                    conn.execute(statement)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def conn(self) -> sqlite3.Connection:
+        if os.getpid() != self._pid:
+            self._pid, self._local = os.getpid(), threading.local()
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+def _now() -> int:
+    return to_us(datetime.now(UTC))
+
+
+class SQLitePartnerStore(PartnerStore):
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._db = _Db(path)
+
+    def _issue(self, c: sqlite3.Connection, partner_id: str | None, role: Role) -> IssuedKey:
+        issued, digest = new_key(partner_id, role)
+        c.execute(
+            "INSERT INTO api_keys (key_id, partner, role, digest, created) VALUES (?, ?, ?, ?, ?)",
+            (issued.key_id, partner_id, role, digest, _now()),
+        )
+        return issued
+
+    def add_partner(self, partner_id: str, name: str | None = None) -> IssuedKey:
+        check_partner_id(partner_id)
+        c = self._db.conn()
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            if c.execute("SELECT 1 FROM partners WHERE id = ?", (partner_id,)).fetchone():
+                raise Conflict(
+                    f"partner {partner_id!r} already exists; use `datacenter partners keys rotate "
+                    f"{partner_id}` for a new key"
+                )
+            c.execute("INSERT INTO partners (id, name, created) VALUES (?, ?, ?)",
+                      (partner_id, name or partner_id, _now()))
+            issued = self._issue(c, partner_id, "partner")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        c.execute("COMMIT")
+        return issued
+
+    def list_partners(self) -> list[Partner]:
+        c = self._db.conn()
+        rows = c.execute("SELECT id, name, enabled, created FROM partners ORDER BY id").fetchall()
+        keys: dict[str, list[str]] = {}
+        for key_id, partner in c.execute(
+            "SELECT key_id, partner FROM api_keys WHERE revoked IS NULL AND partner IS NOT NULL"
+            " ORDER BY created"
+        ):
+            keys.setdefault(partner, []).append(key_id)
+        return [
+            Partner(pid, name, bool(enabled), datetime.fromisoformat(from_us(created)),
+                    tuple(keys.get(pid, ())))
+            for pid, name, enabled, created in rows
+        ]
+
+    def _require_partner(self, c: sqlite3.Connection, partner_id: str) -> None:
+        if not c.execute("SELECT 1 FROM partners WHERE id = ?", (partner_id,)).fetchone():
+            known = ", ".join(r[0] for r in c.execute("SELECT id FROM partners ORDER BY id")) or "none"
+            raise NotFound(f"no partner {partner_id!r}; registered partners: {known}")
+
+    def rotate_key(self, partner_id: str) -> IssuedKey:
+        c = self._db.conn()
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            self._require_partner(c, partner_id)
+            c.execute("UPDATE api_keys SET revoked = ? WHERE partner = ? AND revoked IS NULL",
+                      (_now(), partner_id))
+            issued = self._issue(c, partner_id, "partner")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        c.execute("COMMIT")
+        return issued
+
+    def revoke_key(self, key_id: str) -> None:
+        c = self._db.conn()
+        cur = c.execute("UPDATE api_keys SET revoked = coalesce(revoked, ?) WHERE key_id = ?",
+                        (_now(), key_id))
+        if cur.rowcount == 0:
+            raise NotFound(f"no API key {key_id!r}; `datacenter partners list` shows the key ids")
+
+    def disable_partner(self, partner_id: str) -> None:
+        c = self._db.conn()
+        self._require_partner(c, partner_id)
+        c.execute("UPDATE partners SET enabled = 0 WHERE id = ?", (partner_id,))
+
+    def create_admin_key(self) -> IssuedKey:
+        c = self._db.conn()
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            issued = self._issue(c, None, "admin")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        c.execute("COMMIT")
+        return issued
+
+    def find_key(self, key_id: str) -> KeyRecord | None:
+        row = self._db.conn().execute(
+            "SELECT k.key_id, k.partner, k.role, k.digest, k.revoked IS NOT NULL,"
+            " coalesce(p.enabled, 1) FROM api_keys k LEFT JOIN partners p ON p.id = k.partner"
+            " WHERE k.key_id = ?",
+            (key_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return KeyRecord(row[0], row[1], row[2], row[3], bool(row[4]), bool(row[5]))
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class SQLiteAuditLog(AuditLog):
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._db = _Db(path)
+
+    def record(self, event: AuditEvent) -> None:
+        self._db.conn().execute(
+            "INSERT INTO audit (at, who, key_id, action, record, allowed, bytes, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (to_us(event.at), event.who, event.key_id, event.action, event.record,
+             int(event.allowed), event.bytes, event.detail),
+        )
+
+    def query(
+        self,
+        *,
+        who: str | None = None,
+        record: str | None = None,
+        since: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[AuditEvent]:
+        where, params = ["1"], {}  # type: ignore[var-annotated]
+        params_: dict[str, Any] = params
+        if who is not None:
+            where.append("who = :who")
+            params_["who"] = who
+        if record is not None:  # the record itself, or anything under it (assets, items)
+            where.append("(record = :rec OR substr(record, 1, length(:rec) + 1) IN (:rec || '/', :rec || '#'))")
+            params_["rec"] = record
+        if since is not None:
+            where.append("at >= :since")
+            params_["since"] = to_us(since)
+        rows = self._db.conn().execute(
+            "SELECT at, who, key_id, action, record, allowed, bytes, detail FROM audit"
+            f" WHERE {' AND '.join(where)} ORDER BY seq LIMIT :limit",
+            {**params_, "limit": limit},
+        ).fetchall()
+        return [
+            AuditEvent(who=w, action=a, record=r, allowed=bool(ok), key_id=k, bytes=b, detail=d,
+                       at=datetime.fromisoformat(from_us(at)))
+            for at, w, k, a, r, ok, b, d in rows
+        ]
+
+    def close(self) -> None:
+        self._db.close()
