@@ -95,7 +95,9 @@ def test_store_down_mid_batch_fails_the_rest_with_a_reason_and_a_rerun_completes
 def test_store_down_during_downloads_is_503_with_retry_after_then_recovers(
     s3_store: S3Server, tiles: list[Path]
 ) -> None:
-    result = runner.invoke(load_commands(), ["ingest", str(tiles[0]), "-c", "moon"])
+    result = runner.invoke(
+        load_commands(), ["ingest", str(tiles[0]), "-c", "moon", "--owner", "CNSA", "--access", "public"]
+    )
     assert result.exit_code == 0, result.output
     href = "/collections/moon/items/tile-0/assets/data"
     with TestClient(app_from_settings(get_settings())) as client:

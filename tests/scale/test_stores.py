@@ -35,7 +35,9 @@ def products(tmp_path: Path) -> Path:
 def _ingest(products: Path, tmp_path: Path) -> list[dict]:
     report = tmp_path / "report.jsonl"
     result = runner.invoke(
-        load_commands(), ["ingest", str(products), "-c", "moon", "--report", str(report)]
+        load_commands(),
+        ["ingest", str(products), "-c", "moon", "--owner", "CNSA", "--access", "public",
+         "--report", str(report)],
     )
     assert result.exit_code == 0, result.output
     return [json.loads(line) for line in report.read_text().splitlines()]
