@@ -41,6 +41,7 @@ from api.subset.compute import write_subset
 from api.subset.request import parse_options
 from api.subset.select import select
 from api.subset.source import open_source
+from api.subset.write import GDAL_WRITE_ENV
 from catalog.sqlite import SQLiteCatalog
 from datacenter.access import SYSTEM
 from datacenter.compute import local_cluster, local_threads
@@ -162,10 +163,11 @@ def bench_cog(store: Store, catalog: SQLiteCatalog, cog: Path, n: int, work: Pat
         sel = select(open_source(item, store), opts)
         write_subset([sel], opts.format, work / "ours.tif", local_threads(), direct_limit=direct_limit)
 
-    def translate() -> None:  # gdal_translate -projwin ... -of COG: GDAL's own vrt:// projwin
-        w, s, e, n_ = bbox
-        rasterio.shutil.copy(f"vrt://{src_path}?projwin={w!r},{n_!r},{e!r},{s!r}",
-                             work / "translate.tif", driver="COG", COMPRESS="DEFLATE")
+    def translate() -> None:  # gdal_translate -projwin ... -of COG: GDAL's own vrt:// projwin,
+        w, s, e, n_ = bbox  # with the GDAL config our writer uses (threads, cache)
+        with rasterio.Env(**GDAL_WRITE_ENV):
+            rasterio.shutil.copy(f"vrt://{src_path}?projwin={w!r},{n_!r},{e!r},{s!r}",
+                                 work / "translate.tif", driver="COG", COMPRESS="DEFLATE")
 
     def read_write_translate() -> None:  # the earlier baseline: window read, tiled GTiff, COG
         with rasterio.open(src_path) as src:
