@@ -158,7 +158,7 @@ def _index_range(coord: np.ndarray, lo: float, hi: float) -> slice | None:
 
 def _index_runs(coord: np.ndarray, lo: float, hi: float, half: float) -> list[slice]:
     """Like `_index_range` (`half` = half a pixel), as one slice per contiguous run of pixels
-    (two when a wrapped longitude range takes both ends of a -180..180 grid)."""
+    (two when a wrapped longitude range takes both ends of a longitude grid)."""
     eps = half * 1e-6
     inside = np.nonzero((coord > lo - half + eps) & (coord < hi + half - eps))[0]
     if inside.size == 0:
@@ -178,8 +178,9 @@ def _bbox(ds: xr.Dataset, source: Source, options: SubsetOptions) -> xr.Dataset:
     xcoord = np.asarray(ds[xdim].values, dtype=float)
     half = abs(float(xcoord[1] - xcoord[0])) / 2 if len(xcoord) > 1 else 0.0
     geographic = source.crs is not None and source.crs.is_geographic and options.bbox_crs == "lonlat"
-    if geographic:
-        xcoord = np.where(xcoord < minx, xcoord + 360.0, xcoord)  # lon grid across 180
+    if geographic:  # longitudes into [west, west + 360): -180..180 and 0..360 grids alike
+        base = minx - half
+        xcoord = base + np.mod(xcoord - base, 360.0)
     runs = _index_runs(xcoord, minx, maxx, half)
     ys = _index_range(np.asarray(ds[ydim].values, dtype=float), miny, maxy)
     if not runs or ys is None:
@@ -189,8 +190,9 @@ def _bbox(ds: xr.Dataset, source: Source, options: SubsetOptions) -> xr.Dataset:
         )
     if len(runs) == 1:
         return ds.isel({xdim: runs[0], ydim: ys})
-    # A bbox across 180 on a -180..180 longitude grid: both sides, joined in longitude order
-    # on a wrapped coordinate (e.g. 170 .. 190 degrees_east), so the grid stays regular.
+    # A bbox across the grid's longitude seam (180 on a -180..180 grid, 0 on a 0..360 one):
+    # both sides, joined in longitude order on a wrapped coordinate (e.g. 170 .. 190
+    # degrees_east), so the grid stays regular.
     parts = []
     for run in sorted(runs, key=lambda r: xcoord[r.start]):
         part = ds.isel({xdim: run, ydim: ys})

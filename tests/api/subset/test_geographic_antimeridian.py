@@ -1,5 +1,6 @@
-"""A bbox across 180 degrees on a global -180..180 longitude grid (Moon geographic): both
-sides come back, joined in longitude order on a wrapped coordinate (170 .. 190 E)."""
+"""A bbox across a global longitude grid's seam (Moon geographic: 180 on a -180..180 grid,
+0 on a 0..360 one): both sides come back, joined in longitude order on a wrapped coordinate
+(e.g. 170 .. 190 E)."""
 
 from __future__ import annotations
 
@@ -79,3 +80,25 @@ def test_a_bbox_not_crossing_180_is_one_plain_window(
     with xr.open_dataset(tmp_path / "out.nc", mask_and_scale=False) as ds:
         np.testing.assert_array_equal(ds["x"].values, np.arange(-178.5, -170, 1.0))
         np.testing.assert_array_equal(ds["data"].values, global_grid[85:95, 1:10])
+
+
+def test_a_bbox_across_0_on_a_0_to_360_grid_has_both_sides(
+    http: httpx.Client, subset_data: SubsetData, global_grid: np.ndarray, tmp_path: Path
+) -> None:
+    """The same values on a 0..360 E grid: 10 W .. 10 E takes its last and first columns."""
+    east = np.concatenate([global_grid[:, 180:], global_grid[:, :180]], axis=1)  # 0..360 E
+    path = make_geotiff(tmp_path, name="global_grid_0_360", crs="IAU_2015:30100",
+                        transform=from_origin(0, 90, 1, 1), data=east, nodata=-1)
+    report = ingest_paths([path], collection_id="lunar-global", catalog=subset_data.catalog.inner,
+                          store=subset_data.store)
+    assert report.ok, [r.to_dict() for r in report.failed]
+    item = subset_data.catalog.inner.get_item("lunar-global", "global_grid_0_360", viewer=SYSTEM)
+    item["properties"]["dc:access"] = "public"
+    subset_data.catalog.inner.upsert_items([item])
+    response = http.get("collections/lunar-global/items/global_grid_0_360/subset",
+                        params={"bbox": "-10,-5,10,5", "format": "netcdf"})
+    assert response.status_code == 200, response.text
+    (tmp_path / "out.nc").write_bytes(response.content)
+    with xr.open_dataset(tmp_path / "out.nc", mask_and_scale=False) as ds:
+        np.testing.assert_array_equal(ds["x"].values, np.arange(-9.5, 10, 1.0))
+        np.testing.assert_array_equal(ds["data"].values, global_grid[85:95, 170:190])
