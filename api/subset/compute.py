@@ -22,6 +22,7 @@ import xarray as xr
 from dask.callbacks import Callback
 from pyproj import CRS
 
+from api.subset.cog import window_bands, write_window_cog
 from api.subset.request import OutputFormat
 from api.subset.select import Selection
 from api.subset.write import decorate, plan_write, provenance
@@ -106,13 +107,26 @@ def write_subset(
     *,
     progress: Progress | None = None,
     cancelled: Cancelled | None = None,
+    direct_limit: int = 0,
 ) -> WrittenFile:
-    """Write the selection(s) (several only when they share a grid) to `out` in `fmt`."""
+    """Write the selection(s) (several only when they share a grid) to `out` in `fmt`.
+
+    A GeoTIFF of one selection of at most `direct_limit` bytes that is a plain window of
+    local COGs is copied by GDAL's COG driver straight from the source window
+    (`api.subset.cog`), without Dask, progress or cancellation: the synchronous route
+    passes its size limit; jobs leave it at 0 and always write through Dask.
+    """
     ds, crs = merge_selections(selections) if len(selections) > 1 else (selections[0].dataset, selections[0].crs)
     attrs = provenance(selections)
     ds = decorate(ds, crs, attrs)
     lock: Any = False
     with tempfile.TemporaryDirectory(prefix="subset-", dir=out.parent) as work:
+        direct = (fmt is OutputFormat.GEOTIFF and len(selections) == 1
+                  and selections[0].nbytes <= direct_limit)
+        bands = window_bands(selections[0], ds) if direct else None
+        if bands is not None:
+            write_window_cog(ds, crs, bands, Path(work), out, attrs)
+            return _written(out, progress)
         if compute.distributed and fmt is OutputFormat.GEOTIFF:
             from distributed import Lock
 
@@ -121,6 +135,10 @@ def write_subset(
             graph, finish = plan_write(ds, crs, fmt, Path(work), out, attrs, lock)
             _run_graph(graph, compute, progress, cancelled)
         finish()
+    return _written(out, progress)
+
+
+def _written(out: Path, progress: Progress | None) -> WrittenFile:
     if progress is not None:
         progress(1.0)
     return WrittenFile(path=out, size=out.stat().st_size, sha256=file_sha256(out))

@@ -69,7 +69,8 @@ def subset_item(
     work = Path(tempfile.mkdtemp(prefix="subset-"))
     name = f"{item_id}-subset{SUFFIXES[options.format]}"
     try:
-        written = write_subset([selection], options.format, work / name, compute)
+        written = write_subset([selection], options.format, work / name, compute,
+                               direct_limit=limit)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

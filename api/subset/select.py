@@ -152,11 +152,21 @@ def native_bounds(bbox: list[float], crs: CRS | None, bbox_crs: str) -> tuple[fl
 def _index_range(coord: np.ndarray, lo: float, hi: float) -> slice | None:
     """Pixels whose extent overlaps [lo, hi] (touching an edge is not overlapping)."""
     half = abs(float(coord[1] - coord[0])) / 2 if len(coord) > 1 else 0.0
+    runs = _index_runs(coord, lo, hi, half)
+    return slice(runs[0].start, runs[-1].stop) if runs else None
+
+
+def _index_runs(coord: np.ndarray, lo: float, hi: float, half: float) -> list[slice]:
+    """Like `_index_range` (`half` = half a pixel), as one slice per contiguous run of pixels
+    (two when a wrapped longitude range takes both ends of a longitude grid)."""
     eps = half * 1e-6
     inside = np.nonzero((coord > lo - half + eps) & (coord < hi + half - eps))[0]
     if inside.size == 0:
-        return None
-    return slice(int(inside.min()), int(inside.max()) + 1)
+        return []
+    breaks = np.nonzero(np.diff(inside) > 1)[0]
+    starts = [int(inside[0]), *(int(inside[b + 1]) for b in breaks)]
+    stops = [*(int(inside[b]) + 1 for b in breaks), int(inside[-1]) + 1]
+    return [slice(a, b) for a, b in zip(starts, stops, strict=True)]
 
 
 def _bbox(ds: xr.Dataset, source: Source, options: SubsetOptions) -> xr.Dataset:
@@ -166,16 +176,29 @@ def _bbox(ds: xr.Dataset, source: Source, options: SubsetOptions) -> xr.Dataset:
     xdim, ydim = dims
     minx, miny, maxx, maxy = native_bounds(options.bbox, source.crs, options.bbox_crs)
     xcoord = np.asarray(ds[xdim].values, dtype=float)
-    if source.crs is not None and source.crs.is_geographic and options.bbox_crs == "lonlat":
-        xcoord = np.where(xcoord < minx, xcoord + 360.0, xcoord)  # lon grid across 180
-    xs = _index_range(xcoord, minx, maxx)
+    half = abs(float(xcoord[1] - xcoord[0])) / 2 if len(xcoord) > 1 else 0.0
+    geographic = source.crs is not None and source.crs.is_geographic and options.bbox_crs == "lonlat"
+    if geographic:  # longitudes into [west, west + 360): -180..180 and 0..360 grids alike
+        base = minx - half
+        xcoord = base + np.mod(xcoord - base, 360.0)
+    runs = _index_runs(xcoord, minx, maxx, half)
     ys = _index_range(np.asarray(ds[ydim].values, dtype=float), miny, maxy)
-    if xs is None or ys is None:
+    if not runs or ys is None:
         raise InvalidRequest(
             f"bbox {options.bbox} does not intersect item {source.label} (its bbox is "
             f"{source.item.get('bbox')}); nothing to subset"
         )
-    return ds.isel({xdim: xs, ydim: ys})
+    if len(runs) == 1:
+        return ds.isel({xdim: runs[0], ydim: ys})
+    # A bbox across the grid's longitude seam (180 on a -180..180 grid, 0 on a 0..360 one):
+    # both sides, joined in longitude order on a wrapped coordinate (e.g. 170 .. 190
+    # degrees_east), so the grid stays regular.
+    parts = []
+    for run in sorted(runs, key=lambda r: xcoord[r.start]):
+        part = ds.isel({xdim: run, ydim: ys})
+        parts.append(part.assign_coords({xdim: part[xdim].copy(data=xcoord[run])}))
+    return xr.concat(parts, dim=xdim, data_vars="minimal", coords="minimal", compat="override",
+                     join="override", combine_attrs="override")
 
 
 def _resolution_step(ds: xr.Dataset, options: SubsetOptions) -> int:

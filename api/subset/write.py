@@ -131,7 +131,8 @@ class _RasterTarget:
         return (_RasterTarget, (self.path,))
 
 
-def _band_stack(ds: xr.Dataset) -> tuple[da.Array, list[str], list[xr.DataArray]]:
+def band_stack(ds: xr.Dataset) -> tuple[da.Array, list[str], list[xr.DataArray]]:
+    """All variables as one lazy (layer, y, x) stack, with each layer's name and variable."""
     dims = spatial_dims(ds)
     if dims is None:
         raise InvalidRequest("format=geotiff needs a gridded (x, y) product; use netcdf or zarr")
@@ -157,33 +158,47 @@ def _band_stack(ds: xr.Dataset) -> tuple[da.Array, list[str], list[xr.DataArray]
     return da.concatenate([layer.astype(dtype) for layer in layers], axis=0), names, sources
 
 
-def geotiff_graph(ds: xr.Dataset, crs: CRS | None, path: Path, attrs: dict[str, str],
-                  lock: Any = False) -> Any:
-    """A tiled GeoTIFF written block by block (`finish_geotiff` then lays it out as a COG)."""
-    stack, names, sources = _band_stack(ds)
+def grid_transform(ds: xr.Dataset) -> Affine:
+    """The affine transform of the (x, y) pixel-centre coordinates of `ds`."""
     xdim, ydim = spatial_dims(ds)  # type: ignore[misc]
     xs, ys = ds[xdim].values, ds[ydim].values
     dx = float(xs[1] - xs[0]) if len(xs) > 1 else 1.0
     dy = float(ys[1] - ys[0]) if len(ys) > 1 else -1.0
-    transform = Affine(dx, 0, float(xs[0]) - dx / 2, 0, dy, float(ys[0]) - dy / 2)
+    return Affine(dx, 0, float(xs[0]) - dx / 2, 0, dy, float(ys[0]) - dy / 2)
+
+
+def describe_raster(dst: Any, crs: CRS | None, transform: Affine, attrs: dict[str, str],
+                    names: list[str], sources: list[xr.DataArray]) -> None:
+    """Georeferencing, nodata, provenance tags and per-band name / units / scale / offset on
+    an open writable rasterio dataset (the same for every GeoTIFF we write)."""
+    dst.crs = rasterio.crs.CRS.from_wkt(crs.to_wkt()) if crs is not None else None
+    dst.transform = transform
     fill = sources[0].attrs.get("_FillValue")
+    if fill is not None:
+        dst.nodata = fill
+    dst.update_tags(**attrs)
+    for i, (name, var) in enumerate(zip(names, sources, strict=True), start=1):
+        dst.set_band_description(i, name)
+        if var.attrs.get("units"):
+            dst.update_tags(i, units=var.attrs["units"])
+    dst.scales = [float(v.attrs.get("scale_factor", 1.0)) for v in sources]
+    dst.offsets = [float(v.attrs.get("add_offset", 0.0)) for v in sources]
+    dst.units = [str(v.attrs.get("units", "")) for v in sources]
+
+
+def geotiff_graph(ds: xr.Dataset, crs: CRS | None, path: Path, attrs: dict[str, str],
+                  lock: Any = False) -> Any:
+    """A tiled GeoTIFF written block by block (`finish_geotiff` then lays it out as a COG)."""
+    stack, names, sources = band_stack(ds)
     profile = {
         "driver": "GTiff", "width": stack.shape[2], "height": stack.shape[1],
-        "count": stack.shape[0], "dtype": stack.dtype.name, "transform": transform,
+        "count": stack.shape[0], "dtype": stack.dtype.name, "transform": grid_transform(ds),
         "crs": rasterio.crs.CRS.from_wkt(crs.to_wkt()) if crs is not None else None,
-        "nodata": fill, "tiled": True, "blockxsize": 512, "blockysize": 512,
-        "compress": "deflate", "BIGTIFF": "IF_SAFER",
+        "nodata": sources[0].attrs.get("_FillValue"), "tiled": True,
+        "blockxsize": 512, "blockysize": 512, "compress": "deflate", "BIGTIFF": "IF_SAFER",
     }
     with rasterio.Env(**GDAL_WRITE_ENV), rasterio.open(path, "w", **profile) as dst:
-        dst.update_tags(**attrs)
-        for i, (name, var) in enumerate(zip(names, sources, strict=True), start=1):
-            dst.set_band_description(i, name)
-            if var.attrs.get("units"):
-                dst.update_tags(i, units=var.attrs["units"])
-        scales = [float(v.attrs.get("scale_factor", 1.0)) for v in sources]
-        offsets = [float(v.attrs.get("add_offset", 0.0)) for v in sources]
-        dst.scales, dst.offsets = scales, offsets
-        dst.units = [str(v.attrs.get("units", "")) for v in sources]
+        describe_raster(dst, crs, grid_transform(ds), attrs, names, sources)
     # Align Dask chunks on the 512-px tiles so no two tasks write into one tile.
     stack = stack.rechunk({1: _aligned(stack.chunks[1]), 2: _aligned(stack.chunks[2])})
     return da.store(stack, _RasterTarget(str(path)), lock=lock, compute=False)
@@ -193,11 +208,13 @@ def _aligned(chunks: tuple[int, ...], tile: int = 512) -> int:
     return max(tile, (max(chunks) // tile) * tile)
 
 
+COG_OPTIONS = {"COMPRESS": "DEFLATE", "BLOCKSIZE": 512, "OVERVIEWS": "AUTO", "BIGTIFF": "IF_SAFER"}
+
+
 def finish_geotiff(tmp: Path, out: Path) -> None:
     """Lay the tiled GeoTIFF out as a COG (overviews, IFDs first) with GDAL's COG driver."""
     with rasterio.Env(**GDAL_WRITE_ENV):
-        rasterio.shutil.copy(str(tmp), str(out), driver="COG", COMPRESS="DEFLATE",
-                             BLOCKSIZE=512, OVERVIEWS="AUTO", BIGTIFF="IF_SAFER")
+        rasterio.shutil.copy(str(tmp), str(out), driver="COG", **COG_OPTIONS)
 
 
 def plan_write(selection_ds: xr.Dataset, crs: CRS | None, fmt: OutputFormat, work: Path,

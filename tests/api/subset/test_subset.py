@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 import zipfile
 from pathlib import Path
 
@@ -155,3 +156,48 @@ def test_a_hidden_product_is_404_and_a_hidden_asset_is_no_variable(
     assert seen.status_code == 200, seen.text
     assert http.get(SUBSET.format(SECRET), params={"bbox": "-180,-90,180,-89.9"},
                     headers=owner).status_code == 200
+
+
+def test_a_geotiff_subset_is_the_same_cog_whether_served_directly_or_by_a_job(
+    http: httpx.Client, subset_data: SubsetData, tmp_path: Path
+) -> None:
+    """Small GeoTIFF windows are copied by GDAL from the source window, jobs go through Dask:
+    the owner (who also sees the slope asset) gets the same two-band COG either way."""
+    owner = {"X-Test-Partner": "CNSA"}
+    bbox = [-180, -90, 180, -89.85]
+    direct = http.get(SUBSET.format(POLAR), params={"bbox": ",".join(map(str, bbox)),
+                                                    "format": "geotiff"}, headers=owner)
+    assert direct.status_code == 200, direct.text
+    created = http.post("jobs", json={"collections": ["lunar"], "ids": [POLAR], "bbox": bbox,
+                                      "format": "geotiff"}, headers=owner)
+    assert created.status_code == 201, created.text
+    location = created.headers["Location"]
+    for _ in range(1200):
+        info = http.get(location, headers=owner).json()
+        if info["status"] not in ("accepted", "running"):
+            break
+        time.sleep(0.1)
+    assert info["status"] == "successful", info
+    (result,) = http.get(f"{location}/results", headers=owner).json()["files"]
+    paths = {"direct": tmp_path / "direct.tif", "job": tmp_path / "job.tif"}
+    paths["direct"].write_bytes(direct.content)
+    paths["job"].write_bytes(http.get(result["href"], headers=owner).content)
+    seen = {}
+    for how, path in paths.items():
+        valid, errors, _ = cog_validate(str(path))
+        assert valid, (how, errors)
+        with rasterio.open(path) as tif:
+            tags = tif.tags()
+            tags.pop("history")  # a timestamp
+            seen[how] = (tif.read(), tif.crs, tif.transform, tif.nodata, tif.descriptions,
+                         tif.scales, tif.offsets, tif.units, tags, tif.tags(1), tif.overviews(1))
+    direct_seen, job_seen = seen["direct"], seen["job"]
+    assert np.array_equal(direct_seen[0], job_seen[0])
+    assert direct_seen[1:] == job_seen[1:]
+    assert direct_seen[4] == ("data", "slope")
+    assert direct_seen[5] == (0.5, 0.5) and direct_seen[7] == ("m", "m")
+    with rasterio.open(paths["direct"]) as tif:
+        left, _, _, top = tif.bounds
+        xs = left + tif.res[0] * (np.arange(tif.width) + 0.5)
+        ys = top - tif.res[1] * (np.arange(tif.height) + 0.5)
+    assert np.array_equal(direct_seen[0][0], source_window(subset_data.path(POLAR), xs, ys))

@@ -1,0 +1,104 @@
+"""A bbox across a global longitude grid's seam (Moon geographic: 180 on a -180..180 grid,
+0 on a 0..360 one): both sides come back, joined in longitude order on a wrapped coordinate
+(e.g. 170 .. 190 E)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import rasterio
+import xarray as xr
+from pyproj import CRS
+from rasterio.transform import from_origin
+
+from datacenter.access import SYSTEM
+from ingest.pipeline import ingest_paths
+from ingest.samples import make_geotiff
+from tests.api.subset.conftest import SubsetData
+
+GLOBAL = "global_grid_1deg"
+SUBSET = f"collections/lunar-global/items/{GLOBAL}/subset"
+
+
+@pytest.fixture(scope="module")
+def global_grid(subset_data: SubsetData, tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
+    """A 1-degree global grid in IAU_2015:30100, -180..180 E, each pixel = 1000 x row + column."""
+    rows, cols = np.mgrid[0:180, 0:360]
+    values = (rows * 1000 + cols).astype("int32")
+    path = make_geotiff(tmp_path_factory.mktemp("global"), name=GLOBAL, crs="IAU_2015:30100",
+                        transform=from_origin(-180, 90, 1, 1), data=values, nodata=-1)
+    report = ingest_paths([path], collection_id="lunar-global", catalog=subset_data.catalog.inner,
+                          store=subset_data.store)
+    assert report.ok, [r.to_dict() for r in report.failed]
+    item = subset_data.catalog.inner.get_item("lunar-global", GLOBAL, viewer=SYSTEM)
+    item["properties"]["dc:access"] = "public"
+    subset_data.catalog.inner.upsert_items([item])
+    return values
+
+
+def expected_columns() -> np.ndarray:
+    """170..180 E are columns 350..359, 180..190 E (= 180..170 W) columns 0..9."""
+    return np.r_[350:360, 0:10]
+
+
+def test_netcdf_across_180_has_both_sides_on_a_wrapped_longitude(
+    http: httpx.Client, global_grid: np.ndarray, tmp_path: Path
+) -> None:
+    response = http.get(SUBSET, params={"bbox": "170,-5,-170,5", "format": "netcdf"})
+    assert response.status_code == 200, response.text
+    (tmp_path / "out.nc").write_bytes(response.content)
+    with xr.open_dataset(tmp_path / "out.nc", mask_and_scale=False) as ds:
+        lon, lat, values = ds["x"].values, ds["y"].values, ds["data"].values
+        assert ds["x"].attrs["units"] == "degrees_east"
+        assert CRS.from_wkt(ds["spatial_ref"].attrs["crs_wkt"]) == CRS.from_user_input("IAU_2015:30100")
+    np.testing.assert_array_equal(lon, np.arange(170.5, 190, 1.0))
+    np.testing.assert_array_equal(lat, np.arange(4.5, -5, -1.0))
+    np.testing.assert_array_equal(values, global_grid[85:95][:, expected_columns()])
+
+
+def test_geotiff_across_180_spans_170_to_190_east_with_the_source_values(
+    http: httpx.Client, global_grid: np.ndarray, tmp_path: Path
+) -> None:
+    response = http.get(SUBSET, params={"bbox": "170,-5,-170,5", "format": "geotiff"})
+    assert response.status_code == 200, response.text
+    (tmp_path / "out.tif").write_bytes(response.content)
+    with rasterio.open(tmp_path / "out.tif") as tif:
+        assert tif.bounds == (170, -5, 190, 5) and tif.nodata == -1
+        assert CRS.from_wkt(tif.crs.to_wkt()) == CRS.from_user_input("IAU_2015:30100")
+        np.testing.assert_array_equal(tif.read(1), global_grid[85:95][:, expected_columns()])
+
+
+def test_a_bbox_not_crossing_180_is_one_plain_window(
+    http: httpx.Client, global_grid: np.ndarray, tmp_path: Path
+) -> None:
+    response = http.get(SUBSET, params={"bbox": "-179,-5,-170,5", "format": "netcdf"})
+    assert response.status_code == 200, response.text
+    (tmp_path / "out.nc").write_bytes(response.content)
+    with xr.open_dataset(tmp_path / "out.nc", mask_and_scale=False) as ds:
+        np.testing.assert_array_equal(ds["x"].values, np.arange(-178.5, -170, 1.0))
+        np.testing.assert_array_equal(ds["data"].values, global_grid[85:95, 1:10])
+
+
+def test_a_bbox_across_0_on_a_0_to_360_grid_has_both_sides(
+    http: httpx.Client, subset_data: SubsetData, global_grid: np.ndarray, tmp_path: Path
+) -> None:
+    """The same values on a 0..360 E grid: 10 W .. 10 E takes its last and first columns."""
+    east = np.concatenate([global_grid[:, 180:], global_grid[:, :180]], axis=1)  # 0..360 E
+    path = make_geotiff(tmp_path, name="global_grid_0_360", crs="IAU_2015:30100",
+                        transform=from_origin(0, 90, 1, 1), data=east, nodata=-1)
+    report = ingest_paths([path], collection_id="lunar-global", catalog=subset_data.catalog.inner,
+                          store=subset_data.store)
+    assert report.ok, [r.to_dict() for r in report.failed]
+    item = subset_data.catalog.inner.get_item("lunar-global", "global_grid_0_360", viewer=SYSTEM)
+    item["properties"]["dc:access"] = "public"
+    subset_data.catalog.inner.upsert_items([item])
+    response = http.get("collections/lunar-global/items/global_grid_0_360/subset",
+                        params={"bbox": "-10,-5,10,5", "format": "netcdf"})
+    assert response.status_code == 200, response.text
+    (tmp_path / "out.nc").write_bytes(response.content)
+    with xr.open_dataset(tmp_path / "out.nc", mask_and_scale=False) as ds:
+        np.testing.assert_array_equal(ds["x"].values, np.arange(-9.5, 10, 1.0))
+        np.testing.assert_array_equal(ds["data"].values, global_grid[85:95, 170:190])
