@@ -17,7 +17,9 @@ memory (`RssAnon`: heap, arrays, GDAL's block cache) apart from file-backed page
 (`RssFile`: mapped libraries and files), and the child reports `RssAnon` just before the
 work starts (imports done), so "work" = peak anon - that base is what the writer itself
 holds. GDAL's block cache is capped at 64 MiB (GDAL_CACHEMAX) for both sides; left at its
-default (5 % of RAM) it fills up and hides what the writers themselves hold.
+default (5 % of RAM) it fills up and hides what the writers themselves hold. `--gdal-cache default`
+leaves the variable unset: the baseline then runs with GDAL's default cache, ours with
+the cap the batch engine sets in every worker (`DATACENTER_INGEST_GDAL_CACHE_MIB`, 64).
 
 The machine is shared: `--repeat N` runs each pair N times (ours, baseline, alternating)
 and prints the median of each figure and of the per-pair ratios. Inputs are kept in
@@ -84,6 +86,11 @@ def job(name: str, src: str, out: str) -> dict[str, float]:
     import ingest.readers  # noqa: F401
     import ingest.zarr_writer  # noqa: F401
 
+    if name.endswith("-ours"):  # as the batch engine runs every product
+        from datacenter.settings import Settings
+        from ingest.gdal_cache import cap_block_cache
+
+        cap_block_cache(Settings().ingest_gdal_cache_mib)
     base_anon = status_mib()["RssAnon"]
     started, cpu_started = time.perf_counter(), time.process_time()
     if name == "cog-ours":
@@ -128,10 +135,12 @@ def job(name: str, src: str, out: str) -> dict[str, float]:
             "peak_rss_mib": status_mib()["VmHWM"], "base_anon_mib": base_anon}  # fmt: skip
 
 
-def run(name: str, src: Path, out: Path) -> dict[str, float]:
+def run(name: str, src: Path, out: Path, gdal_cache: str) -> dict[str, float]:
     if out.exists():
         shutil.rmtree(out) if out.is_dir() else out.unlink()
-    env = {**os.environ, "GDAL_CACHEMAX": os.environ.get("GDAL_CACHEMAX", "64")}  # MiB, both sides
+    env = {k: v for k, v in os.environ.items() if k != "GDAL_CACHEMAX"}
+    if gdal_cache != "default":
+        env["GDAL_CACHEMAX"] = gdal_cache  # MiB, both sides
     proc = subprocess.Popen([sys.executable, __file__, "--job", name, str(src), str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
     peaks = {"RssAnon": 0.0, "RssFile": 0.0}
@@ -164,12 +173,14 @@ def run(name: str, src: Path, out: Path) -> dict[str, float]:
     return result
 
 
-def compare(label: str, ours_name: str, base_name: str, src: Path, work: Path, repeat: int, target: float) -> None:
+def compare(label: str, ours_name: str, base_name: str, src: Path, work: Path, repeat: int, target: float,
+            gdal_cache: str) -> None:  # fmt: skip
     """Run ours and the baseline `repeat` times, alternating; print medians and ratios."""
     pairs, suffix = [], ".tif" if ours_name.startswith("cog") else ".zarr"
     for i in range(repeat):
         print(f" run {i + 1}/{repeat}", flush=True)
-        pairs.append((run(ours_name, src, work / f"{ours_name}{suffix}"), run(base_name, src, work / f"{base_name}{suffix}")))
+        pairs.append((run(ours_name, src, work / f"{ours_name}{suffix}", gdal_cache),
+                      run(base_name, src, work / f"{base_name}{suffix}", gdal_cache)))  # fmt: skip
     print(f" {label}: medians over {repeat} run(s)")
     for key in ("seconds", "cpu_seconds", "peak_rss_mib", "peak_anon_mib", "work_anon_mib", "peak_file_mib"):
         ours = statistics.median(p[0][key] for p in pairs)
@@ -189,6 +200,9 @@ def main() -> None:
     parser.add_argument("--cube", default="85x2560x2560")
     parser.add_argument("--only", choices=["cog", "zarr"])
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--gdal-cache", default="64",
+                        help="GDAL_CACHEMAX of both sides in MiB, or 'default' (no variable: GDAL's own "
+                             "5 %% of RAM for the baseline; ours caps itself as the batch does)")  # fmt: skip
     args = parser.parse_args()
     if args.job:
         print(json.dumps(job(*args.job)))
@@ -201,7 +215,7 @@ def main() -> None:
             if not dem.exists():
                 make_dem(dem, args.dem_size)
             print(f"COG: {args.dem_size} x {args.dem_size} float32 DEM ({dem.stat().st_size / 2**20:.0f} MiB on disk)")
-            compare("COG, ours / GDAL COG driver", "cog-ours", "cog-gdal", dem, work, args.repeat, 1.15)
+            compare("COG, ours / GDAL COG driver", "cog-ours", "cog-gdal", dem, work, args.repeat, 1.15, args.gdal_cache)
         if args.only == "cog":
             return
 
@@ -214,7 +228,7 @@ def main() -> None:
             make_pds4_spectral_cube(folder, bands=bands, height=height, width=width)
         gib = bands * height * width * 4 / 2**30
         print(f"Zarr: {bands} x {height} x {width} float32 cube ({gib:.2f} GiB)")
-        compare("Zarr, ours / plain zarr", "zarr-ours", "zarr-plain", cube, work, args.repeat, 1.2)
+        compare("Zarr, ours / plain zarr", "zarr-ours", "zarr-plain", cube, work, args.repeat, 1.2, args.gdal_cache)
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
