@@ -17,6 +17,8 @@
                                 N = a LocalCluster of N worker processes
     DATACENTER_SUBSET_SYNC_LIMIT  largest subset (bytes, estimated) answered synchronously (256 MiB)
     DATACENTER_JOB_RESULT_TTL_HOURS  how long job results stay downloadable (default 72)
+    DATACENTER_INGEST_GDAL_CACHE_MIB  GDAL block cache of an ingest worker process, MiB (default
+                                64; 0 = GDAL's default, 5 % of RAM)
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -55,6 +57,7 @@ class Settings(BaseSettings):
     dask_workers: int = 0
     subset_sync_limit: int = 256 * 1024 * 1024
     job_result_ttl_hours: float = 72.0
+    ingest_gdal_cache_mib: int = Field(64, ge=0)
 
     @classmethod
     def settings_customise_sources(

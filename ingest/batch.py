@@ -31,6 +31,7 @@ from datacenter.errors import InvalidRequest, NotFound
 from datacenter.settings import Settings
 from datacenter.storage import Store
 from ingest.collections import ensure_collection, refresh_collection
+from ingest.gdal_cache import cap_block_cache
 from ingest.pipeline import IngestReport, ProductResult, ingest_product
 from ingest.readers import discover
 
@@ -119,6 +120,7 @@ def _task(
     entry: Entry, settings: Settings, datetime_override: datetime | None, access: dict[str, Any]
 ) -> ProductResult:
     """One product, on a Dask worker: its own catalog handle (cached per URL) and store."""
+    cap_block_cache(settings.ingest_gdal_cache_mib)
     return ingest_product(
         entry.path, collection_id=entry.collection, catalog=_catalog(settings.resolved_catalog_url),
         store=Store.from_settings(settings), datetime_override=datetime_override,

@@ -7,11 +7,14 @@ follow `ingest.chunking`; the CRS of map-projected products goes into a `spatial
 grid-mapping coordinate (CF attributes from pyproj plus `crs_wkt` in WKT2) named by every
 variable on x/y in its `grid_mapping` attribute. Metadata are consolidated into the root
 `zarr.json`, so one request opens the store. Writing streams chunk by chunk through dask,
-so memory stays a few chunks whatever the product size.
+so memory stays a few chunks whatever the product size. Each object is hashed (SHA-256) as
+it is handed to the store, so the manifest checksum costs no second read of the output.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import os
 import shutil
 import uuid
@@ -25,6 +28,8 @@ import numpy as np
 import xarray as xr
 import zarr
 from zarr.codecs import ZstdCodec
+from zarr.core.buffer import Buffer
+from zarr.storage import LocalStore
 
 from datacenter import __version__
 from datacenter.errors import CorruptProduct
@@ -44,6 +49,55 @@ class ZarrResult:
     path: Path
     size: int
     sha256: str  # manifest checksum (datacenter.storage.tree_sha256)
+
+
+class HashingStore(LocalStore):
+    """A local Zarr store that records the SHA-256 and size of every object it writes.
+
+    The digests are taken from the bytes handed to the file (in a worker thread, like the
+    write itself), so `manifest` equals `tree_sha256` of the folder without reading it back.
+    """
+
+    def __init__(self, root: Path | str, *, read_only: bool = False,
+                 digests: dict[str, tuple[str, int]] | None = None) -> None:  # fmt: skip
+        super().__init__(root, read_only=read_only)
+        self.digests: dict[str, tuple[str, int]] = {} if digests is None else digests
+
+    def with_read_only(self, read_only: bool = False) -> HashingStore:
+        return type(self)(self.root, read_only=read_only, digests=self.digests)
+
+    async def set(self, key: str, value: Buffer) -> None:
+        await super().set(key, value)
+        self.digests[key] = (await asyncio.to_thread(_sha256, value), len(value))
+
+    async def set_if_not_exists(self, key: str, value: Buffer) -> None:
+        if not await self.exists(key):
+            await self.set(key, value)
+
+    async def delete(self, key: str) -> None:
+        await super().delete(key)
+        self._forget(key)
+
+    async def delete_dir(self, prefix: str) -> None:
+        await super().delete_dir(prefix)
+        self._forget(prefix)
+
+    def _forget(self, prefix: str) -> None:
+        for key in [k for k in self.digests if k == prefix or k.startswith(prefix.rstrip("/") + "/")]:
+            del self.digests[key]
+
+    def manifest(self) -> tuple[str, int] | None:
+        """(manifest SHA-256, total bytes) as `tree_sha256` computes them, or None when the
+        files on disk are not exactly the objects this store wrote (then re-read them)."""
+        on_disk = {p.relative_to(self.root).as_posix(): p.stat().st_size for p in self.root.rglob("*") if p.is_file()}
+        if on_disk != {k: size for k, (_, size) in self.digests.items()}:
+            return None
+        lines = "".join(f"{key}\t{self.digests[key][0]}\n" for key in sorted(self.digests))
+        return hashlib.sha256(lines.encode()).hexdigest(), sum(on_disk.values())
+
+
+def _sha256(value: Buffer) -> str:
+    return hashlib.sha256(value.as_buffer_like()).hexdigest()
 
 
 def prepare_dataset(product: ArrayProduct) -> xr.Dataset:
@@ -98,7 +152,9 @@ def write_zarr(product: ArrayProduct, out_path: Path, *, scheduler: str = "threa
         ds = prepare_dataset(product)
         with dask.config.set(scheduler=scheduler), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-            ds.to_zarr(str(tmp), mode="w-", zarr_format=3, consolidated=True)
+            store = HashingStore(tmp)
+            ds.to_zarr(store, mode="w-", zarr_format=3, consolidated=True)
+        manifest = store.manifest()
         if out_path.exists():
             shutil.rmtree(out_path)
         os.replace(tmp, out_path)
@@ -110,7 +166,7 @@ def write_zarr(product: ArrayProduct, out_path: Path, *, scheduler: str = "threa
     finally:
         with suppress(FileNotFoundError):
             shutil.rmtree(tmp)
-    sha, size = tree_sha256(out_path)
+    sha, size = manifest or tree_sha256(out_path)
     return ZarrResult(path=out_path, size=size, sha256=sha)
 
 

@@ -49,3 +49,13 @@ def test_bad_setting_from_the_environment_becomes_a_config_error_naming_it(
     get_settings.cache_clear()
     with pytest.raises(ConfigError, match="DATACENTER_CATALOG_URL"):
         get_settings()
+
+
+def test_negative_ingest_gdal_cache_is_a_config_error_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datacenter.errors import ConfigError
+    from datacenter.settings import get_settings
+
+    monkeypatch.setenv("DATACENTER_INGEST_GDAL_CACHE_MIB", "-1")
+    get_settings.cache_clear()
+    with pytest.raises(ConfigError, match="DATACENTER_INGEST_GDAL_CACHE_MIB"):
+        get_settings()

@@ -154,3 +154,23 @@ def test_zarr_chunks_are_compressed_with_zstd_and_metadata_consolidated(tmp_path
     assert "data" in root["consolidated_metadata"]["metadata"]
     codecs = root["consolidated_metadata"]["metadata"]["data"]["codecs"]
     assert any(c["name"] == "zstd" for c in codecs)
+
+
+@pytest.mark.parametrize("maker", [samples.make_pds4_spectral_cube, samples.make_diviner_series], ids=["cube", "series"])
+def test_zarr_checksum_taken_while_writing_equals_a_re_read_of_the_store(maker, tmp_path):
+    from datacenter.storage import tree_sha256
+
+    _, _, zres, _, _ = _ingest(maker, tmp_path)
+    assert (zres.sha256, zres.size) == tree_sha256(zres.path)
+
+
+def test_hashing_store_refuses_its_manifest_when_the_folder_holds_a_file_it_did_not_write(tmp_path):
+    import zarr
+
+    from ingest.zarr_writer import HashingStore
+
+    store = HashingStore(tmp_path / "z.zarr")
+    zarr.create_array(store, shape=(4,), chunks=(2,), dtype="int16", zarr_format=3)[:] = [1, 2, 3, 4]
+    assert store.manifest() is not None
+    (tmp_path / "z.zarr" / "stray").write_bytes(b"x")
+    assert store.manifest() is None
