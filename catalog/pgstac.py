@@ -37,7 +37,15 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from catalog.base import Catalog, SearchPage, SearchQuery, StacCollection, StacItem
+from catalog.base import (
+    DEFAULT_COUNT_LIMIT,
+    Catalog,
+    SearchPage,
+    SearchQuery,
+    StacCollection,
+    StacItem,
+    check_count_limit,
+)
 from catalog.paging import PageToken
 from catalog.pgstac_cql2 import compile_pg_filter, free_text_pg
 from catalog.pgstac_query import build_search, check_limit, from_stored, to_stored
@@ -103,8 +111,10 @@ def _iso(value: datetime | None) -> str | None:
 class PgstacCatalog(Catalog):
     """A catalog in a pgstac database; thread-safe (one pool shared by all threads)."""
 
-    def __init__(self, dsn: str, *, max_size: int = 8, timeout: float = 10.0) -> None:
+    def __init__(self, dsn: str, *, max_size: int = 8, timeout: float = 10.0,
+                 count_limit: int = DEFAULT_COUNT_LIMIT) -> None:
         self.dsn = dsn
+        self.count_limit = check_count_limit(count_limit)
         self._pool = ConnectionPool(
             dsn, min_size=1, max_size=max_size, timeout=timeout, open=False,
             kwargs={"autocommit": True}, configure=self._configure, name="datacenter-catalog",
@@ -126,8 +136,8 @@ class PgstacCatalog(Catalog):
             )
 
     @classmethod
-    def from_url(cls, url: str) -> PgstacCatalog:
-        return cls(url)
+    def from_url(cls, url: str, *, count_limit: int = DEFAULT_COUNT_LIMIT) -> PgstacCatalog:
+        return cls(url, count_limit=count_limit)
 
     def __repr__(self) -> str:
         return f"PgstacCatalog({redact(self.dsn)!r})"
@@ -267,7 +277,7 @@ class PgstacCatalog(Catalog):
                 row = c.execute("SELECT stac_search_to_where(%s)", (Jsonb(body),)).fetchone()
                 base = (row[0] if row else None) or "TRUE"
                 where = " AND ".join(f"({w})" for w in [base.replace("%", "%%"), *wheres])
-                counted = c.execute(f"SELECT count(*) FROM items WHERE {where}", params).fetchone()
+                matched = self._count(c, where, params)
                 if token is not None:
                     where += f" AND ({sort.after(token.key, forward, params)})"
                 keys = ", ".join(f"p.k{n}" for n in range(len(sort.keys)))
@@ -297,10 +307,21 @@ class PgstacCatalog(Catalog):
                 next_token = PageToken(page_keys[-1], "next", sort.signature).encode()
         return SearchPage(
             items=[from_stored(r[0]) for r in rows],
-            number_matched=counted[0] if counted else 0,
+            number_matched=matched,
             next_token=next_token,
             prev_token=prev_token,
         )
+
+    def _count(self, conn: psycopg.Connection[Any], where: str, params: dict[str, Any]) -> int | None:
+        """The number of matches, or None above `count_limit` (counting stops there)."""
+        if self.count_limit == 0:
+            return None
+        row = conn.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM items WHERE {where} LIMIT {self.count_limit + 1}) x",  # noqa: S608
+            params,
+        ).fetchone()
+        total = int(row[0]) if row else 0
+        return None if total > self.count_limit else total
 
     @staticmethod
     def _search_error(exc: psycopg.Error) -> Exception:

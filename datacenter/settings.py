@@ -12,6 +12,8 @@
                                 N = a LocalCluster of N worker processes
     DATACENTER_SUBSET_SYNC_LIMIT  largest subset (bytes, estimated) answered synchronously (256 MiB)
     DATACENTER_JOB_RESULT_TTL_HOURS  how long job results stay downloadable (default 72)
+    DATACENTER_SEARCH_COUNT_LIMIT  searches count matches exactly up to this many and leave
+                                `numberMatched` out above it (default 10000; 0: never count)
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -45,6 +47,7 @@ class Settings(BaseSettings):
     dask_workers: int = 0
     subset_sync_limit: int = 256 * 1024 * 1024
     job_result_ttl_hours: float = 72.0
+    search_count_limit: int = Field(default=10_000, ge=0)
 
     @classmethod
     def settings_customise_sources(
