@@ -16,8 +16,10 @@ Design
   before any connection is taken, so both backends refuse the same items with the same
   messages; `catalog.pgstac_query` keeps nulls and bbox-only footprints lossless.
 * Access: collections are filtered in Python with `datacenter.access.can_see_fields`;
-  items with `visibility_cql2` (translated by pgstac, with the access fields registered as
-  typed queryables), and the search is restricted to the collections the viewer may see.
+  items with `catalog.pgstac_query.access_sql` (the rule of `visibility_cql2`, written as
+  inlinable SQL), and the search is restricted to the collections the viewer may see.
+* Counts: ``numberMatched`` is exact up to `count_limit` matches (counting stops there) and
+  left out above it (`DATACENTER_SEARCH_COUNT_LIMIT`); pgstac's own API does not count.
   Hidden records raise the same not-found errors as missing ones.
 * Order: datetime desc, then collection and id ascending (as the SQLite backend); paging by
   `catalog.paging.PageToken` keyset tokens (the sort values of the last row, and the sort's
@@ -33,7 +35,6 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -48,7 +49,7 @@ from catalog.base import (
 )
 from catalog.paging import PageToken
 from catalog.pgstac_cql2 import compile_pg_filter, free_text_pg
-from catalog.pgstac_query import build_search, check_limit, from_stored, to_stored
+from catalog.pgstac_query import access_sql, build_search, check_limit, from_stored, to_stored
 from catalog.pgstac_sort import plan_pg_sort
 from catalog.sqlite_rows import prepare_items
 from datacenter.access import (
@@ -60,7 +61,6 @@ from datacenter.access import (
     AccessClass,
     Viewer,
     can_see_fields,
-    visibility_cql2,
 )
 from datacenter.errors import CollectionNotFound, ConfigError, InvalidRequest, ItemNotFound
 
@@ -267,6 +267,9 @@ class PgstacCatalog(Catalog):
             wheres.append(compile_pg_filter(query.filter, params))
         if query.q:
             wheres.append(free_text_pg(tuple(query.q), params))
+        access = access_sql(query.viewer, params)
+        if access is not None:
+            wheres.append(access)
         with self._conn() as c:
             collections = self._visible_ids(c, query)
             body = build_search(query, collections, query.viewer)
@@ -336,18 +339,13 @@ class PgstacCatalog(Catalog):
     def collection_extent(self, collection_id: str, *, viewer: Viewer = ANONYMOUS) -> dict[str, Any]:
         with self._conn() as c:
             self._visible_collection(c, collection_id, viewer)
-            where = sql.SQL("TRUE")
-            cql2 = visibility_cql2(viewer)
-            if cql2 is not None:
-                text = c.execute("SELECT cql2_query(%s)", (Jsonb(cql2),)).fetchone()
-                where = sql.SQL(text[0] if text and text[0] else "TRUE")
+            params: dict[str, Any] = {"cid": collection_id}
+            where = access_sql(viewer, params) or "TRUE"
             row = c.execute(
-                sql.SQL(
-                    "SELECT st_xmin(e), st_ymin(e), st_xmax(e), st_ymax(e), t0, t1 FROM ("
-                    "SELECT st_extent(geometry)::geometry AS e, min(datetime) AS t0,"
-                    " max(end_datetime) AS t1 FROM items WHERE collection = %s AND ({})) x"
-                ).format(where),
-                (collection_id,),
+                "SELECT st_xmin(e), st_ymin(e), st_xmax(e), st_ymax(e), t0, t1 FROM ("  # noqa: S608
+                "SELECT st_extent(geometry)::geometry AS e, min(datetime) AS t0,"
+                f" max(end_datetime) AS t1 FROM items WHERE collection = %(cid)s AND ({where})) x",
+                params,
             ).fetchone()
         if row is None or row[0] is None:
             return {
