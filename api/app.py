@@ -170,10 +170,10 @@ def create_app(
 
 def app_from_settings(settings: Settings) -> FastAPI:
     """The app over the configured catalog and store; the catalog closes on shutdown."""
-    catalog = open_catalog(settings.resolved_catalog_url)
+    catalog = open_catalog(settings.resolved_catalog_url, count_limit=settings.search_count_limit)
+    # Jobs live in the catalog's SQLite file, or in <home>/jobs.sqlite beside another backend.
     app = create_app(
-        catalog, Store.from_settings(settings), settings=settings,
-        compute=compute_from_settings(settings), jobs=open_job_store(settings.resolved_catalog_url),
+        catalog, Store.from_settings(settings), settings=settings, compute=compute_from_settings(settings),
     )
     app.state.owns_catalog = True
     app.state.owns_compute = True

@@ -27,6 +27,9 @@ StacCollection = dict[str, Any]
 
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 10
+# `numberMatched` is exact up to this many matches and left out above it (counting a broad
+# search costs more than the page itself); `DATACENTER_SEARCH_COUNT_LIMIT`.
+DEFAULT_COUNT_LIMIT = 10_000
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,9 @@ class SearchQuery:
 
 @dataclass
 class SearchPage:
+    """One page. `number_matched` is exact, or None when more items match than the
+    backend's `count_limit` (the page and its tokens are complete either way)."""
+
     items: list[StacItem]
     number_matched: int | None = None
     next_token: str | None = None
@@ -131,16 +137,29 @@ class Catalog(abc.ABC):
         self.close()
 
 
-def open_catalog(url: str) -> Catalog:
-    """The catalog backend named by `url`: ``sqlite:///path`` or ``postgresql://...`` (pgstac)."""
+def check_count_limit(count_limit: int) -> int:
+    if not isinstance(count_limit, int) or count_limit < 0:
+        raise ConfigError(
+            f"search count limit {count_limit!r} is not a whole number >= 0; use e.g. 10000 "
+            "(0: never count, numberMatched left out)"
+        )
+    return count_limit
+
+
+def open_catalog(url: str, *, count_limit: int = DEFAULT_COUNT_LIMIT) -> Catalog:
+    """The catalog backend named by `url`: ``sqlite:///path`` or ``postgresql://...`` (pgstac).
+
+    Searches count their matches exactly up to `count_limit` (0: never); above it a page's
+    `number_matched` is None.
+    """
     if url.startswith("sqlite://"):
         from catalog.sqlite import SQLiteCatalog
 
-        return SQLiteCatalog.from_url(url)
+        return SQLiteCatalog.from_url(url, count_limit=count_limit)
     if url.startswith(("postgresql://", "postgres://")):
         from catalog.pgstac import PgstacCatalog
 
-        return PgstacCatalog.from_url(url)
+        return PgstacCatalog.from_url(url, count_limit=count_limit)
     raise ConfigError(
         f"catalog URL {url!r} names no backend this install has: use sqlite:///path/to/catalog.sqlite"
         " or postgresql://user@host:port/dbname"

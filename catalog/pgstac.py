@@ -16,8 +16,10 @@ Design
   before any connection is taken, so both backends refuse the same items with the same
   messages; `catalog.pgstac_query` keeps nulls and bbox-only footprints lossless.
 * Access: collections are filtered in Python with `datacenter.access.can_see_fields`;
-  items with `visibility_cql2` (translated by pgstac, with the access fields registered as
-  typed queryables), and the search is restricted to the collections the viewer may see.
+  items with `catalog.pgstac_query.access_sql` (the rule of `visibility_cql2`, written as
+  inlinable SQL), and the search is restricted to the collections the viewer may see.
+* Counts: ``numberMatched`` is exact up to `count_limit` matches (counting stops there) and
+  left out above it (`DATACENTER_SEARCH_COUNT_LIMIT`); pgstac's own API does not count.
   Hidden records raise the same not-found errors as missing ones.
 * Order: datetime desc, then collection and id ascending (as the SQLite backend); paging by
   `catalog.paging.PageToken` keyset tokens (the sort values of the last row, and the sort's
@@ -33,17 +35,24 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from catalog.audit import AuditLog
-from catalog.base import Catalog, SearchPage, SearchQuery, StacCollection, StacItem
+from catalog.base import (
+    DEFAULT_COUNT_LIMIT,
+    Catalog,
+    SearchPage,
+    SearchQuery,
+    StacCollection,
+    StacItem,
+    check_count_limit,
+)
 from catalog.paging import PageToken
 from catalog.partners import PartnerStore
 from catalog.pg_partners import PgAuditLog, PgPartnerStore, create_tables
 from catalog.pgstac_cql2 import compile_pg_filter, free_text_pg
-from catalog.pgstac_query import build_search, check_limit, from_stored, to_stored
+from catalog.pgstac_query import access_sql, build_search, check_limit, from_stored, to_stored
 from catalog.pgstac_sort import plan_pg_sort
 from catalog.sqlite_rows import prepare_items
 from datacenter.access import (
@@ -55,7 +64,6 @@ from datacenter.access import (
     AccessClass,
     Viewer,
     can_see_fields,
-    visibility_cql2,
 )
 from datacenter.errors import (
     CatalogUnavailable,
@@ -114,8 +122,10 @@ def _iso(value: datetime | None) -> str | None:
 class PgstacCatalog(Catalog):
     """A catalog in a pgstac database; thread-safe (one pool shared by all threads)."""
 
-    def __init__(self, dsn: str, *, max_size: int = 8, timeout: float = 10.0) -> None:
+    def __init__(self, dsn: str, *, max_size: int = 8, timeout: float = 10.0,
+                 count_limit: int = DEFAULT_COUNT_LIMIT) -> None:
         self.dsn = dsn
+        self.count_limit = check_count_limit(count_limit)
         self._pool = ConnectionPool(
             dsn, min_size=1, max_size=max_size, timeout=timeout, open=False,
             kwargs={"autocommit": True}, configure=self._configure, name="datacenter-catalog",
@@ -138,8 +148,8 @@ class PgstacCatalog(Catalog):
             )
 
     @classmethod
-    def from_url(cls, url: str) -> PgstacCatalog:
-        return cls(url)
+    def from_url(cls, url: str, *, count_limit: int = DEFAULT_COUNT_LIMIT) -> PgstacCatalog:
+        return cls(url, count_limit=count_limit)
 
     def __repr__(self) -> str:
         return f"PgstacCatalog({redact(self.dsn)!r})"
@@ -290,6 +300,9 @@ class PgstacCatalog(Catalog):
             wheres.append(compile_pg_filter(query.filter, params))
         if query.q:
             wheres.append(free_text_pg(tuple(query.q), params))
+        access = access_sql(query.viewer, params)
+        if access is not None:
+            wheres.append(access)
         with self._conn() as c:
             collections = self._visible_ids(c, query)
             body = build_search(query, collections, query.viewer)
@@ -300,7 +313,7 @@ class PgstacCatalog(Catalog):
                 row = c.execute("SELECT stac_search_to_where(%s)", (Jsonb(body),)).fetchone()
                 base = (row[0] if row else None) or "TRUE"
                 where = " AND ".join(f"({w})" for w in [base.replace("%", "%%"), *wheres])
-                counted = c.execute(f"SELECT count(*) FROM items WHERE {where}", params).fetchone()
+                matched = self._count(c, where, params)
                 if token is not None:
                     where += f" AND ({sort.after(token.key, forward, params)})"
                 keys = ", ".join(f"p.k{n}" for n in range(len(sort.keys)))
@@ -330,10 +343,21 @@ class PgstacCatalog(Catalog):
                 next_token = PageToken(page_keys[-1], "next", sort.signature).encode()
         return SearchPage(
             items=[from_stored(r[0]) for r in rows],
-            number_matched=counted[0] if counted else 0,
+            number_matched=matched,
             next_token=next_token,
             prev_token=prev_token,
         )
+
+    def _count(self, conn: psycopg.Connection[Any], where: str, params: dict[str, Any]) -> int | None:
+        """The number of matches, or None above `count_limit` (counting stops there)."""
+        if self.count_limit == 0:
+            return None
+        row = conn.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM items WHERE {where} LIMIT {self.count_limit + 1}) x",  # noqa: S608
+            params,
+        ).fetchone()
+        total = int(row[0]) if row else 0
+        return None if total > self.count_limit else total
 
     @staticmethod
     def _search_error(exc: psycopg.Error) -> Exception:
@@ -348,18 +372,13 @@ class PgstacCatalog(Catalog):
     def collection_extent(self, collection_id: str, *, viewer: Viewer = ANONYMOUS) -> dict[str, Any]:
         with self._conn() as c:
             self._visible_collection(c, collection_id, viewer)
-            where = sql.SQL("TRUE")
-            cql2 = visibility_cql2(viewer)
-            if cql2 is not None:
-                text = c.execute("SELECT cql2_query(%s)", (Jsonb(cql2),)).fetchone()
-                where = sql.SQL(text[0] if text and text[0] else "TRUE")
+            params: dict[str, Any] = {"cid": collection_id}
+            where = access_sql(viewer, params) or "TRUE"
             row = c.execute(
-                sql.SQL(
-                    "SELECT st_xmin(e), st_ymin(e), st_xmax(e), st_ymax(e), t0, t1 FROM ("
-                    "SELECT st_extent(geometry)::geometry AS e, min(datetime) AS t0,"
-                    " max(end_datetime) AS t1 FROM items WHERE collection = %s AND ({})) x"
-                ).format(where),
-                (collection_id,),
+                "SELECT st_xmin(e), st_ymin(e), st_xmax(e), st_ymax(e), t0, t1 FROM ("  # noqa: S608
+                "SELECT st_extent(geometry)::geometry AS e, min(datetime) AS t0,"
+                f" max(end_datetime) AS t1 FROM items WHERE collection = %(cid)s AND ({where})) x",
+                params,
             ).fetchone()
         if row is None or row[0] is None:
             return {

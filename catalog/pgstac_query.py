@@ -16,6 +16,7 @@ bbox (``"geometry": null``) is stored with the box as its footprint and read bac
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import shapely
@@ -23,7 +24,7 @@ import shapely
 from catalog.base import MAX_LIMIT, SearchQuery, StacItem
 from catalog.sqlite_query import _query_boxes, _query_geometry
 from catalog.sqlite_rows import ItemRow
-from datacenter.access import Viewer, visibility_cql2
+from datacenter.access import ACCESS, EMBARGO_UNTIL, OWNER, RELEASABLE_TO, Viewer
 from datacenter.errors import InvalidRequest
 
 NULLS_KEY = "datacenter:nulls"
@@ -114,8 +115,27 @@ def build_search(
             body["intersects"] = {"type": "MultiPolygon", "coordinates": [_box(*b) for b in boxes]}
     elif query.intersects is not None:
         body["intersects"] = json.loads(shapely.to_geojson(_query_geometry(query.intersects)))
-    access = visibility_cql2(viewer)
-    if access is not None:
-        body["filter"] = access
-        body["filter-lang"] = "cql2-json"
     return body
+
+
+def access_sql(viewer: Viewer, params: dict[str, Any], now: datetime | None = None) -> str | None:
+    """`datacenter.access.visibility_cql2` as SQL on the items table (None: nothing hidden).
+
+    Written out rather than translated by pgstac: pgstac's ``to_tstz`` / ``to_text`` wrappers
+    cannot be inlined (``to_tstz`` sets a time zone), which made the access rule the most
+    expensive part of a broad search (~25 µs a row). Values are parameters; the tests check
+    this against `datacenter.access.can_see` for every kind of viewer."""
+    if viewer.admin:
+        return None
+    p = "content->'properties'"
+    params["acc_now"] = now or datetime.now(UTC)
+    not_embargoed = (f"({p}->'{EMBARGO_UNTIL}' IS NULL"
+                     f" OR ({p}->>'{EMBARGO_UNTIL}')::timestamptz <= %(acc_now)s)")
+    if viewer.partner_id is None:
+        return f"({not_embargoed} AND {p}->>'{ACCESS}' = 'public')"
+    params["acc_partner"] = viewer.partner_id
+    allowed = (f"({p}->>'{ACCESS}' IN ('public', 'partners')"
+               f" OR ({p}->>'{ACCESS}' = 'restricted'"
+               f" AND jsonb_typeof({p}->'{RELEASABLE_TO}') = 'array'"
+               f" AND {p}->'{RELEASABLE_TO}' @> jsonb_build_array(%(acc_partner)s::text)))")
+    return f"({p}->>'{OWNER}' = %(acc_partner)s OR ({not_embargoed} AND {allowed}))"

@@ -32,7 +32,16 @@ from pathlib import Path
 from typing import Any
 
 from catalog.audit import AuditLog
-from catalog.base import MAX_LIMIT, Catalog, SearchPage, SearchQuery, StacCollection, StacItem
+from catalog.base import (
+    DEFAULT_COUNT_LIMIT,
+    MAX_LIMIT,
+    Catalog,
+    SearchPage,
+    SearchQuery,
+    StacCollection,
+    StacItem,
+    check_count_limit,
+)
 from catalog.paging import PageToken
 from catalog.partners import PartnerStore
 from catalog.sqlite_access import (
@@ -104,9 +113,11 @@ class _Holder:
 class SQLiteCatalog(Catalog):
     """A catalog in one SQLite file; safe for many reader threads/processes and one writer."""
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0,
+                 count_limit: int = DEFAULT_COUNT_LIMIT) -> None:
         self.path = Path(path)
         self.timeout = timeout
+        self.count_limit = check_count_limit(count_limit)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -118,7 +129,7 @@ class SQLiteCatalog(Catalog):
         self._create_schema()
 
     @classmethod
-    def from_url(cls, url: str) -> SQLiteCatalog:
+    def from_url(cls, url: str, *, count_limit: int = DEFAULT_COUNT_LIMIT) -> SQLiteCatalog:
         """``sqlite:///abs/path.sqlite`` (or ``sqlite:////abs/path``); relative paths also work."""
         if not url.startswith("sqlite://"):
             raise ConfigError(f"catalog URL {url!r} is not a sqlite:/// URL")
@@ -130,7 +141,7 @@ class SQLiteCatalog(Catalog):
                 f"catalog URL {url!r} names no file; use sqlite:///path/to/catalog.sqlite "
                 "(in-memory catalogs are not shared between threads)"
             )
-        return cls(Path(rest))
+        return cls(Path(rest), count_limit=count_limit)
 
     def __repr__(self) -> str:
         return f"SQLiteCatalog({str(self.path)!r})"
@@ -484,18 +495,25 @@ class SQLiteCatalog(Catalog):
             return (query if visible else None), visible
         return query, None  # every collection is visible: no collection condition needed
 
-    def _count(self, conn: sqlite3.Connection, plan: Plan) -> int:
+    def _count(self, conn: sqlite3.Connection, plan: Plan) -> int | None:
+        """The number of matches, or None if more than `count_limit` match (counting stops
+        there, so a broad search costs at most `count_limit` rows)."""
+        cap = self.count_limit
+        if cap == 0:
+            return None
         total = 0
         if plan.sure_sql != "0":
-            sql = f"SELECT count(*) FROM items i WHERE {plan.where} AND ({plan.sure_sql})"
+            sql = (f"SELECT count(*) FROM (SELECT 1 FROM items i WHERE {plan.where} AND ({plan.sure_sql})"
+                   f" LIMIT {cap + 1})")
             total += conn.execute(sql, plan.params).fetchone()[0]
-        if plan.sure_sql != "1":
+        if plan.sure_sql != "1" and total <= cap:
             sql = (f"SELECT d.geom FROM items i JOIN item_data d ON d.pk = i.pk"
                    f" WHERE {plan.where} AND NOT ({plan.sure_sql})")
-            blobs = [r[0] for r in conn.execute(sql, plan.params)]
-            if blobs:
+            cursor = conn.execute(sql, plan.params)
+            while total <= cap and (blobs := [r[0] for r in cursor.fetchmany(4096)]):
                 total += int(plan.hits(blobs).sum())
-        return total
+            cursor.close()
+        return None if total > cap else total
 
     def _walk(
         self,

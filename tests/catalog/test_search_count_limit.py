@@ -1,0 +1,63 @@
+"""`numberMatched` is exact up to the catalog's count limit and left out above it."""
+
+from __future__ import annotations
+
+import pytest
+
+from catalog.base import SearchQuery, open_catalog
+from datacenter.errors import ConfigError
+from datacenter.settings import get_settings
+from tests.catalog.conftest import COLLECTION, make_item_dict, rect
+
+TRIANGLE = {"type": "Polygon", "coordinates": [[[0, 0], [10, 0], [0, 10], [0, 0]]]}
+
+
+@pytest.fixture
+def capped(catalog_url: str):
+    with open_catalog(catalog_url, count_limit=5) as cat:
+        cat.upsert_collection({"id": COLLECTION, "type": "Collection", "dc:access": "public"})
+        # 8 items near the origin (all inside the triangle's bounds, 6 inside the triangle), 3 far away
+        near = [make_item_dict(f"n{k}", rect(k * 0.5, 0, k * 0.5 + 0.2, 0.2)) for k in range(6)]
+        near += [make_item_dict(f"x{k}", rect(8, 8, 9, 9)) for k in range(2)]  # inside the bounds only
+        far = [make_item_dict(f"f{k}", rect(100, 40, 101, 41)) for k in range(3)]
+        cat.upsert_items(near + far)
+        yield cat
+
+
+def walk(cat, **kw) -> list[str]:
+    seen, token = [], None
+    while True:
+        page = cat.search(SearchQuery(limit=2, token=token, **kw))
+        seen += [i["id"] for i in page.items]
+        if not (token := page.next_token):
+            return seen
+
+
+def test_a_search_matching_more_than_the_limit_has_no_number_matched_but_pages_through_all(capped):
+    page = capped.search(SearchQuery(limit=2))
+    assert page.number_matched is None and len(page.items) == 2
+    assert len(walk(capped)) == 11
+
+
+def test_a_search_matching_up_to_the_limit_counts_exactly(capped):
+    assert capped.search(SearchQuery(bbox=(90, 30, 110, 50), limit=1)).number_matched == 3
+    # a non-rectangular query: candidates are tested exactly before they count
+    assert capped.search(SearchQuery(intersects=TRIANGLE, limit=1)).number_matched is None
+    near = capped.search(SearchQuery(intersects=TRIANGLE, ids=["n0", "n1", "x0", "x1"], limit=1))
+    assert near.number_matched == 2
+
+
+def test_count_limit_zero_never_counts(catalog_url: str):
+    with open_catalog(catalog_url, count_limit=0) as cat:
+        cat.upsert_collection({"id": COLLECTION, "type": "Collection", "dc:access": "public"})
+        cat.upsert_items([make_item_dict("a")])
+        page = cat.search(SearchQuery())
+        assert page.number_matched is None and [i["id"] for i in page.items] == ["a"]
+
+
+def test_negative_count_limit_is_refused_naming_the_setting(monkeypatch):
+    monkeypatch.setenv("DATACENTER_SEARCH_COUNT_LIMIT", "-1")
+    with pytest.raises(ConfigError, match="DATACENTER_SEARCH_COUNT_LIMIT"):
+        get_settings()
+    with pytest.raises(ConfigError, match="count limit -1"):
+        open_catalog("sqlite:///unused.sqlite", count_limit=-1)
