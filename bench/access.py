@@ -1,6 +1,6 @@
 """Search latency with and without the access filter on the SQLite catalog.
 
-    PYTHONPATH=. python bench/access.py --items 100000 [--path /tmp/bench.sqlite] [--reps 40]
+    python -m bench.access --items 100000 [--path /tmp/bench.sqlite] [--reps 40]
 
 Builds (or reuses) a catalog of synthetic lunar items spread over the globe and 2010-2026,
 in 8 collections, with a realistic access mix: 40 % public, 20 % partners, 30 % restricted

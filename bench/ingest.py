@@ -25,7 +25,7 @@ The machine is shared: `--repeat N` runs each pair N times (ours, baseline, alte
 and prints the median of each figure and of the per-pair ratios. Inputs are kept in
 `--workdir` between invocations when given.
 
-    python bench/ingest.py [--workdir DIR] [--repeat 3] [--only cog|zarr] [--dem-size 8192] [--cube 85x2560x2560]
+    python -m bench.ingest [--workdir DIR] [--repeat 3] [--only cog|zarr] [--dem-size 8192] [--cube 85x2560x2560]
 """
 
 from __future__ import annotations

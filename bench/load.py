@@ -1,6 +1,6 @@
 """Loopback load test: 16 concurrent clients search and download while a batch ingest runs.
 
-    PYTHONPATH=. python bench/load.py [--clients 16] [--rounds 15] [--tiles 8] [--batch 12] [--s3]
+    python -m bench.load [--clients 16] [--rounds 15] [--tiles 8] [--batch 12] [--s3]
 
 What it does, all on 127.0.0.1 in a temp folder:
 

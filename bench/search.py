@@ -1,6 +1,6 @@
 """Search benchmark: our API on SQLite and on pgstac against the reference stac-fastapi-pgstac.
 
-    PYTHONPATH=. python bench/search.py [--items 1000000] [--dir /tmp/bench-search]
+    python -m bench.search [--items 1000000] [--dir /tmp/bench-search]
         [--requests 40] [--reference-venv /tmp/dc-bench-ref-venv]
 
 One run: the same synthetic lunar items (`bench/search_items.py`) are bulk-loaded into a

@@ -1,6 +1,6 @@
 """Subset benchmark: our Dask path against raw reads, same run, same data.
 
-    PYTHONPATH=. python -m bench.subset [--dir /tmp/bench-subset] [--cube-gib 2.2] [--cog-px 8192]
+    python -m bench.subset [--dir /tmp/bench-subset] [--cube-gib 2.2] [--cog-px 8192]
         [--cog-runs 5] [--only all|cube|cog|rss]
 
 1. 10% bbox subset of a >= 2 GiB Zarr v3 cube (85 bands x N x N float32): our
