@@ -126,7 +126,8 @@ def main() -> None:
             p50, p95 = statistics.median(samples), samples[int(0.95 * (len(samples) - 1))]
             base = base or p50
             matched = catalog.search(SearchQuery(**{**qs[0].__dict__, "viewer": viewer})).number_matched
-            print(f"{name:34} {label:20} {p50:8.1f} {p95:8.1f} {p50 / base:7.2f} {matched:9,}")
+            shown = f"{matched:,}" if matched is not None else "> cap"  # capped count
+            print(f"{name:34} {label:20} {p50:8.1f} {p95:8.1f} {p50 / base:7.2f} {shown:>9}")
     catalog.close()
 
 
