@@ -457,3 +457,16 @@ from ingest.array_samples import (  # noqa: E402,F401  (re-exported for tests an
     make_pds4_spectral_cube,
     make_vnis_spectra_csv,
 )
+
+
+def make_array_sample_set(directory: Path) -> list[Path]:
+    """Array products for the demo (they go to Zarr): a spectral cube, a Yutu-2-like radargram,
+    APXS spectra, a Diviner-like series and a lander series; their entry files."""
+    directory = Path(directory)
+    return [
+        make_pds4_spectral_cube(directory / "cube"),
+        make_lpr_radargram(directory / "lpr"),
+        make_apxs_spectra(directory / "apxs"),
+        make_diviner_series(directory / "diviner"),
+        make_lander_series_csv(directory / "lander"),
+    ]

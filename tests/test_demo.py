@@ -64,3 +64,18 @@ def test_demo_ingests_samples_and_serves_them_to_pystac_client(demo_server: str)
     head = httpx.get(href, headers={"Range": "bytes=0-3"}, timeout=10)
     assert head.status_code == 206
     assert head.content in (b"II*\x00", b"MM\x00*")
+
+
+def test_demo_serves_array_products_as_zarr_over_http(demo_server: str) -> None:
+    import xarray as xr
+
+    client = pystac_client.Client.open(demo_server)
+    items = list(client.search(collections=["lunar-array-samples"], max_items=100).items())
+    assert len(items) == 5
+    cube = next(i for i in items if "cube:dimensions" in i.properties and "band" in i.properties["cube:dimensions"])
+    (asset,) = cube.assets.values()
+    assert asset.href.startswith(demo_server)
+    with xr.open_zarr(asset.href) as ds:
+        band = cube.properties["cube:dimensions"]["band"]
+        assert ds["band"].values.tolist() == band["values"]  # band centres in nm, item and data agree
+        assert ds["band"].attrs.get("units") == "nm"
