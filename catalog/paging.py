@@ -58,3 +58,18 @@ class PageToken:
                 "page unchanged, with the same sortby, or drop it to start from the first page"
             ) from None
         return cls(tuple(key), direction, sort)
+
+
+def page_tokens(
+    keys: list[tuple[Any, ...]], *, more: bool, after_token: bool, forward: bool, sort: str
+) -> tuple[str | None, str | None]:
+    """(next, prev) tokens of a page whose rows have sort `keys` (in page order).
+
+    `more`: rows exist beyond the page in the walking direction; `after_token`: the page was
+    reached through a token (so rows exist before it when walking forward)."""
+    if not keys:
+        return None, None
+    first, last = PageToken(keys[0], "prev", sort).encode(), PageToken(keys[-1], "next", sort).encode()
+    if forward:
+        return (last if more else None), (first if after_token else None)
+    return last, (first if more else None)

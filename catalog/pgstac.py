@@ -48,7 +48,7 @@ from catalog.base import (
     StacItem,
     check_count_limit,
 )
-from catalog.paging import PageToken
+from catalog.paging import PageToken, page_tokens
 from catalog.partners import PartnerStore
 from catalog.pg_partners import PgAuditLog, PgPartnerStore, create_tables
 from catalog.pgstac_cql2 import compile_pg_filter, free_text_pg
@@ -329,18 +329,10 @@ class PgstacCatalog(Catalog):
         rows = rows[: query.limit]
         if not forward:
             rows.reverse()
-        page_keys = [tuple(r[1:]) for r in rows]
-        next_token = prev_token = None
-        if forward:
-            if more:
-                next_token = PageToken(page_keys[-1], "next", sort.signature).encode()
-            if token is not None and page_keys:
-                prev_token = PageToken(page_keys[0], "prev", sort.signature).encode()
-        else:
-            if more:
-                prev_token = PageToken(page_keys[0], "prev", sort.signature).encode()
-            if page_keys:
-                next_token = PageToken(page_keys[-1], "next", sort.signature).encode()
+        next_token, prev_token = page_tokens(
+            [tuple(r[1:]) for r in rows], more=more, after_token=token is not None,
+            forward=forward, sort=sort.signature,
+        )
         return SearchPage(
             items=[from_stored(r[0]) for r in rows],
             number_matched=matched,

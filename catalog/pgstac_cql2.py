@@ -30,6 +30,7 @@ from typing import Any
 
 import shapely
 
+from catalog.cql2_temporal import TEMPORAL_SQL
 from catalog.sqlite_cql2 import compile_filter, geometry_literal
 from datacenter.errors import InvalidRequest
 
@@ -45,23 +46,7 @@ _SPATIAL = {"s_intersects": "ST_Intersects", "s_disjoint": "ST_Disjoint", "s_equ
             "s_touches": "ST_Touches", "s_crosses": "ST_Crosses", "s_overlaps": "ST_Overlaps",
             "s_within": "ST_Within", "s_contains": "ST_Contains"}
 _SWAPPED = {"s_within": "s_contains", "s_contains": "s_within"}
-_TEMPORAL = {
-    "t_after": "{as_} > {be}",
-    "t_before": "{ae} < {bs}",
-    "t_contains": "{as_} < {bs} AND {ae} > {be}",
-    "t_disjoint": "({ae} < {bs} OR {as_} > {be})",
-    "t_during": "{as_} > {bs} AND {ae} < {be}",
-    "t_equals": "{as_} = {bs} AND {ae} = {be}",
-    "t_finishedby": "{as_} < {bs} AND {ae} = {be}",
-    "t_finishes": "{as_} > {bs} AND {ae} = {be}",
-    "t_intersects": "{as_} <= {be} AND {ae} >= {bs}",
-    "t_meets": "{ae} = {bs}",
-    "t_metby": "{as_} = {be}",
-    "t_overlappedby": "{as_} > {bs} AND {as_} < {be} AND {ae} > {be}",
-    "t_overlaps": "{as_} < {bs} AND {ae} > {bs} AND {ae} < {be}",
-    "t_startedby": "{as_} = {bs} AND {ae} > {be}",
-    "t_starts": "{as_} = {bs} AND {ae} < {be}",
-}
+_TEMPORAL = TEMPORAL_SQL  # Allen relations, shared with the other backend
 
 # kinds of compiled values
 JSON, TEXT, TIME, NUM, BOOL = "json", "text", "time", "num", "bool"

@@ -42,7 +42,7 @@ from catalog.base import (
     StacItem,
     check_count_limit,
 )
-from catalog.paging import PageToken
+from catalog.paging import PageToken, page_tokens
 from catalog.partners import PartnerStore
 from catalog.sqlite_access import (
     ACCESS_SCHEMA,
@@ -453,18 +453,10 @@ class SQLiteCatalog(Catalog):
         rows = rows[: query.limit]
         if not forward:
             rows.reverse()
-        keys = [tuple(r[:nkeys]) for r in rows]
-        next_token = prev_token = None
-        if forward:
-            if more:
-                next_token = PageToken(keys[-1], "next", sort.signature).encode()
-            if token is not None and keys:
-                prev_token = PageToken(keys[0], "prev", sort.signature).encode()
-        else:
-            if more:
-                prev_token = PageToken(keys[0], "prev", sort.signature).encode()
-            if keys:
-                next_token = PageToken(keys[-1], "next", sort.signature).encode()
+        next_token, prev_token = page_tokens(
+            [tuple(r[:nkeys]) for r in rows], more=more, after_token=token is not None,
+            forward=forward, sort=sort.signature,
+        )
         return SearchPage(
             items=[json.loads(r[-1]) for r in rows],
             number_matched=matched,

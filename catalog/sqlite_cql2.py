@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import shapely
 
+from catalog.cql2_temporal import TEMPORAL_SQL
 from catalog.sqlite_rows import Box, box_geometry, from_us, part_boxes, to_us
 from datacenter.errors import InvalidRequest
 
@@ -46,24 +47,7 @@ _SHAPELY: dict[str, Callable[..., np.ndarray]] = {
     "s_touches": shapely.touches, "s_crosses": shapely.crosses, "s_overlaps": shapely.overlaps,
     "s_within": shapely.within, "s_contains": shapely.contains,
 }
-# Allen relations on intervals a=[as, ae] (the item) and b=[bs, be] (the literal), CQL2 §6.3
-_TEMPORAL = {
-    "t_after": "{as_} > {be}",
-    "t_before": "{ae} < {bs}",
-    "t_contains": "{as_} < {bs} AND {ae} > {be}",
-    "t_disjoint": "({ae} < {bs} OR {as_} > {be})",
-    "t_during": "{as_} > {bs} AND {ae} < {be}",
-    "t_equals": "{as_} = {bs} AND {ae} = {be}",
-    "t_finishedby": "{as_} < {bs} AND {ae} = {be}",
-    "t_finishes": "{as_} > {bs} AND {ae} = {be}",
-    "t_intersects": "{as_} <= {be} AND {ae} >= {bs}",
-    "t_meets": "{ae} = {bs}",
-    "t_metby": "{as_} = {be}",
-    "t_overlappedby": "{as_} > {bs} AND {as_} < {be} AND {ae} > {be}",
-    "t_overlaps": "{as_} < {bs} AND {ae} > {bs} AND {ae} < {be}",
-    "t_startedby": "{as_} = {bs} AND {ae} > {be}",
-    "t_starts": "{as_} = {bs} AND {ae} < {be}",
-}
+_TEMPORAL = TEMPORAL_SQL  # Allen relations, shared with the other backend
 _FAR_PAST, _FAR_FUTURE = -(2**62), 2**62
 
 
