@@ -30,12 +30,14 @@ def global_grid(subset_data: SubsetData, tmp_path_factory: pytest.TempPathFactor
     values = (rows * 1000 + cols).astype("int32")
     path = make_geotiff(tmp_path_factory.mktemp("global"), name=GLOBAL, crs="IAU_2015:30100",
                         transform=from_origin(-180, 90, 1, 1), data=values, nodata=-1)
-    report = ingest_paths([path], collection_id="lunar-global", catalog=subset_data.catalog.inner,
+    report = ingest_paths([path], collection_id="lunar-global", catalog=subset_data.catalog,
                           store=subset_data.store)
     assert report.ok, [r.to_dict() for r in report.failed]
-    item = subset_data.catalog.inner.get_item("lunar-global", GLOBAL, viewer=SYSTEM)
+    item = subset_data.catalog.get_item("lunar-global", GLOBAL, viewer=SYSTEM)
     item["properties"]["dc:access"] = "public"
-    subset_data.catalog.inner.upsert_items([item])
+    collection = subset_data.catalog.get_collection("lunar-global", viewer=SYSTEM)
+    subset_data.catalog.upsert_collection({**collection, "dc:access": "public"})  # new ones are owner-only
+    subset_data.catalog.upsert_items([item])
     return values
 
 
@@ -89,12 +91,14 @@ def test_a_bbox_across_0_on_a_0_to_360_grid_has_both_sides(
     east = np.concatenate([global_grid[:, 180:], global_grid[:, :180]], axis=1)  # 0..360 E
     path = make_geotiff(tmp_path, name="global_grid_0_360", crs="IAU_2015:30100",
                         transform=from_origin(0, 90, 1, 1), data=east, nodata=-1)
-    report = ingest_paths([path], collection_id="lunar-global", catalog=subset_data.catalog.inner,
+    report = ingest_paths([path], collection_id="lunar-global", catalog=subset_data.catalog,
                           store=subset_data.store)
     assert report.ok, [r.to_dict() for r in report.failed]
-    item = subset_data.catalog.inner.get_item("lunar-global", "global_grid_0_360", viewer=SYSTEM)
+    item = subset_data.catalog.get_item("lunar-global", "global_grid_0_360", viewer=SYSTEM)
     item["properties"]["dc:access"] = "public"
-    subset_data.catalog.inner.upsert_items([item])
+    collection = subset_data.catalog.get_collection("lunar-global", viewer=SYSTEM)
+    subset_data.catalog.upsert_collection({**collection, "dc:access": "public"})  # new ones are owner-only
+    subset_data.catalog.upsert_items([item])
     response = http.get("collections/lunar-global/items/global_grid_0_360/subset",
                         params={"bbox": "-10,-5,10,5", "format": "netcdf"})
     assert response.status_code == 200, response.text

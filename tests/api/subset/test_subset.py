@@ -163,7 +163,7 @@ def test_a_geotiff_subset_is_the_same_cog_whether_served_directly_or_by_a_job(
 ) -> None:
     """Small GeoTIFF windows are copied by GDAL from the source window, jobs go through Dask:
     the owner (who also sees the slope asset) gets the same two-band COG either way."""
-    owner = {"X-Test-Partner": "CNSA"}
+    owner = subset_data.keys["CNSA"]
     bbox = [-180, -90, 180, -89.85]
     direct = http.get(SUBSET.format(POLAR), params={"bbox": ",".join(map(str, bbox)),
                                                     "format": "geotiff"}, headers=owner)
