@@ -29,8 +29,8 @@ class Cluster:
             if proc.poll() is None:
                 proc.terminate()
         for proc in [*self.workers.values(), self.scheduler]:
-            try:
-                proc.wait(timeout=20)
+            try:  # a worker may linger on SIGTERM while it retries the gone scheduler
+                proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
