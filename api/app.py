@@ -170,10 +170,14 @@ def create_app(
 
 def app_from_settings(settings: Settings) -> FastAPI:
     """The app over the configured catalog and store; the catalog closes on shutdown."""
-    catalog = open_catalog(settings.resolved_catalog_url, count_limit=settings.search_count_limit)
-    # Jobs live in the catalog's SQLite file, or in <home>/jobs.sqlite beside another backend.
+    url = settings.resolved_catalog_url
+    catalog = open_catalog(url, count_limit=settings.search_count_limit)
+    # Job state lives in the catalog's SQLite file; beside PostgreSQL (which has no job
+    # store yet) in ``<home>/jobs.sqlite`` of this replica, as `create_app` does by default.
+    jobs = open_job_store(url) if url.startswith("sqlite://") else None
     app = create_app(
-        catalog, Store.from_settings(settings), settings=settings, compute=compute_from_settings(settings),
+        catalog, Store.from_settings(settings), settings=settings,
+        compute=compute_from_settings(settings), jobs=jobs,
     )
     app.state.owns_catalog = True
     app.state.owns_compute = True

@@ -12,9 +12,11 @@ from typing import Annotated, Any
 
 import attr
 from fastapi import Body
+from pydantic import BaseModel, ValidationError
 from stac_fastapi.api.models import CollectionUri, GeoJSONResponse, ItemUri
 from stac_fastapi.api.routes import create_async_endpoint
 from stac_fastapi.extensions.transaction import BaseTransactionsClient, TransactionExtension
+from stac_pydantic import Collection
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -51,6 +53,20 @@ def _merge_patch(patch: Any, what: str) -> dict[str, Any]:
             f"PATCH of {what} takes a JSON merge patch (an object, RFC 7396), not JSON Patch operations"
         )
     return _dump(patch)
+
+
+def _still_valid(merged: dict[str, Any], model: type[BaseModel], what: str) -> dict[str, Any]:
+    """`merged` (a record after a merge patch) if it is still a valid STAC `model`; a patch
+    that nulls a required field (RFC 7396 removes it) is a 400 naming the fields."""
+    try:
+        model.model_validate(merged)
+    except ValidationError as exc:
+        fields = sorted({".".join(map(str, e["loc"][:1])) or "(record)" for e in exc.errors()})
+        raise InvalidRequest(
+            f"the patch would leave {what} invalid STAC (check {', '.join(fields)}); "
+            "a null in a merge patch removes a field, and these are required"
+        ) from None
+    return merged
 
 
 def _exists(call: Any) -> bool:
@@ -150,7 +166,7 @@ class TransactionsClient(BaseTransactionsClient):
         current = catalog.get_collection(collection_id, viewer=SYSTEM)
         merged = _merge(current, _merge_patch(patch, f"collection {collection_id!r}"))
         merged["id"] = collection_id
-        catalog.upsert_collection(merged)
+        catalog.upsert_collection(_still_valid(merged, Collection, f"collection {collection_id!r}"))
         return present_collection(catalog.get_collection(collection_id, viewer=SYSTEM), base_url(request))
 
     def delete_collection(self, collection_id: str, **kwargs: Any) -> None:

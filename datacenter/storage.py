@@ -254,20 +254,30 @@ class Store:
         folder at `key` is replaced.
         """
         final = self.path(key)
-        tmp = posixpath.join(posixpath.dirname(final), f".tmp-{uuid.uuid4().hex}-{posixpath.basename(final)}")
+        name = f"{uuid.uuid4().hex}-{posixpath.basename(final)}"
+        if self.is_local:
+            tmp = posixpath.join(posixpath.dirname(final), f".tmp-{name}")
+        else:  # beside the other temporary uploads, which `sweep_incoming` cleans
+            tmp = posixpath.join(self.root, TEMP_PREFIX, name)
         local = Path(local_dir)
+        files = sorted(p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file())
         total = 0
         try:
-            for file in sorted(p for p in local.rglob("*") if p.is_file()):
-                rel = file.relative_to(local).as_posix()
+            for rel in files:
                 target = posixpath.join(tmp, rel)
                 if self.is_local:
                     self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
-                self._call("upload", f"{key}/{rel}", lambda f=file, t=target: self.fs.put_file(str(f), t))
-                total += file.stat().st_size
+                self._call("upload", f"{key}/{rel}", lambda f=local / rel, t=target: self.fs.put_file(str(f), t))
+                total += (local / rel).stat().st_size
             if self.exists_folder(key):
                 self._call("replace", key, lambda: self.fs.rm(final, recursive=True))
-            self._call("publish", key, lambda: self.fs.mv(tmp, final, recursive=True))
+            if self.is_local:
+                self._call("publish", key, lambda: self.fs.mv(tmp, final, recursive=True))
+            else:  # S3 has no folders: a server-side copy per object, then the temporaries go
+                for rel in files:
+                    self._call("publish", f"{key}/{rel}", lambda r=rel: self.fs.copy(
+                        posixpath.join(tmp, r), posixpath.join(final, r)))
+                self._call("clean up", key, lambda: self.fs.rm(tmp, recursive=True))
         except (OSError, StorageError) as exc:
             with suppress(Exception):
                 self.fs.rm(tmp, recursive=True)

@@ -45,8 +45,10 @@ class Entry:
     overrides: Mapping[str, Any] = field(default_factory=dict)
 
 
-def expand_inputs(args: Iterable[str], *, collection: str | None, cache: Path | None = None) -> list[Entry]:
-    """Files, folders, globs and `s3://` prefixes into entries of `collection`."""
+def expand_inputs(args: Iterable[str], *, collection: str | None, cache: Path | None = None,
+                  settings: Settings | None = None) -> list[Entry]:
+    """Files, folders, globs and `s3://` prefixes into entries of `collection` (prefixes are
+    read through the S3 endpoint and region of `settings`)."""
     args = list(args)
     if args and collection is None:
         raise InvalidRequest(
@@ -55,14 +57,21 @@ def expand_inputs(args: Iterable[str], *, collection: str | None, cache: Path | 
         )
     local = [a for a in args if not a.startswith("s3://")]
     for prefix in (a for a in args if a.startswith("s3://")):
-        local.append(str(fetch_s3_prefix(prefix, cache or Path(tempfile.mkdtemp(prefix="datacenter-s3-")))))
+        local.append(str(fetch_s3_prefix(prefix, cache or Path(tempfile.mkdtemp(prefix="datacenter-s3-")),
+                                         settings=settings)))
     return [Entry(p, collection) for p in discover(local)] if local else []  # type: ignore[arg-type]
 
 
-def fetch_s3_prefix(prefix: str, cache: Path) -> Path:
+def fetch_s3_prefix(prefix: str, cache: Path, *, settings: Settings | None = None) -> Path:
     """Copy every object under an `s3://` prefix into `cache`, keeping relative paths (labels
-    find their data files beside them); returns the local folder."""
-    fs = fsspec.filesystem("s3")
+    find their data files beside them); returns the local folder. The S3 server is that of
+    `settings` (``DATACENTER_S3_ENDPOINT_URL``, ``DATACENTER_S3_REGION``; default: AWS)."""
+    client_kwargs: dict[str, str] = {}
+    if settings is not None and settings.s3_endpoint_url:
+        client_kwargs["endpoint_url"] = settings.s3_endpoint_url
+    if settings is not None and settings.s3_region:
+        client_kwargs["region_name"] = settings.s3_region
+    fs = fsspec.filesystem("s3", client_kwargs=client_kwargs, use_listings_cache=False)
     root = prefix.removeprefix("s3://").rstrip("/")
     keys = fs.find(root)
     if not keys:

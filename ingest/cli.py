@@ -49,7 +49,7 @@ def run_ingest(
 ) -> IngestReport:
     settings = get_settings()
     override = parse_datetime_option(datetime_value)
-    entries = expand_inputs(paths, collection=collection)
+    entries = expand_inputs(paths, collection=collection, settings=settings)
     if manifest is not None:
         entries += read_manifest(manifest, default_collection=collection)
     if not entries:

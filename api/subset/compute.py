@@ -73,7 +73,7 @@ def _run_graph(graph: Any, compute: Compute, progress: Progress | None, cancelle
         with _TaskCounter(progress, cancelled):
             dask.compute(graph, scheduler="threads", num_workers=compute.threads)
         return
-    from distributed import futures_of, wait
+    from distributed import futures_of
 
     persisted = compute.client.persist(graph)
     futures = futures_of(persisted)
@@ -86,8 +86,12 @@ def _run_graph(graph: Any, compute: Compute, progress: Progress | None, cancelle
         if cancelled is not None and cancelled():
             compute.client.cancel(futures)
             raise JobCancelled("the job was cancelled")
+        # Future.result goes through the future's own client (`distributed.wait` needs a
+        # default client, which the API's is not); a failed task raises here, as below.
+        pending = [f for f in futures if not f.done()]
         with contextlib.suppress(TimeoutError):
-            wait([f for f in futures if not f.done()], timeout=0.5, return_when="FIRST_COMPLETED")
+            if pending:
+                pending[0].result(timeout=0.5)
     for f in futures:
         f.result()  # re-raise a task's error here
 
@@ -130,7 +134,8 @@ def write_subset(
         if compute.distributed and fmt is OutputFormat.GEOTIFF:
             from distributed import Lock
 
-            lock = Lock(f"subset-{out.name}", client=compute.client)
+            client = compute.client  # distributed >= 2024: a Lock takes the scheduler, not a client
+            lock = Lock(f"subset-{out.name}", scheduler_rpc=client.scheduler, loop=client.loop)
         with dask.config.set(scheduler=compute.scheduler):
             graph, finish = plan_write(ds, crs, fmt, Path(work), out, attrs, lock)
             _run_graph(graph, compute, progress, cancelled)

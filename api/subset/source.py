@@ -17,6 +17,7 @@ from typing import Any
 import dask.array as da
 import numpy as np
 import rasterio
+import rasterio.errors
 import xarray as xr
 from affine import Affine
 from pyproj import CRS
@@ -25,7 +26,7 @@ from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from catalog.base import StacItem
-from datacenter.errors import InvalidRequest
+from datacenter.errors import CorruptProduct, InvalidRequest
 from datacenter.storage import Store, check_key
 
 #: Dask chunk target: big enough for few tasks and few object-store requests, small enough
@@ -177,10 +178,17 @@ def _open_cog(store: Store, key: str, name: str, asset: dict[str, Any], crs: CRS
               ) -> tuple[xr.DataArray, RasterReader]:
     path = store.path(key)
     opener = None if store.is_local else store.fs
-    with rasterio.Env(**GDAL_ENV), rasterio.open(path, opener=opener) as src:
-        reader = RasterReader(path, opener, (src.count, src.height, src.width), src.dtypes[0])
-        block = tuple(src.block_shapes[0])
-        nodata, transform = src.nodata, src.transform
+    try:
+        with rasterio.Env(**GDAL_ENV), rasterio.open(path, opener=opener) as src:
+            reader = RasterReader(path, opener, (src.count, src.height, src.width), src.dtypes[0])
+            block = tuple(src.block_shapes[0])
+            nodata, transform = src.nodata, src.transform
+    except rasterio.errors.RasterioIOError as exc:
+        store.info(key)  # a missing object is NotFound, an unreachable store a StorageError (503)
+        raise CorruptProduct(
+            f"asset {name!r} ({key}) is in the store but GDAL cannot read it as a GeoTIFF ({exc}); "
+            "re-ingest the product"
+        ) from exc
     return raster_variable(reader, block, asset, nodata, transform, crs), reader  # type: ignore[arg-type]
 
 

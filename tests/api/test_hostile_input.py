@@ -1,7 +1,9 @@
 """Hostile requests: each gets a clear 4xx and nothing outside the store is ever read.
 
 (Path traversal in download sub-paths is in test_downloads.py; these cover ids, bodies,
-bboxes, limits, nesting and bodies that never finish.)
+bboxes, limits, nesting and bodies that never finish.) The requests that reach the catalog
+are sent anonymously, with a partner key and with an administrator key: a key opens more
+records, never a way out of the store.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import httpx
 import pytest
 
 from api.app import create_app
+from datacenter.errors import Conflict
 from datacenter.settings import Settings
 from tests.api.conftest import serving
 
@@ -33,6 +36,26 @@ def _raw(live_server: str, method: str, raw_path: str, body: bytes | None = None
         conn.close()
 
 
+WHO = ["anonymous", "partner", "admin"]
+
+
+@pytest.fixture(scope="module")
+def issued_keys(api_data) -> dict[str, str]:
+    partners = api_data.catalog.partner_store()
+    try:
+        partner = partners.add_partner("KARI")
+    except Conflict:  # the session's catalog already has it (another module ran first)
+        partner = partners.rotate_key("KARI")
+    return {"partner": partner.secret_text, "admin": partners.create_admin_key().secret_text}
+
+
+@pytest.fixture(params=WHO)
+def auth(request: pytest.FixtureRequest, issued_keys: dict[str, str]) -> dict[str, str]:
+    """The Authorization header of the caller (none for anonymous)."""
+    key = issued_keys.get(request.param)
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
 @pytest.mark.parametrize(
     "raw_path",
     [
@@ -47,15 +70,16 @@ def _raw(live_server: str, method: str, raw_path: str, body: bytes | None = None
         "/collections/lunar-images/items/eq-east/assets/cube/%73%33://other-bucket/secret",
     ],
 )
-def test_traversal_in_ids_and_asset_paths_is_a_4xx(live_server: str, api_data, raw_path: str) -> None:
-    status, body = _raw(live_server, "GET", raw_path)
+def test_traversal_in_ids_and_asset_paths_is_a_4xx(live_server: str, api_data, raw_path: str,
+                                                   auth: dict[str, str]) -> None:
+    status, body = _raw(live_server, "GET", raw_path, headers=auth)
     assert 400 <= status < 500, (status, body)
     assert b"TOP SECRET" not in body
     assert json.loads(body)["code"]
 
 
-def test_search_for_a_traversal_id_finds_nothing(http: httpx.Client) -> None:
-    response = http.get("search", params={"ids": "../../secret.txt,/etc/passwd"})
+def test_search_for_a_traversal_id_finds_nothing(http: httpx.Client, auth: dict[str, str]) -> None:
+    response = http.get("search", params={"ids": "../../secret.txt,/etc/passwd"}, headers=auth)
     assert response.status_code == 200
     assert response.json()["features"] == []
 
@@ -93,24 +117,25 @@ def test_oversized_chunked_body_is_413(live_server: str) -> None:
     ["-1e308,-90,1e308,90", ",".join(["0"] * 1000), "nan,nan,nan,nan", "-180,-91,180,91",
      "inf,-90,180,90"],
 )
-def test_absurd_bbox_is_400(http: httpx.Client, bbox: str) -> None:
-    response = http.get("search", params={"bbox": bbox})
+def test_absurd_bbox_is_400(http: httpx.Client, bbox: str, auth: dict[str, str]) -> None:
+    response = http.get("search", params={"bbox": bbox}, headers=auth)
     assert response.status_code == 400, response.text
     assert "bbox" in response.json()["description"]
 
 
 @pytest.mark.parametrize("limit", ["1000000000", "99999999999999999999999", "-1", "0"])
-def test_huge_or_negative_limit_is_400_or_capped(http: httpx.Client, limit: str) -> None:
-    response = http.get("search", params={"limit": limit})
+def test_huge_or_negative_limit_is_400_or_capped(http: httpx.Client, limit: str,
+                                                 auth: dict[str, str]) -> None:
+    response = http.get("search", params={"limit": limit}, headers=auth)
     assert response.status_code in (200, 400), response.text
     if response.status_code == 200:
         assert len(response.json()["features"]) <= 10_000
 
 
-def test_deeply_nested_intersects_is_400(http: httpx.Client) -> None:
+def test_deeply_nested_intersects_is_400(http: httpx.Client, auth: dict[str, str]) -> None:
     depth = 5000
     body = '{"intersects": {"type": "Polygon", "coordinates": ' + "[" * depth + "]" * depth + "}}"
-    response = http.post("search", content=body, headers={"Content-Type": "application/json"})
+    response = http.post("search", content=body, headers={"Content-Type": "application/json", **auth})
     assert response.status_code == 400, response.text
 
 

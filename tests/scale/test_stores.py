@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from api.app import app_from_settings
 from datacenter.cli import load_commands
 from datacenter.settings import get_settings
-from datacenter.storage import Store
+from datacenter.storage import TEMP_PREFIX, Store
 from ingest.samples import make_geotiff, make_pds3_image, make_vicar_image
 
 runner = CliRunner()
@@ -86,3 +86,20 @@ def test_reingesting_changes_nothing_in_the_store(
     again = _ingest(products, tmp_path)
     assert [line["status"] for line in again] == ["unchanged"] * len(first)
     assert Store.from_settings(get_settings()).list() == before
+
+
+def test_a_zarr_folder_is_published_whole_and_leaves_no_temporary_keys(
+    store_kind: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "cube.zarr"
+    (folder / "refl" / "c").mkdir(parents=True)
+    files = {"zarr.json": b"{}", "refl/zarr.json": b'{"a": 1}', "refl/c/0": b"\x00" * 100}
+    for rel, data in files.items():
+        (folder / rel).write_bytes(data)
+    store = Store.from_settings(get_settings())
+    assert store.put_dir(folder, "lunar/cube/v1/cube.zarr") == 110
+    assert store.list() == sorted(f"lunar/cube/v1/cube.zarr/{rel}" for rel in files)
+    with store.open("lunar/cube/v1/cube.zarr/refl/zarr.json") as fh:
+        assert fh.read() == b'{"a": 1}'
+    everything = store.fs.find(store.root)  # temporary uploads included
+    assert not [k for k in everything if TEMP_PREFIX in k or ".tmp-" in k], everything
