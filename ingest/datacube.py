@@ -25,7 +25,7 @@ from datacenter import __version__
 from ingest.crs import lunar_proj_code
 from ingest.footprint import footprint
 from ingest.product import ArrayProduct
-from ingest.stac import FILE, PROCESSING, PROJECTION, SSYS, STAC_VERSION, _iso, _time_properties
+from ingest.stac import FILE, PROCESSING, PROJECTION, SSYS, _iso, _time_properties, stac_feature
 from ingest.zarr_writer import GRID_MAPPING, ZARR_MEDIA_TYPE, ZarrResult
 
 DATACUBE = "https://stac-extensions.github.io/datacube/v2.2.0/schema.json"
@@ -58,19 +58,14 @@ def build_zarr_item(
         "created": _iso(datetime.now(UTC)),
         **{k: v for k, v in product.extra_properties.items() if not k.startswith(("ssys:", "proj:"))},
     }
-    return {
-        "type": "Feature",
-        "stac_version": STAC_VERSION,
-        "stac_extensions": [DATACUBE, PROJECTION, FILE, PROCESSING, SSYS],
-        "id": product.id,
-        "collection": collection_id,
-        "geometry": geometry,
-        "bbox": list(bbox),
-        "properties": {
-            k: v for k, v in properties.items() if v is not None or k in ("datetime", "proj:code")
-        },
-        "links": [{"rel": "collection", "href": f"/collections/{collection_id}", "type": "application/json"}],
-        "assets": {
+    return stac_feature(
+        item_id=product.id,
+        collection_id=collection_id,
+        extensions=[DATACUBE, PROJECTION, FILE, PROCESSING, SSYS],
+        geometry=geometry,
+        bbox=bbox,
+        properties=properties,
+        assets={
             "zarr": {
                 "href": data_key,
                 "type": ZARR_MEDIA_TYPE,
@@ -81,7 +76,7 @@ def build_zarr_item(
                 "xarray:open_kwargs": {"engine": "zarr", "consolidated": True},
             }
         },
-    }
+    )
 
 
 def item_geometry(product: ArrayProduct, ds: xr.Dataset) -> tuple[dict[str, Any], tuple[float, ...]]:

@@ -63,26 +63,14 @@ def build_item(
             if not k.startswith(("ssys:", "proj:"))
         },
     }
-    return {
-        "type": "Feature",
-        "stac_version": STAC_VERSION,
-        "stac_extensions": [PROJECTION, FILE, PROCESSING, SSYS, RASTER],
-        "id": product.id,
-        "collection": collection_id,
-        "geometry": geometry,
-        "bbox": list(bbox),
-        "properties": {
-            k: v for k, v in properties.items() if v is not None or k in ("datetime", "proj:code")
-        },
-        # the API rewrites links and hrefs into its own URLs
-        "links": [
-            {
-                "rel": "collection",
-                "href": f"/collections/{collection_id}",
-                "type": "application/json",
-            }
-        ],
-        "assets": {
+    return stac_feature(
+        item_id=product.id,
+        collection_id=collection_id,
+        extensions=[PROJECTION, FILE, PROCESSING, SSYS, RASTER],
+        geometry=geometry,
+        bbox=bbox,
+        properties=properties,
+        assets={
             "data": {
                 "href": data_key,
                 "type": COG_MEDIA_TYPE,
@@ -93,6 +81,40 @@ def build_item(
                 "raster:bands": _raster_bands(cog),
             }
         },
+    )
+
+
+def stac_feature(
+    *,
+    item_id: str,
+    collection_id: str,
+    extensions: list[str],
+    geometry: dict[str, Any],
+    bbox: Any,
+    properties: dict[str, Any],
+    assets: dict[str, Any],
+) -> dict[str, Any]:
+    """The STAC Item envelope shared by COG and Zarr items.
+
+    Unset properties are dropped, except `datetime` and `proj:code`, whose null is meaningful
+    (a time range; a CRS with no authority code). The collection link is relative: the API
+    rewrites links and asset hrefs into its own URLs.
+    """
+    return {
+        "type": "Feature",
+        "stac_version": STAC_VERSION,
+        "stac_extensions": extensions,
+        "id": item_id,
+        "collection": collection_id,
+        "geometry": geometry,
+        "bbox": list(bbox),
+        "properties": {
+            k: v for k, v in properties.items() if v is not None or k in ("datetime", "proj:code")
+        },
+        "links": [
+            {"rel": "collection", "href": f"/collections/{collection_id}", "type": "application/json"}
+        ],
+        "assets": assets,
     }
 
 
