@@ -21,11 +21,10 @@ import xarray as xr
 from affine import Affine
 from shapely.geometry import shape
 
-from datacenter import __version__
 from ingest.crs import lunar_proj_code
 from ingest.footprint import footprint
 from ingest.product import ArrayProduct
-from ingest.stac import FILE, PROCESSING, PROJECTION, SSYS, _iso, _time_properties, stac_feature
+from ingest.stac import FILE, PROCESSING, PROJECTION, SSYS, _iso, product_properties, stac_feature
 from ingest.zarr_writer import GRID_MAPPING, ZARR_MEDIA_TYPE, ZarrResult
 
 DATACUBE = "https://stac-extensions.github.io/datacube/v2.2.0/schema.json"
@@ -43,21 +42,10 @@ def build_zarr_item(
 ) -> dict[str, Any]:
     """A STAC 1.1.0 Item for `product` written to the Zarr store `zres` (opened as `ds`)."""
     geometry, bbox = item_geometry(product, ds)
-    properties: dict[str, Any] = {
-        **_time_properties(product, datetime_override),
-        "title": product.title,
-        "platform": product.platform,
-        "instruments": list(product.instruments) or None,
-        "mission": product.mission,
-        "processing:level": product.processing_level,
-        "processing:software": {"lunar-datacenter": __version__},
-        "ssys:targets": list(product.targets),
-        **_projection(product),
-        "cube:dimensions": cube_dimensions(ds, product),
-        "cube:variables": cube_variables(ds),
-        "created": _iso(datetime.now(UTC)),
-        **{k: v for k, v in product.extra_properties.items() if not k.startswith(("ssys:", "proj:"))},
-    }
+    properties = product_properties(
+        product, datetime_override, **_projection(product),
+        **{"cube:dimensions": cube_dimensions(ds, product), "cube:variables": cube_variables(ds)},
+    )
     return stac_feature(
         item_id=product.id,
         collection_id=collection_id,

@@ -14,7 +14,7 @@ from datacenter.storage import multihash_sha256
 from ingest.cog import CogResult
 from ingest.crs import lunar_proj_code, to_pyproj
 from ingest.footprint import footprint
-from ingest.product import RasterProduct
+from ingest.product import ArrayProduct, RasterProduct
 
 STAC_VERSION = "1.1.0"
 PROJECTION = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
@@ -46,23 +46,7 @@ def build_item(
     start_datetime/end_datetime and datetime null). Neither raises MissingDatetime.
     """
     geometry, bbox = footprint(cog.crs, cog.transform, cog.width, cog.height)
-    properties: dict[str, Any] = {
-        **_time_properties(product, datetime_override),
-        "title": product.title,
-        "platform": product.platform,
-        "instruments": list(product.instruments) or None,
-        "mission": product.mission,
-        "processing:level": product.processing_level,
-        "processing:software": {"lunar-datacenter": __version__},
-        "ssys:targets": list(product.targets),
-        **_projection(cog),
-        "created": _iso(datetime.now(UTC)),
-        **{
-            k: v
-            for k, v in product.extra_properties.items()
-            if not k.startswith(("ssys:", "proj:"))
-        },
-    }
+    properties = product_properties(product, datetime_override, **_projection(cog))
     return stac_feature(
         item_id=product.id,
         collection_id=collection_id,
@@ -118,7 +102,27 @@ def stac_feature(
     }
 
 
-def _time_properties(product: RasterProduct, override: datetime | None) -> dict[str, Any]:
+def product_properties(
+    product: RasterProduct | ArrayProduct, datetime_override: datetime | None, **specific: Any
+) -> dict[str, Any]:
+    """Item properties every product kind shares (times, platform, instruments, mission,
+    processing, targets, `created`, the reader's extras), with `specific` ones in between."""
+    return {
+        **_time_properties(product, datetime_override),
+        "title": product.title,
+        "platform": product.platform,
+        "instruments": list(product.instruments) or None,
+        "mission": product.mission,
+        "processing:level": product.processing_level,
+        "processing:software": {"lunar-datacenter": __version__},
+        "ssys:targets": list(product.targets),
+        **specific,
+        "created": _iso(datetime.now(UTC)),
+        **{k: v for k, v in product.extra_properties.items() if not k.startswith(("ssys:", "proj:"))},
+    }
+
+
+def _time_properties(product: RasterProduct | ArrayProduct, override: datetime | None) -> dict[str, Any]:
     if override is not None:
         when = override if override.tzinfo else override.replace(tzinfo=UTC)
         return {"datetime": _iso(when)}
