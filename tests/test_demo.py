@@ -15,28 +15,38 @@ import pytest
 from tests.conftest import free_port
 
 
-@pytest.fixture
-def demo_server(clean_env: Path):
-    port = free_port()
-    env = {**os.environ, "DATACENTER_HOME": str(clean_env)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "datacenter.cli", "demo", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"datacenter demo exited with {proc.returncode}:\n{proc.stdout.read()}")
+def _start_demo(home: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    """`datacenter demo` on a free port, its output to `log` (a pipe nobody reads would fill
+    and stall the server); another free port if this one was taken in the meantime."""
+    env = {**os.environ, "DATACENTER_HOME": str(home)}
+    for _ in range(3):
+        port = free_port()
+        with log.open("w") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "datacenter.cli", "demo", "--port", str(port)],
+                env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
+            )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 180
+        while proc.poll() is None:
             try:
                 if httpx.get(url + "/", timeout=2).status_code == 200:
-                    break
+                    return proc, url
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail("datacenter demo did not serve within 180 s")
+                proc.kill()
+                pytest.fail(f"datacenter demo did not serve within 180 s:\n{log.read_text()}")
             time.sleep(0.5)
+        if "address already in use" not in log.read_text().lower():
+            break
+    pytest.fail(f"datacenter demo exited with {proc.returncode}:\n{log.read_text()}")
+
+
+@pytest.fixture
+def demo_server(clean_env: Path, tmp_path: Path):
+    proc, url = _start_demo(clean_env, tmp_path / "demo.log")
+    try:
         yield url
     finally:
         proc.terminate()
