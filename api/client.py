@@ -29,6 +29,7 @@ from api.links import (
     with_query,
 )
 from api.params import parse_bbox, parse_datetime, parse_intersects, split_list
+from api.responses import geojson, json_response
 from api.search_params import (
     Fields,
     apply_fields,
@@ -165,23 +166,24 @@ class CatalogClient(BaseCoreClient):
                 links.append(link(rel, with_query(here, token=value)))
         audit(request.state.audit, viewer, "collections", None, True,
               detail=f"returned={len(page)} matched={matched}")
-        return {  # type: ignore[typeddict-unknown-key]
-            "collections": page,  # type: ignore[typeddict-item]
+        return json_response({  # type: ignore[return-value]
+            "collections": page,
             "links": links,
             "numberMatched": matched,
             "numberReturned": len(page),
-        }
+        })
 
     def get_collection(self, collection_id: str, **kwargs: Any) -> stac.Collection:
         request: Request = kwargs["request"]
         collection = self._lookup_collection(request, collection_id, "collection")
-        return present_collection(self._with_extent(request, collection), base_url(request))  # type: ignore[return-value]
+        return json_response(  # type: ignore[return-value]
+            present_collection(self._with_extent(request, collection), base_url(request)))
 
     def get_item(self, item_id: str, collection_id: str, **kwargs: Any) -> stac.Item:
         request: Request = kwargs["request"]
         item = lookup_item(catalog_of(request), collection_id, item_id, viewer_of(request),
                            request.state.audit)
-        return present_item(item, base_url(request), viewer_of(request))  # type: ignore[return-value]
+        return geojson(present_item(item, base_url(request), viewer_of(request)))  # type: ignore[return-value]
 
     def item_collection(
         self,
@@ -313,4 +315,4 @@ class CatalogClient(BaseCoreClient):
         }
         if page.number_matched is not None:
             result["numberMatched"] = page.number_matched
-        return result  # type: ignore[return-value]
+        return geojson(result)  # type: ignore[return-value]

@@ -9,7 +9,6 @@ stored links are kept only when they are absolute http(s) URLs.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
@@ -75,8 +74,8 @@ def present_item(item: StacItem, base: str, viewer: Viewer) -> StacItem:
     ]
     assets = {}
     for key, asset in visible_assets(viewer, item).items():
-        served = copy.deepcopy(asset)
-        served.pop("alternate", None)
+        # a shallow copy: only top-level keys change, nested values are shared read-only
+        served = {name: value for name, value in asset.items() if name != "alternate"}
         served["href"] = asset_url(base, cid, iid, key)
         assets[key] = served
     out["assets"] = assets
