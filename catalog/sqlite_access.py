@@ -40,10 +40,6 @@ CREATE TABLE item_releasable (key INTEGER NOT NULL, partner TEXT NOT NULL,
 CREATE TABLE collection_releasable (key TEXT NOT NULL, partner TEXT NOT NULL,
     PRIMARY KEY (key, partner)) WITHOUT ROWID;
 CREATE TABLE releasable_bits (partner TEXT PRIMARY KEY, bit INTEGER NOT NULL UNIQUE) WITHOUT ROWID;
-CREATE INDEX items_dt ON items
-    (dt DESC, collection, id, t_start, t_end, acc_class, acc_embargo, acc_owner, acc_rel_mask);
-CREATE INDEX items_collection_dt ON items
-    (collection, dt DESC, id, t_start, t_end, acc_class, acc_embargo, acc_owner, acc_rel_mask);
 """
 MAX_RELEASABLE_IDS = 63  # bits 0..62 of a signed 64-bit integer
 
@@ -139,8 +135,6 @@ def upgrade_from_1(c: sqlite3.Connection) -> None:
     for table in ("collections", "items"):
         for column in ("acc_owner TEXT", "acc_class INTEGER NOT NULL DEFAULT 3", "acc_embargo INTEGER", "acc_rel_mask INTEGER NOT NULL DEFAULT 0"):
             c.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
-    c.execute("DROP INDEX items_dt")
-    c.execute("DROP INDEX items_collection_dt")
     for statement in ACCESS_SCHEMA.split(";"):
         if statement.strip():
             c.execute(statement)

@@ -23,6 +23,10 @@ from catalog.sqlite_rows import Box, box_geometry, is_own_bbox, part_boxes, to_u
 from datacenter.errors import InvalidRequest
 
 _INLINE_LIST = 200  # longer id/collection lists go through json_each
+# Relative cost of one R*Tree hit (probe the row, then sort every hit) and of one entry of the
+# covering (dt DESC, ...) index read in order: measured 1.45 us and 0.25 us at 1 M items.
+_RTREE_HIT_COST, _INDEX_ROW_COST = 1.45, 0.25
+_SPHERE_DEG2 = 360.0 * 180.0
 
 
 @dataclass
@@ -52,7 +56,11 @@ def exact_hits(geometry: shapely.Geometry | None, blobs: Sequence[bytes]) -> np.
     return shapely.intersects(geometry, shapely.from_wkb(np.asarray(blobs, dtype=object)))
 
 
-def plan_search(query: SearchQuery, *, max_span: int) -> Plan:
+def plan_search(query: SearchQuery, *, max_span: int, total: int = 0, want: int = 0,
+                in_time_order: bool = False) -> Plan:
+    """The plan for `query`. `total` (about how many items the catalog holds), `want` (how
+    many matches the caller reads at most: page + count cap) and `in_time_order` (the page is
+    sorted by the default datetime order) let a broad box skip the R*Tree: see `_walk_index`."""
     where: list[str] = ["1"]
     params: dict[str, Any] = {}
     _in_list(where, params, "collection", "collections", query.collections)
@@ -64,14 +72,20 @@ def plan_search(query: SearchQuery, *, max_span: int) -> Plan:
         raise InvalidRequest("give either bbox or intersects, not both")
     if query.bbox is not None:
         boxes = _query_boxes(query.bbox)
-        sure, geometry = _rect_filter(where, params, boxes)
+        walk = in_time_order and _walk_index(boxes, total, want)
+        sure, geometry = _rect_filter(where, params, boxes, use_rtree=not walk)
     elif query.intersects is not None:
         geom = _query_geometry(query.intersects)
         bounds = tuple(float(v) for v in shapely.bounds(geom))
         if is_own_bbox(geom, bounds):  # type: ignore[arg-type]
-            sure, geometry = _rect_filter(where, params, [bounds])  # type: ignore[list-item]
+            walk = in_time_order and _walk_index([bounds], total, want)  # type: ignore[list-item]
+            sure, geometry = _rect_filter(where, params, [bounds], use_rtree=not walk)  # type: ignore[list-item]
         else:
-            _rtree_filter(where, params, part_boxes(geom))
+            parts = part_boxes(geom)
+            if in_time_order and _walk_index(parts, total, want):
+                where.append(_overlap_sql(params, parts))
+            else:
+                _rtree_filter(where, params, parts)
             sure, geometry = "0", geom
             shapely.prepare(geometry)
     tests: list[SpatialTest] = []
@@ -168,18 +182,46 @@ def _rtree_filter(where: list[str], params: dict[str, Any], boxes: list[Box], pr
     where.append(f"i.pk IN ({' UNION ALL '.join(selects)})")
 
 
-def _rect_filter(where: list[str], params: dict[str, Any], boxes: list[Box]) -> tuple[str, shapely.Geometry]:
-    """Filter by non-crossing query boxes; returns (sure SQL, prepared geometry)."""
-    _rtree_filter(where, params, boxes)
-    overlap = [
-        f"(i.w <= :re{k} AND i.e >= :rw{k} AND i.s <= :rn{k} AND i.n >= :rs{k})"
-        for k in range(len(boxes))
-    ]
+def _walk_index(boxes: list[Box], total: int, want: int) -> bool:
+    """Whether walking the datetime index in page order, testing each row's bounds (columns
+    of that covering index), beats collecting every R*Tree hit and sorting them.
+
+    The R*Tree visits about ``total * f`` items for a box holding the fraction `f` of the
+    sphere (in degree area); the ordered walk stops after about ``want / f`` rows. A 10° box
+    at 1 M items keeps the R*Tree; half the globe walks the index (0.7 s -> 2 ms a page)."""
+    if total <= 0 or want <= 0:
+        return False
+    f = min(1.0, sum(max(0.0, e - w) * max(0.0, n - s) for w, s, e, n in boxes) / _SPHERE_DEG2)
+    if f <= 0.0:
+        return False
+    return want / f * _INDEX_ROW_COST < total * f * _RTREE_HIT_COST
+
+
+def _overlap_sql(params: dict[str, Any], boxes: list[Box], prefix: str = "r") -> str:
+    """Bounds overlapping any of `boxes`: true for every footprint that can touch them."""
+    ors = []
+    for k, (w, s, e, n) in enumerate(boxes):
+        p = f"{prefix}{{}}{k}".format
+        params.update({p("w"): w, p("s"): s, p("e"): e, p("n"): n})
+        ors.append(f"(i.w <= :{p('e')} AND i.e >= :{p('w')} AND i.s <= :{p('n')} AND i.n >= :{p('s')})")
+    return f"({' OR '.join(ors)})"
+
+
+def _rect_filter(where: list[str], params: dict[str, Any], boxes: list[Box], *,
+                 use_rtree: bool = True) -> tuple[str, shapely.Geometry]:
+    """Filter by non-crossing query boxes; returns (sure SQL, prepared geometry). Without
+    the R*Tree, the bounds test alone selects the candidates (it holds for every footprint:
+    one lies inside its bounds)."""
+    overlap = _overlap_sql(params, boxes)
+    if use_rtree:
+        _rtree_filter(where, params, boxes)
+        where.append(f"(i.needs_exact = 1 OR {overlap})")
+    else:
+        where.append(overlap)
     inside = [
         f"(i.w >= :rw{k} AND i.e <= :re{k} AND i.s >= :rs{k} AND i.n <= :rn{k})"
         for k in range(len(boxes))
     ]
-    where.append(f"(i.needs_exact = 1 OR {' OR '.join(overlap)})")
     shapes = [box_geometry(b) for b in boxes]
     geometry = shapely.union_all(shapes) if len(shapes) > 1 else shapes[0]
     shapely.prepare(geometry)
