@@ -55,7 +55,7 @@ from catalog.sqlite_access import (
 )
 from catalog.sqlite_cql2 import spatial_sql_function
 from catalog.sqlite_query import Plan, plan_search
-from catalog.sqlite_rows import access_columns, from_us, prepare_items
+from catalog.sqlite_rows import access_columns, from_us, load_json, prepare_items
 from catalog.sqlite_sort import SortPlan, plan_sort
 from datacenter.access import ANONYMOUS, SYSTEM, Viewer
 from datacenter.errors import CollectionNotFound, ConfigError, InvalidRequest, ItemNotFound
@@ -411,7 +411,7 @@ class SQLiteCatalog(Catalog):
             ).fetchone()
             if row is None:
                 raise self._item_not_found(c, collection_id, item_id, viewer)
-        return json.loads(row[0])
+        return load_json(row[0])
 
     def delete_item(self, collection_id: str, item_id: str) -> None:
         with self._write() as c:
@@ -479,7 +479,7 @@ class SQLiteCatalog(Catalog):
             forward=forward, sort=sort.signature,
         )
         return SearchPage(
-            items=[json.loads(r[-1]) for r in rows],
+            items=[load_json(r[-1]) for r in rows],
             number_matched=matched,
             next_token=next_token,
             prev_token=prev_token,

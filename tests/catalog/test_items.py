@@ -201,3 +201,43 @@ def test_a_schema_1_catalog_upgrades_and_records_without_dc_fields_become_owner_
         assert ids(SYSTEM) == ["esa", "legacy", "open"]
         assert ids(Viewer(partner_id="ESA")) == ["esa", "open"]
         assert ids(Viewer(partner_id="CNSA")) == ["open"]
+    assert [r[2] for r in sqlite3.connect(catalog_path).execute("PRAGMA index_info(items_dt)")][-5:] == \
+        ["needs_exact", "w", "s", "e", "n"]  # schema 3: the bounds joined the sort indexes
+
+
+def test_a_schema_2_catalog_upgrades_its_sort_indexes_and_searches_the_same(catalog_path, make_item):
+    import sqlite3
+
+    from catalog.sqlite import SQLiteCatalog
+
+    with SQLiteCatalog(catalog_path) as cat:
+        cat.upsert_collection({"id": "lro-nac", "type": "Collection", "dc:access": "public"})
+        cat.upsert_items([make_item(f"i{k}", datetime=f"2020-01-{k + 1:02d}T00:00:00Z") for k in range(5)])
+    db = sqlite3.connect(catalog_path)
+    for index, lead in (("items_dt", "dt DESC"), ("items_collection_dt", "collection, dt DESC")):
+        db.execute(f"DROP INDEX {index}")
+        db.execute(f"CREATE INDEX {index} ON items ({lead}, id, t_start, t_end, acc_class, acc_embargo,"
+                   " acc_owner, acc_rel_mask)")
+    db.execute("DELETE FROM schema_version")
+    db.execute("INSERT INTO schema_version VALUES (2)")
+    db.commit()
+    db.close()
+    with SQLiteCatalog(catalog_path) as cat:
+        page = cat.search(SearchQuery(bbox=(-180, -90, 180, 90), limit=2))
+        assert [i["id"] for i in page.items] == ["i4", "i3"]
+    db = sqlite3.connect(catalog_path)
+    assert db.execute("SELECT max(version) FROM schema_version").fetchone()[0] == 3
+    assert "w" in [r[2] for r in db.execute("PRAGMA index_info(items_collection_dt)")]
+
+
+def test_stored_content_with_nan_reads_back(catalog_path, make_item):
+    import math
+
+    from catalog.sqlite import SQLiteCatalog
+
+    with SQLiteCatalog(catalog_path) as cat:  # JSON with NaN is what `json` writes, orjson refuses
+        cat.upsert_collection({"id": "lro-nac", "type": "Collection", "dc:access": "public"})
+        cat.upsert_items([make_item("nan", **{"raster:nodata": float("nan")})])
+        read = cat.search(SearchQuery()).items[0]
+        assert math.isnan(read["properties"]["raster:nodata"])
+        assert math.isnan(cat.get_item("lro-nac", "nan")["properties"]["raster:nodata"])
