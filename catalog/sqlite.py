@@ -95,6 +95,7 @@ CREATE TABLE items (
     nboxes INTEGER NOT NULL,      -- R*Tree entries: pk * 1024 + 0 .. nboxes - 1
     acc_owner TEXT, acc_class INTEGER NOT NULL DEFAULT 3, acc_embargo INTEGER,  -- sqlite_access
     acc_rel_mask INTEGER NOT NULL DEFAULT 0,
+    props TEXT NOT NULL DEFAULT '{}',  -- `properties` as JSON (CQL2 and sortby read it here)
     UNIQUE (id, collection)
 );
 -- the bulky part of an item, apart so that filtering and sorting touch only narrow rows
@@ -106,6 +107,21 @@ CREATE TABLE item_data (
 CREATE VIRTUAL TABLE items_rtree USING rtree (id, minx, maxx, miny, maxy, +item INTEGER);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 """
+
+def _upgrade_from_2(c: sqlite3.Connection) -> None:
+    """Schema 3: the bounds join the sort indexes; `props` copies each item's properties."""
+    c.execute("ALTER TABLE items ADD COLUMN props TEXT NOT NULL DEFAULT '{}'")
+    try:
+        c.execute("UPDATE items SET props = (SELECT json_extract(d.content, '$.properties')"
+                  " FROM item_data d WHERE d.pk = items.pk)")
+    except sqlite3.OperationalError:  # JSON SQLite cannot read (NaN, written by Python's json)
+        for pk, content in c.execute("SELECT pk, content FROM item_data").fetchall():
+            props = json.loads(content).get("properties") or {}
+            c.execute("UPDATE items SET props = ? WHERE pk = ?", (json.dumps(props, separators=(",", ":")), pk))
+    for statement in SORT_INDEXES.split(";"):
+        if statement.strip():
+            c.execute(statement)
+
 
 class _Holder:
     """Owns one thread's connection; closes it when the thread (and so its local) goes."""
@@ -246,9 +262,7 @@ class SQLiteCatalog(Catalog):
             elif version < SCHEMA_VERSION:
                 if version == 1:
                     upgrade_from_1(c)
-                for statement in SORT_INDEXES.split(";"):  # 2 -> 3
-                    if statement.strip():
-                        c.execute(statement)
+                _upgrade_from_2(c)
                 c.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
             elif version > SCHEMA_VERSION:
                 raise ConfigError(
@@ -370,7 +384,7 @@ class SQLiteCatalog(Catalog):
                 a = r.access
                 values = (r.collection, r.id, r.dt, r.start, r.end, *r.bounds, int(r.needs_exact),
                           int(r.crosses), len(r.boxes), a.owner, a.klass, a.embargo,
-                          releasable_mask(c, a.releasable_to), pk)
+                          releasable_mask(c, a.releasable_to), r.props, pk)
                 releasable.extend((pk, partner) for partner in a.releasable_to)
                 touched.append((pk,))
                 (inserts if old is None else updates).append(values)
@@ -382,14 +396,14 @@ class SQLiteCatalog(Catalog):
                 max_span = max(max_span, max(r.end, r.dt) - min(r.start, r.dt))
             c.executemany(
                 "INSERT INTO items (collection, id, dt, t_start, t_end, w, s, e, n, needs_exact,"
-                " crosses, nboxes, acc_owner, acc_class, acc_embargo, acc_rel_mask, pk)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " crosses, nboxes, acc_owner, acc_class, acc_embargo, acc_rel_mask, props, pk)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 inserts,
             )
             c.executemany(
                 "UPDATE items SET collection = ?, id = ?, dt = ?, t_start = ?, t_end = ?, w = ?, s = ?,"
                 " e = ?, n = ?, needs_exact = ?, crosses = ?, nboxes = ?, acc_owner = ?,"
-                " acc_class = ?, acc_embargo = ?, acc_rel_mask = ? WHERE pk = ?",
+                " acc_class = ?, acc_embargo = ?, acc_rel_mask = ?, props = ? WHERE pk = ?",
                 updates,
             )
             if updates:
@@ -460,8 +474,8 @@ class SQLiteCatalog(Catalog):
             if plan is None:  # provably empty (e.g. an empty id list)
                 return SearchPage(items=[], number_matched=0)
             visible, params = visibility_sql(query.viewer, "i", "item_releasable", "pk")
-            if visible != "1":
-                plan.where = f"{plan.where} AND {visible}"
+            if visible != "1":  # first: a few integer compares, before any property is read
+                plan.where = f"{visible} AND {plan.where}"
                 plan.params.update(params)
             if only is not None:
                 # With a place or ids, the R*Tree / id lookup is the way in: unary + keeps the

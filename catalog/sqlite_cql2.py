@@ -297,10 +297,10 @@ class _Compiler:
             return _TIME_COLUMNS[name][0]
         if '"' in name or not name:
             raise InvalidRequest(f"CQL2 property name {name!r} is not usable")
-        path = self.param(f'$.properties."{name}"')
+        path = self.param(f'$."{name}"')  # in `i.props`, the item's properties
         if as_json:  # JSON text even for strings ('"lro"'), so json_each() takes any value
-            return f"(SELECT d.content -> {path} FROM item_data d WHERE d.pk = i.pk)"
-        return f"(SELECT json_extract(d.content, {path}) FROM item_data d WHERE d.pk = i.pk)"
+            return f"(i.props -> {path})"
+        return f"json_extract(i.props, {path})"
 
     def _scalar_for(self, left: Any, literal: Any) -> str:
         """A literal compared with `left`: instants for the time columns, else as it is."""

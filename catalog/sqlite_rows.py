@@ -98,6 +98,7 @@ class ItemRow:
     wkb: bytes
     content: str
     access: AccessColumns
+    props: str  # the `properties` object as JSON: what CQL2 filters and sorts read
 
 
 def prepare_items(items: Iterable[StacItem]) -> list[ItemRow]:
@@ -150,6 +151,7 @@ def prepare_items(items: Iterable[StacItem]) -> list[ItemRow]:
             wkb=wkbs[k],
             content=h.content,
             access=h.access,
+            props=h.props,
         ))
     return rows
 
@@ -168,6 +170,7 @@ class _Head:
     crosses: bool
     content: str
     access: AccessColumns
+    props: str
 
 
 def _label(n: int, item: Any) -> str:
@@ -207,7 +210,8 @@ def _head(n: int, item: Any) -> _Head:
                      if crosses else box(w, s, e, nn))
     content = json.dumps(item, separators=(",", ":"), ensure_ascii=False)
     access = access_columns(props, label)
-    return _Head(label, coll, item_id, dt, start, end, footprint, crosses, content, access)
+    props_json = json.dumps(props, separators=(",", ":"), ensure_ascii=False)
+    return _Head(label, coll, item_id, dt, start, end, footprint, crosses, content, access, props_json)
 
 
 def _geometries(heads: list[_Head]) -> np.ndarray:

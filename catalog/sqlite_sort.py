@@ -107,8 +107,8 @@ def plan_sort(sortby: tuple[tuple[str, str], ...] | None) -> SortPlan:
         else:
             if '"' in name:
                 raise InvalidRequest(f"sortby field {name!r} is not usable")
-            params[f"sp{n}"] = f'$.properties."{name}"'
-            sql = f"(SELECT json_extract(d.content, :sp{n}) FROM item_data d WHERE d.pk = i.pk)"
+            params[f"sp{n}"] = f'$."{name}"'
+            sql = f"json_extract(i.props, :sp{n})"
             keys.append(SortKey(sql, direction == "desc", True))
     for tie in ("collection", "id"):  # (collection, id) is unique: rows never tie
         if tie not in seen:

@@ -187,7 +187,7 @@ def test_a_schema_1_catalog_upgrades_and_records_without_dc_fields_become_owner_
     db = sqlite3.connect(catalog_path)  # turn it back into a schema-1 file
     for statement in ("DROP INDEX items_dt", "DROP INDEX items_collection_dt",
                       "DROP TABLE item_releasable", "DROP TABLE collection_releasable",
-                      "DROP TABLE releasable_bits",
+                      "DROP TABLE releasable_bits", "ALTER TABLE items DROP COLUMN props",
                       *(f"ALTER TABLE {t} DROP COLUMN {c}" for t in ("items", "collections")
                         for c in ("acc_owner", "acc_class", "acc_embargo", "acc_rel_mask")),
                       "CREATE INDEX items_dt ON items (dt DESC, collection, id, t_start, t_end)",
@@ -218,6 +218,7 @@ def test_a_schema_2_catalog_upgrades_its_sort_indexes_and_searches_the_same(cata
         db.execute(f"DROP INDEX {index}")
         db.execute(f"CREATE INDEX {index} ON items ({lead}, id, t_start, t_end, acc_class, acc_embargo,"
                    " acc_owner, acc_rel_mask)")
+    db.execute("ALTER TABLE items DROP COLUMN props")
     db.execute("DELETE FROM schema_version")
     db.execute("INSERT INTO schema_version VALUES (2)")
     db.commit()
@@ -225,6 +226,11 @@ def test_a_schema_2_catalog_upgrades_its_sort_indexes_and_searches_the_same(cata
     with SQLiteCatalog(catalog_path) as cat:
         page = cat.search(SearchQuery(bbox=(-180, -90, 180, 90), limit=2))
         assert [i["id"] for i in page.items] == ["i4", "i3"]
+        # CQL2 reads the properties copied into `props` by the upgrade
+        cql2 = {"op": "<", "args": [{"property": "datetime"}, {"timestamp": "2020-01-03T00:00:00Z"}]}
+        assert [i["id"] for i in cat.search(SearchQuery(filter=cql2)).items] == ["i1", "i0"]
+        by_access = {"op": "=", "args": [{"property": "dc:access"}, "public"]}
+        assert len(cat.search(SearchQuery(filter=by_access)).items) == 5
     db = sqlite3.connect(catalog_path)
     assert db.execute("SELECT max(version) FROM schema_version").fetchone()[0] == 3
     assert "w" in [r[2] for r in db.execute("PRAGMA index_info(items_collection_dt)")]
