@@ -3,8 +3,10 @@
 Plain tables, created by `create_tables` (run by `datacenter catalog migrate`, and again,
 idempotently, when a store is first opened on a database migrated before they existed).
 The same contract and rules as `catalog.sqlite_partners`: keys stored as digests, looked up
-on every request (no cache), and the audit table append-only: a trigger refuses UPDATE and
-DELETE.
+on every request (no cache), and the audit table append-only: a trigger refuses UPDATE, and
+DELETE unless the transaction has set ``datacenter.audit_rotation`` to the rotation's own
+token (`PgAuditLog.remove_archived`, called by `datacenter audit rotate` after archiving).
+The API's roles are granted no DELETE on it at all.
 
 The stores borrow connections from the catalog's pool (`connect` is its context manager),
 so they open nothing of their own; every statement names its schema.
@@ -12,7 +14,7 @@ so they open nothing of their own; every statement names its schema.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +31,7 @@ from catalog.partners import (
     check_partner_id,
     new_key,
 )
+from catalog.pg_jobs import JOBS_SCHEMA
 from datacenter.errors import Conflict, NotFound
 
 Connect = Callable[[], AbstractContextManager[psycopg.Connection[Any]]]
@@ -52,7 +55,8 @@ CREATE INDEX IF NOT EXISTS audit_who ON datacenter.audit (who, at);
 CREATE INDEX IF NOT EXISTS audit_record ON datacenter.audit (record, at);
 CREATE INDEX IF NOT EXISTS audit_at ON datacenter.audit (at);
 CREATE OR REPLACE FUNCTION datacenter.audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
-    $$ BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+    $$ BEGIN IF TG_OP = 'DELETE' AND current_setting('datacenter.audit_rotation', true) = 'archived'
+    THEN RETURN OLD; END IF; RAISE EXCEPTION 'the audit log is append-only'; END $$;
 CREATE OR REPLACE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON datacenter.audit
     FOR EACH ROW EXECUTE FUNCTION datacenter.audit_append_only()
 """
@@ -68,7 +72,7 @@ def create_tables(conn: psycopg.Connection[Any]) -> None:
     """Create the ``datacenter`` schema and its tables if missing (safe to run concurrently)."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
-        for statement in _SCHEMA.split(";\n"):
+        for statement in (_SCHEMA + ";\n" + JOBS_SCHEMA).split(";\n"):
             if statement.strip():
                 conn.execute(statement)  # type: ignore[arg-type]
         roles = [r[0] for r in conn.execute(
@@ -81,7 +85,8 @@ def create_tables(conn: psycopg.Connection[Any]) -> None:
 
 def _ensure_tables(connect: Connect) -> None:
     with connect() as conn:
-        row = conn.execute("SELECT to_regclass('datacenter.audit') IS NOT NULL").fetchone()
+        row = conn.execute("SELECT to_regclass('datacenter.audit') IS NOT NULL"
+                           " AND to_regclass('datacenter.jobs') IS NOT NULL").fetchone()
         if not (row and row[0]):
             create_tables(conn)
 
@@ -194,6 +199,7 @@ class PgAuditLog(AuditLog):
         who: str | None = None,
         record: str | None = None,
         since: datetime | None = None,
+        until: datetime | None = None,
         limit: int = 1000,
     ) -> list[AuditEvent]:
         where, params = ["true"], {"limit": limit}  # type: ignore[var-annotated]
@@ -208,14 +214,45 @@ class PgAuditLog(AuditLog):
         if since is not None:
             where.append("at >= %(since)s")
             params_["since"] = since
+        if until is not None:
+            where.append("at < %(until)s")
+            params_["until"] = until
         with self._connect() as c:
             rows = c.execute(
                 "SELECT at, who, key_id, action, record, allowed, bytes, detail FROM datacenter.audit"
                 f" WHERE {' AND '.join(where)} ORDER BY seq LIMIT %(limit)s",  # type: ignore[arg-type]
                 params_,
             ).fetchall()
-        return [
-            AuditEvent(who=w, action=a, record=r, allowed=ok, key_id=k, bytes=b, detail=d,
-                       at=at.astimezone(UTC))
-            for at, w, k, a, r, ok, b, d in rows
-        ]
+        return [_event(row) for row in rows]
+
+    def iter_before(self, before: datetime, *, batch: int = 5000) -> Iterator[tuple[int, AuditEvent]]:
+        last = 0
+        while True:
+            with self._connect() as c:
+                rows = c.execute(
+                    "SELECT seq, at, who, key_id, action, record, allowed, bytes, detail"
+                    " FROM datacenter.audit WHERE at < %s AND seq > %s ORDER BY seq LIMIT %s",
+                    (before, last, batch),
+                ).fetchall()
+            for row in rows:
+                yield row[0], _event(row[1:])
+            if len(rows) < batch:
+                return
+            last = rows[-1][0]
+
+    def remove_archived(self, before: datetime, last_seq: int, count: int) -> None:
+        with self._connect() as c, c.transaction():
+            c.execute("SELECT set_config('datacenter.audit_rotation', 'archived', true)")  # SET LOCAL
+            deleted = c.execute("DELETE FROM datacenter.audit WHERE at < %s AND seq <= %s",
+                                (before, last_seq)).rowcount
+            if deleted != count:
+                raise Conflict(
+                    f"audit rotation would delete {deleted} events but archived {count}; nothing "
+                    "was deleted (the archive file stays); run `datacenter audit rotate` again"
+                )
+
+
+def _event(row: tuple[Any, ...]) -> AuditEvent:
+    at, who, key_id, action, record, allowed, nbytes, detail = row
+    return AuditEvent(who=who, action=action, record=record, allowed=allowed, key_id=key_id,
+                      bytes=nbytes, detail=detail, at=at.astimezone(UTC))
