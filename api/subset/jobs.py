@@ -11,6 +11,7 @@ running graph checks it between tasks.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import tempfile
@@ -24,10 +25,12 @@ from typing import Any
 
 from pydantic import Field
 
+from api.audit import audit
 from api.subset.compute import JobCancelled, write_subset
 from api.subset.request import MEDIA_TYPES, SUFFIXES, SubsetOptions
 from api.subset.select import Selection, select
 from api.subset.source import open_source
+from catalog.audit import AuditLog
 from catalog.base import Catalog, SearchQuery, StacItem
 from catalog.jobs import Job, JobNotFound, JobResult, JobStatus, JobStore, now_utc
 from datacenter.access import Viewer, visible_assets
@@ -124,7 +127,9 @@ class JobRunner:
             plans.append([select(open_source(item, self.store), options) for item in group])
         return plans
 
-    def submit(self, body: dict[str, Any], viewer: Viewer) -> Job:
+    def submit(self, body: dict[str, Any], viewer: Viewer, log: AuditLog | None = None) -> Job:
+        """Check and plan the job, store it and start it; with `log`, the job and each item
+        it reads go to the audit log (action ``job-submit``, then ``job-subset`` per item)."""
         owner = owner_of(viewer)
         from api.subset.request import parse_options  # the same error wording as the sync path
 
@@ -136,6 +141,13 @@ class JobRunner:
         job = Job(id=uuid.uuid4().hex, owner=owner, request=body,
                   message=f"{len(plans)} output file(s), about {estimate} bytes uncompressed")
         self.jobs.create(job)
+        if log is not None:
+            sources = [f"{s.source.item.get('collection')}/{s.source.item['id']}"
+                       for group in plans for s in group]
+            audit(log, viewer, "job-submit", f"jobs/{job.id}", True,
+                  detail=f"{len(sources)} item(s), about {estimate} bytes: {json.dumps(body)}")
+            for source in sources:
+                audit(log, viewer, "job-subset", source, True, detail=f"job {job.id}")
         self._pool.submit(self._run, job.id, plans, request)
         return job
 
