@@ -1,4 +1,5 @@
-"""Partners, keys and the audit log in PostgreSQL, beside pgstac (schema ``datacenter``).
+"""Partners, keys and the audit log in PostgreSQL, beside pgstac (schema ``datacenter``,
+which also holds the ``jobs`` table of `catalog.pg_jobs`).
 
 Plain tables, created by `create_tables` (run by `datacenter catalog migrate`, and again,
 idempotently, when a store is first opened on a database migrated before they existed).
@@ -31,7 +32,6 @@ from catalog.partners import (
     check_partner_id,
     new_key,
 )
-from catalog.pg_jobs import JOBS_SCHEMA
 from datacenter.errors import Conflict, NotFound
 
 Connect = Callable[[], AbstractContextManager[psycopg.Connection[Any]]]
@@ -51,6 +51,11 @@ CREATE TABLE IF NOT EXISTS datacenter.audit (
     seq bigserial PRIMARY KEY, at timestamptz NOT NULL, who text NOT NULL, key_id text,
     action text NOT NULL, record text, allowed boolean NOT NULL, bytes bigint, detail text
 );
+CREATE TABLE IF NOT EXISTS datacenter.jobs (
+    id text PRIMARY KEY, owner text NOT NULL, status text NOT NULL,
+    created timestamptz NOT NULL, runner text, heartbeat timestamptz, doc jsonb NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_owner_created ON datacenter.jobs (owner, created);
 CREATE INDEX IF NOT EXISTS audit_who ON datacenter.audit (who, at);
 CREATE INDEX IF NOT EXISTS audit_record ON datacenter.audit (record, at);
 CREATE INDEX IF NOT EXISTS audit_at ON datacenter.audit (at);
@@ -72,7 +77,7 @@ def create_tables(conn: psycopg.Connection[Any]) -> None:
     """Create the ``datacenter`` schema and its tables if missing (safe to run concurrently)."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
-        for statement in (_SCHEMA + ";\n" + JOBS_SCHEMA).split(";\n"):
+        for statement in _SCHEMA.split(";\n"):
             if statement.strip():
                 conn.execute(statement)  # type: ignore[arg-type]
         roles = [r[0] for r in conn.execute(
@@ -83,7 +88,7 @@ def create_tables(conn: psycopg.Connection[Any]) -> None:
                     conn.execute(statement)  # type: ignore[arg-type]
 
 
-def _ensure_tables(connect: Connect) -> None:
+def ensure_tables(connect: Connect) -> None:
     with connect() as conn:
         row = conn.execute("SELECT to_regclass('datacenter.audit') IS NOT NULL"
                            " AND to_regclass('datacenter.jobs') IS NOT NULL").fetchone()
@@ -94,7 +99,7 @@ def _ensure_tables(connect: Connect) -> None:
 class PgPartnerStore(PartnerStore):
     def __init__(self, connect: Connect) -> None:
         self._connect = connect
-        _ensure_tables(connect)
+        ensure_tables(connect)
 
     @staticmethod
     def _issue(c: psycopg.Connection[Any], partner_id: str | None, role: Role) -> IssuedKey:
@@ -182,7 +187,7 @@ class PgPartnerStore(PartnerStore):
 class PgAuditLog(AuditLog):
     def __init__(self, connect: Connect) -> None:
         self._connect = connect
-        _ensure_tables(connect)
+        ensure_tables(connect)
 
     def record(self, event: AuditEvent) -> None:
         with self._connect() as c:
