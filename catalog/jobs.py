@@ -152,7 +152,9 @@ class JobStore(abc.ABC):
 
     @abc.abstractmethod
     def save(self, job: Job) -> None:
-        """Replace the stored job (its `updated` time is set here)."""
+        """Replace the stored job (its `updated` time is set here). A dismissed job is
+        final: saving over it changes nothing, so a runner finishing at the moment its
+        owner dismisses the job cannot revive it."""
 
     @abc.abstractmethod
     def list(self, *, owner: str | None = None, limit: int = 100) -> list[Job]:

@@ -87,7 +87,8 @@ class PgJobStore(JobStore):
         job.updated = now_utc()
         with self._conn() as c:  # the heartbeat column is `touch`'s alone
             c.execute(
-                "UPDATE datacenter.jobs SET status = %s, runner = %s, doc = %s WHERE id = %s",
+                "UPDATE datacenter.jobs SET status = %s, runner = %s, doc = %s"
+                " WHERE id = %s AND status <> 'dismissed'",
                 (job.status.value, job.runner, Jsonb(job.to_json()), job.id),
             )
 

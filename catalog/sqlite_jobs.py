@@ -57,7 +57,7 @@ class SQLiteJobStore(JobStore):
         job.updated = now_utc()
         with self._lock, closing(self._connect()) as conn:
             conn.execute(
-                "UPDATE jobs SET status = ?, doc = ? WHERE id = ?",
+                "UPDATE jobs SET status = ?, doc = ? WHERE id = ? AND status <> 'dismissed'",
                 (job.status.value, json.dumps(job.to_json()), job.id),
             )
 

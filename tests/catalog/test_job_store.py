@@ -123,3 +123,14 @@ def test_operator_commands_read_the_same_store(
     cancelled = runner.invoke(load_commands(), ["jobs", "cancel", "cli-job"])
     assert cancelled.exit_code == 0, cancelled.output
     assert jobs.get("cli-job").status is JobStatus.DISMISSED
+
+
+def test_a_dismissed_job_cannot_be_revived_by_a_late_save(jobs: Any) -> None:
+    jobs.create(Job(id="late", owner="ESA", request={}, **RUNNING))
+    runner_copy = jobs.get("late")  # what the runner read before its owner dismissed it
+    dismissed = jobs.get("late")
+    dismissed.status = JobStatus.DISMISSED
+    jobs.save(dismissed)
+    runner_copy.status = JobStatus.SUCCESSFUL
+    jobs.save(runner_copy)
+    assert jobs.get("late").status is JobStatus.DISMISSED

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,13 @@ from tests.api.subset.conftest import CUBE, POLAR, SECRET, SubsetData
 from tests.api.subset.test_jobs import wait_finished
 
 Keys = dict[str, dict[str, str]]
+
+
+@pytest.fixture
+def http(jobs_server: str) -> Iterator[httpx.Client]:
+    """A client of the server whose jobs live in each job store in turn."""
+    with httpx.Client(base_url=jobs_server, timeout=60) as client:
+        yield client
 runner = CliRunner()
 
 
