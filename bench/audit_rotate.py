@@ -70,7 +70,7 @@ def timed(fn: Callable[[], object]) -> float:
 
 
 def dump(log: AuditLog, before: datetime, out: Path) -> None:
-    with gzip.open(out, "wt", encoding="utf-8") as fh:
+    with gzip.open(out, "wt", encoding="utf-8", compresslevel=6) as fh:
         for seq, event in log.iter_before(before):
             fh.write(json.dumps(event_to_json(seq, event), separators=(",", ":")) + "\n")
 

@@ -69,7 +69,7 @@ def rotate(log: AuditLog, store: Store, before: datetime) -> Rotation | None:
         local = Path(tmp) / "events.jsonl.gz"
         count, first_seq, last_seq = 0, 0, 0
         first = last = None
-        with gzip.open(local, "wt", encoding="utf-8") as out:
+        with gzip.open(local, "wt", encoding="utf-8", compresslevel=6) as out:
             for seq, event in log.iter_before(before):
                 out.write(json.dumps(event_to_json(seq, event), separators=(",", ":")) + "\n")
                 first = event.at if first is None else min(first, event.at)
