@@ -37,11 +37,11 @@ from api.models import (
 )
 from api.subset import job_routes
 from api.subset import routes as subset_routes
-from api.subset.jobs import JobRunner, start_expiry_sweeper
+from api.subset.jobs import JobRunner, start_expiry_sweeper, start_heartbeat
 from api.transactions import Transactions, TransactionsClient
 from catalog.audit import AuditLog
 from catalog.base import Catalog, open_catalog
-from catalog.jobs import JobStore, open_job_store
+from catalog.jobs import HEARTBEAT_EVERY, JobStore, open_job_store
 from catalog.partners import PartnerStore
 from datacenter import __version__
 from datacenter.compute import Compute, compute_from_settings, local_threads
@@ -63,9 +63,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     runner.expire_results()
     stop = threading.Event()
     start_expiry_sweeper(runner, 600.0, stop)
+    start_heartbeat(runner, HEARTBEAT_EVERY, stop)
     yield
     stop.set()
     runner.shutdown()
+    if getattr(app.state, "owns_jobs", False):
+        runner.jobs.close()
     if getattr(app.state, "owns_compute", False):
         app.state.compute.close()
     if getattr(app.state, "owns_catalog", False):
@@ -126,10 +129,14 @@ def create_app(
     )
     app.state.compute = compute or local_threads()
     settings = settings or Settings()
-    if jobs is None:
-        path = getattr(catalog, "path", None)
-        jobs_file = path if path is not None else (settings.home / "jobs.sqlite").resolve()
-        jobs = open_job_store(f"sqlite:///{jobs_file}")
+    if jobs is None:  # beside the catalog: its SQLite file, or its PostgreSQL database
+        path, dsn = getattr(catalog, "path", None), getattr(catalog, "dsn", None)
+        if dsn is not None:
+            jobs = open_job_store(dsn)
+        else:
+            jobs_file = path if path is not None else (settings.home / "jobs.sqlite").resolve()
+            jobs = open_job_store(f"sqlite:///{jobs_file}")
+        app.state.owns_jobs = True
     ttl = timedelta(hours=settings.job_result_ttl_hours)
     app.state.job_runner = JobRunner(catalog, store, jobs, app.state.compute, result_ttl=ttl)
     StacApi(
@@ -172,13 +179,13 @@ def app_from_settings(settings: Settings) -> FastAPI:
     """The app over the configured catalog and store; the catalog closes on shutdown."""
     url = settings.resolved_catalog_url
     catalog = open_catalog(url, count_limit=settings.search_count_limit)
-    # Job state lives in the catalog's SQLite file; beside PostgreSQL (which has no job
-    # store yet) in ``<home>/jobs.sqlite`` of this replica, as `create_app` does by default.
-    jobs = open_job_store(url) if url.startswith("sqlite://") else None
+    # Job state lives in the catalog's database: the SQLite file, or ``datacenter.jobs``
+    # in PostgreSQL (shared by every replica).
     app = create_app(
         catalog, Store.from_settings(settings), settings=settings,
-        compute=compute_from_settings(settings), jobs=jobs,
+        compute=compute_from_settings(settings), jobs=open_job_store(url),
     )
+    app.state.owns_jobs = True
     app.state.owns_catalog = True
     app.state.owns_compute = True
     return app

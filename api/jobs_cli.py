@@ -22,9 +22,10 @@ def list_jobs(
     limit: int = typer.Option(100, help="At most this many, newest first."),
 ) -> None:
     """Jobs newest first: id, owner, status, progress, created, message."""
-    jobs = open_job_store(get_settings().resolved_catalog_url)
+    with open_job_store(get_settings().resolved_catalog_url) as jobs:
+        listed = jobs.list(owner=owner, limit=limit)
     table = Table("id", "owner", "status", "progress", "created", "message")
-    for job in jobs.list(owner=owner, limit=limit):
+    for job in listed:
         table.add_row(job.id, job.owner, job.status.value, f"{job.progress:.0%}",
                       job.created.isoformat(timespec="seconds"), job.error or job.message)
     console.print(table)
@@ -33,22 +34,22 @@ def list_jobs(
 @jobs_app.command("show")
 def show_job(job_id: str = typer.Argument(..., help="Job id.")) -> None:
     """One job as JSON (request, status, timestamps, results)."""
-    jobs = open_job_store(get_settings().resolved_catalog_url)
-    typer.echo(json.dumps(jobs.get(job_id).to_json(), indent=2))
+    with open_job_store(get_settings().resolved_catalog_url) as jobs:
+        typer.echo(json.dumps(jobs.get(job_id).to_json(), indent=2))
 
 
 @jobs_app.command("cancel")
 def cancel_job(job_id: str = typer.Argument(..., help="Job id.")) -> None:
     """Dismiss a job: a running one stops at its next task; its result files are deleted."""
     settings = get_settings()
-    jobs = open_job_store(settings.resolved_catalog_url)
-    job = jobs.get(job_id)
-    if job.status in (JobStatus.FAILED, JobStatus.DISMISSED):
-        typer.echo(f"job {job_id} is already {job.status.value}")
-        return
-    job.status, job.finished, job.results = JobStatus.DISMISSED, now_utc(), []
-    job.message = "dismissed by an operator"
-    jobs.save(job)
+    with open_job_store(settings.resolved_catalog_url) as jobs:
+        job = jobs.get(job_id)
+        if job.status in (JobStatus.FAILED, JobStatus.DISMISSED):
+            typer.echo(f"job {job_id} is already {job.status.value}")
+            return
+        job.status, job.finished, job.results = JobStatus.DISMISSED, now_utc(), []
+        job.message = "dismissed by an operator"
+        jobs.save(job)
     Store.from_settings(settings).delete(f"jobs/{job_id}")
     typer.echo(f"job {job_id} dismissed")
 

@@ -7,6 +7,7 @@ Every change is written to the catalog database and takes effect on the API's ne
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import typer
@@ -14,11 +15,14 @@ from rich.console import Console
 from rich.table import Table
 
 from catalog.access_edit import set_access
+from catalog.audit import AuditEvent, matches
+from catalog.audit_archive import event_to_json, read_archive, rotate
 from catalog.base import open_catalog
 from catalog.partners import IssuedKey
 from datacenter.access import fields_from_options, parse_time
 from datacenter.errors import InvalidRequest
 from datacenter.settings import get_settings
+from datacenter.storage import Store
 
 console = Console()
 err_console = Console(stderr=True)  # hints go to stderr: stdout carries only the key
@@ -91,25 +95,94 @@ def admin_keys_create() -> None:
         _print_key(cat.partner_store().create_admin_key())
 
 
+audit_app = typer.Typer(help="Who saw or was refused what, and bytes served.",
+                        invoke_without_command=True)
+
+
+def _time_option(name: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise InvalidRequest(f"{name} {value!r} is not an RFC 3339 time, e.g. 2026-01-31T00:00:00Z") from None
+
+
+def _archive_store(location: str) -> Store:
+    settings = get_settings()
+    return Store(location, s3_endpoint_url=settings.s3_endpoint_url, s3_region=settings.s3_region,
+                 retries=settings.store_retries, timeout=settings.store_timeout)
+
+
+def _default_archive() -> str:
+    return str((get_settings().home / "audit-archive").resolve())
+
+
+@audit_app.callback()
 def audit_command(
+    ctx: typer.Context,
     partner: str | None = typer.Option(None, help="Only this partner ('anonymous', 'admin' too)."),
     record: str | None = typer.Option(None, help="Only this record and what is under it: CID, CID/IID."),
     since: str | None = typer.Option(None, help="Only events at or after this RFC 3339 time."),
+    until: str | None = typer.Option(None, help="Only events before this RFC 3339 time."),
+    archive: str | None = typer.Option(
+        None, help="Also read the events rotated to this folder or s3:// URL (checksums checked)."),
     limit: int = typer.Option(1000, help="At most this many events (oldest first)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per event and line."),
 ) -> None:
-    """Show audit events: who, what, allowed or denied, bytes served, when."""
-    try:
-        since_dt = parse_time(since) if since else None
-    except ValueError:
-        raise InvalidRequest(f"--since {since!r} is not an RFC 3339 time, e.g. 2026-01-31T00:00:00Z") from None
-    with open_catalog(get_settings().resolved_catalog_url) as cat:
-        events = cat.audit_log().query(who=partner, record=record, since=since_dt, limit=limit)
+    """Show audit events: who, what, allowed or denied, bytes served, when.
+
+    With --archive, the rotated events of that location come first, then the live table's."""
+    if ctx.invoked_subcommand is not None:
+        return
+    filters = {"who": partner, "record": record, "since": _time_option("--since", since),
+               "until": _time_option("--until", until)}
+    events: list[AuditEvent] = []
+    if archive is not None:
+        for event in read_archive(_archive_store(archive)):
+            if len(events) >= limit:
+                break
+            if matches(event, **filters):  # type: ignore[arg-type]
+                events.append(event)
+    if len(events) < limit:
+        with open_catalog(get_settings().resolved_catalog_url) as cat:
+            events += cat.audit_log().query(**filters, limit=limit - len(events))  # type: ignore[arg-type]
+    if as_json:
+        for e in events:
+            doc = event_to_json(0, e)
+            del doc["seq"]
+            typer.echo(json.dumps(doc))
+        return
     table = Table("time", "who", "key", "action", "record", "decision", "bytes", "detail")
     for e in events:
         table.add_row(e.at.astimezone(UTC).isoformat(timespec="seconds"), e.who, e.key_id or "-",
                       e.action, e.record or "-", "allowed" if e.allowed else "denied",
                       "-" if e.bytes is None else str(e.bytes), e.detail or "")
     console.print(table)
+
+
+@audit_app.command("rotate")
+def audit_rotate(
+    before: str = typer.Option(..., help="Archive and remove the events earlier than this RFC 3339 time."),
+    to: str | None = typer.Option(
+        None, "--to", help="Folder or s3://bucket/prefix for the archive (default <home>/audit-archive)."),
+) -> None:
+    """Archive the events before a time, verified, then remove them from the table.
+
+    One gzip JSON-lines file per rotation, named by its time range, with a .sha256 beside
+    it; read them back with `datacenter audit --archive LOCATION`."""
+    cutoff = _time_option("--before", before)
+    assert cutoff is not None
+    location = to or _default_archive()
+    store = _archive_store(location)
+    with open_catalog(get_settings().resolved_catalog_url) as cat:
+        done = rotate(cat.audit_log(), store, cutoff)
+    if done is None:
+        console.print(f"no audit events before {before}; nothing rotated", highlight=False)
+        return
+    console.print(f"archived {done.count} events ({done.first.isoformat()} .. {done.last.isoformat()})"
+                  f" to {location.rstrip('/')}/{done.key} sha256 {done.sha256}; removed from the table",
+                  highlight=False)
 
 
 @access_app.command("set")
@@ -147,4 +220,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(partners_app, name="partners")
     app.add_typer(admin_app, name="admin")
     app.add_typer(access_app, name="access")
-    app.command("audit")(audit_command)
+    app.add_typer(audit_app, name="audit")

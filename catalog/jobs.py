@@ -4,13 +4,24 @@ A `Job` is owned by the partner that submitted it; its `request` is the JSON the
 sent. Status follows OGC API - Processes: accepted -> running -> successful | failed |
 dismissed. A backend persists jobs so an API restart still shows them; `fail_interrupted`
 turns jobs a dead process left accepted/running into failed ones with a reason.
+
+Each job names its runner, ``host:pid:token`` of the API process that accepted it (the
+token tells a reused pid from the original process), and carries a heartbeat that runner
+refreshes (`touch`) while the job is unfinished. A job is orphaned, and failed by
+`fail_interrupted`, when its runner is a dead process on this host, or its heartbeat is
+older than `STALE_AFTER` (a runner on another host that stopped). So several API replicas
+sharing one job store (PostgreSQL) never fail each other's running jobs.
 """
 
 from __future__ import annotations
 
 import abc
+import os
+import socket
+import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -48,6 +59,46 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
+HEARTBEAT_EVERY = 30.0  # seconds between a runner's heartbeats
+STALE_AFTER = timedelta(minutes=5)  # a heartbeat older than this: the runner is gone
+_HOST = socket.gethostname()
+_TOKEN = uuid.uuid4().hex[:12]
+
+
+def this_runner() -> str:
+    """``host:pid:token`` of this process, recorded on the jobs it runs."""
+    return f"{_HOST}:{os.getpid()}:{_TOKEN}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def runner_is_gone(runner: str | None, heartbeat: datetime | None, *, now: datetime,
+                   stale_after: timedelta = STALE_AFTER) -> bool:
+    """True if the process `runner` can no longer run its job (see the module docstring)."""
+    if runner is None:
+        return True  # a job from before runners were recorded
+    if runner == this_runner():
+        return False
+    host, _, rest = runner.partition(":")
+    pid_text, _, _token = rest.partition(":")
+    if host == _HOST and pid_text.isdigit():
+        pid = int(pid_text)
+        if pid == os.getpid() or not _pid_alive(pid):  # our pid with another token was reused
+            return True
+    return heartbeat is None or now - heartbeat > stale_after
+
+
+_TIMES = ("created", "updated", "started", "finished", "expires", "heartbeat")
+
+
 @dataclass
 class Job:
     id: str
@@ -63,21 +114,23 @@ class Job:
     error: str | None = None
     results: list[JobResult] = field(default_factory=list)
     expires: datetime | None = None
+    runner: str | None = None  # host:pid:token of the process running it (`this_runner`)
+    heartbeat: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
         doc["status"] = self.status.value
-        for key in ("created", "updated", "started", "finished", "expires"):
+        for key in _TIMES:
             value = getattr(self, key)
             doc[key] = value.isoformat() if value is not None else None
         return doc
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Job:
-        times = {k: datetime.fromisoformat(doc[k]) if doc.get(k) else None
-                 for k in ("created", "updated", "started", "finished", "expires")}
+        times = {k: datetime.fromisoformat(doc[k]) if doc.get(k) else None for k in _TIMES}
         return cls(
             id=doc["id"], owner=doc["owner"], request=doc.get("request") or {},
+            runner=doc.get("runner"),
             status=JobStatus(doc["status"]), progress=float(doc.get("progress") or 0.0),
             message=doc.get("message") or "", error=doc.get("error"),
             results=[JobResult(**r) for r in doc.get("results") or []],
@@ -99,17 +152,26 @@ class JobStore(abc.ABC):
 
     @abc.abstractmethod
     def save(self, job: Job) -> None:
-        """Replace the stored job (its `updated` time is set here)."""
+        """Replace the stored job (its `updated` time is set here). A dismissed job is
+        final: saving over it changes nothing, so a runner finishing at the moment its
+        owner dismisses the job cannot revive it."""
 
     @abc.abstractmethod
     def list(self, *, owner: str | None = None, limit: int = 100) -> list[Job]:
         """Jobs newest first, only `owner`'s when given."""
 
-    def fail_interrupted(self, reason: str) -> list[str]:
-        """Mark accepted/running jobs failed with `reason`; returns their ids."""
+    @abc.abstractmethod
+    def touch(self, job_ids: Sequence[str]) -> None:
+        """Set the heartbeat of these jobs to now, changing nothing else of them."""
+
+    def fail_interrupted(self, reason: str, *, stale_after: timedelta = STALE_AFTER) -> list[str]:
+        """Mark accepted/running jobs whose runner is gone (`runner_is_gone`) failed with
+        `reason`; returns their ids. Jobs of live runners, here or elsewhere, are left alone."""
         ids = []
+        now = now_utc()
         for job in self.list(limit=1_000_000):
-            if not job.status.finished:
+            if not job.status.finished and runner_is_gone(job.runner, job.heartbeat, now=now,
+                                                          stale_after=stale_after):
                 job.status, job.error, job.finished = JobStatus.FAILED, reason, now_utc()
                 job.message = reason
                 self.save(job)
@@ -118,6 +180,12 @@ class JobStore(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
+
+    def __enter__(self) -> JobStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def sqlite_path(url: str) -> str:
@@ -131,4 +199,9 @@ def open_job_store(catalog_url: str) -> JobStore:
         from catalog.sqlite_jobs import SQLiteJobStore
 
         return SQLiteJobStore(sqlite_path(catalog_url))
-    raise ConfigError(f"catalog URL {catalog_url!r} has no job store; use sqlite:///path")
+    if catalog_url.startswith(("postgresql://", "postgres://")):
+        from catalog.pg_jobs import PgJobStore
+
+        return PgJobStore(catalog_url)
+    raise ConfigError(f"catalog URL {catalog_url!r} has no job store; use sqlite:///path "
+                      "or postgresql://user@host:port/dbname")

@@ -1,10 +1,13 @@
-"""Partners, keys and the audit log in PostgreSQL, beside pgstac (schema ``datacenter``).
+"""Partners, keys and the audit log in PostgreSQL, beside pgstac (schema ``datacenter``,
+which also holds the ``jobs`` table of `catalog.pg_jobs`).
 
 Plain tables, created by `create_tables` (run by `datacenter catalog migrate`, and again,
 idempotently, when a store is first opened on a database migrated before they existed).
 The same contract and rules as `catalog.sqlite_partners`: keys stored as digests, looked up
-on every request (no cache), and the audit table append-only: a trigger refuses UPDATE and
-DELETE.
+on every request (no cache), and the audit table append-only: a trigger refuses UPDATE, and
+DELETE unless the transaction has set ``datacenter.audit_rotation`` to the rotation's own
+token (`PgAuditLog.remove_archived`, called by `datacenter audit rotate` after archiving).
+The API's roles are granted no DELETE on it at all.
 
 The stores borrow connections from the catalog's pool (`connect` is its context manager),
 so they open nothing of their own; every statement names its schema.
@@ -12,7 +15,7 @@ so they open nothing of their own; every statement names its schema.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
@@ -48,11 +51,17 @@ CREATE TABLE IF NOT EXISTS datacenter.audit (
     seq bigserial PRIMARY KEY, at timestamptz NOT NULL, who text NOT NULL, key_id text,
     action text NOT NULL, record text, allowed boolean NOT NULL, bytes bigint, detail text
 );
+CREATE TABLE IF NOT EXISTS datacenter.jobs (
+    id text PRIMARY KEY, owner text NOT NULL, status text NOT NULL,
+    created timestamptz NOT NULL, runner text, heartbeat timestamptz, doc jsonb NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_owner_created ON datacenter.jobs (owner, created);
 CREATE INDEX IF NOT EXISTS audit_who ON datacenter.audit (who, at);
 CREATE INDEX IF NOT EXISTS audit_record ON datacenter.audit (record, at);
 CREATE INDEX IF NOT EXISTS audit_at ON datacenter.audit (at);
 CREATE OR REPLACE FUNCTION datacenter.audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
-    $$ BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+    $$ BEGIN IF TG_OP = 'DELETE' AND current_setting('datacenter.audit_rotation', true) = 'archived'
+    THEN RETURN OLD; END IF; RAISE EXCEPTION 'the audit log is append-only'; END $$;
 CREATE OR REPLACE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON datacenter.audit
     FOR EACH ROW EXECUTE FUNCTION datacenter.audit_append_only()
 """
@@ -79,9 +88,10 @@ def create_tables(conn: psycopg.Connection[Any]) -> None:
                     conn.execute(statement)  # type: ignore[arg-type]
 
 
-def _ensure_tables(connect: Connect) -> None:
+def ensure_tables(connect: Connect) -> None:
     with connect() as conn:
-        row = conn.execute("SELECT to_regclass('datacenter.audit') IS NOT NULL").fetchone()
+        row = conn.execute("SELECT to_regclass('datacenter.audit') IS NOT NULL"
+                           " AND to_regclass('datacenter.jobs') IS NOT NULL").fetchone()
         if not (row and row[0]):
             create_tables(conn)
 
@@ -89,7 +99,7 @@ def _ensure_tables(connect: Connect) -> None:
 class PgPartnerStore(PartnerStore):
     def __init__(self, connect: Connect) -> None:
         self._connect = connect
-        _ensure_tables(connect)
+        ensure_tables(connect)
 
     @staticmethod
     def _issue(c: psycopg.Connection[Any], partner_id: str | None, role: Role) -> IssuedKey:
@@ -177,7 +187,7 @@ class PgPartnerStore(PartnerStore):
 class PgAuditLog(AuditLog):
     def __init__(self, connect: Connect) -> None:
         self._connect = connect
-        _ensure_tables(connect)
+        ensure_tables(connect)
 
     def record(self, event: AuditEvent) -> None:
         with self._connect() as c:
@@ -194,6 +204,7 @@ class PgAuditLog(AuditLog):
         who: str | None = None,
         record: str | None = None,
         since: datetime | None = None,
+        until: datetime | None = None,
         limit: int = 1000,
     ) -> list[AuditEvent]:
         where, params = ["true"], {"limit": limit}  # type: ignore[var-annotated]
@@ -208,14 +219,45 @@ class PgAuditLog(AuditLog):
         if since is not None:
             where.append("at >= %(since)s")
             params_["since"] = since
+        if until is not None:
+            where.append("at < %(until)s")
+            params_["until"] = until
         with self._connect() as c:
             rows = c.execute(
                 "SELECT at, who, key_id, action, record, allowed, bytes, detail FROM datacenter.audit"
                 f" WHERE {' AND '.join(where)} ORDER BY seq LIMIT %(limit)s",  # type: ignore[arg-type]
                 params_,
             ).fetchall()
-        return [
-            AuditEvent(who=w, action=a, record=r, allowed=ok, key_id=k, bytes=b, detail=d,
-                       at=at.astimezone(UTC))
-            for at, w, k, a, r, ok, b, d in rows
-        ]
+        return [_event(row) for row in rows]
+
+    def iter_before(self, before: datetime, *, batch: int = 5000) -> Iterator[tuple[int, AuditEvent]]:
+        last = 0
+        while True:
+            with self._connect() as c:
+                rows = c.execute(
+                    "SELECT seq, at, who, key_id, action, record, allowed, bytes, detail"
+                    " FROM datacenter.audit WHERE at < %s AND seq > %s ORDER BY seq LIMIT %s",
+                    (before, last, batch),
+                ).fetchall()
+            for row in rows:
+                yield row[0], _event(row[1:])
+            if len(rows) < batch:
+                return
+            last = rows[-1][0]
+
+    def remove_archived(self, before: datetime, last_seq: int, count: int) -> None:
+        with self._connect() as c, c.transaction():
+            c.execute("SELECT set_config('datacenter.audit_rotation', 'archived', true)")  # SET LOCAL
+            deleted = c.execute("DELETE FROM datacenter.audit WHERE at < %s AND seq <= %s",
+                                (before, last_seq)).rowcount
+            if deleted != count:
+                raise Conflict(
+                    f"audit rotation would delete {deleted} events but archived {count}; nothing "
+                    "was deleted (the archive file stays); run `datacenter audit rotate` again"
+                )
+
+
+def _event(row: tuple[Any, ...]) -> AuditEvent:
+    at, who, key_id, action, record, allowed, nbytes, detail = row
+    return AuditEvent(who=who, action=action, record=record, allowed=allowed, key_id=key_id,
+                      bytes=nbytes, detail=detail, at=at.astimezone(UTC))

@@ -6,6 +6,7 @@ import json
 import os
 import sqlite3
 import threading
+from collections.abc import Sequence
 from contextlib import closing
 from pathlib import Path
 
@@ -56,7 +57,7 @@ class SQLiteJobStore(JobStore):
         job.updated = now_utc()
         with self._lock, closing(self._connect()) as conn:
             conn.execute(
-                "UPDATE jobs SET status = ?, doc = ? WHERE id = ?",
+                "UPDATE jobs SET status = ?, doc = ? WHERE id = ? AND status <> 'dismissed'",
                 (job.status.value, json.dumps(job.to_json()), job.id),
             )
 
@@ -67,3 +68,11 @@ class SQLiteJobStore(JobStore):
         with closing(self._connect()) as conn:
             rows = conn.execute(sql + " ORDER BY created DESC, id LIMIT ?", (*args, limit)).fetchall()
         return [Job.from_json(json.loads(r[0])) for r in rows]
+
+    def touch(self, job_ids: Sequence[str]) -> None:
+        if not job_ids:
+            return
+        marks = ", ".join("?" * len(job_ids))
+        with self._lock, closing(self._connect()) as conn:
+            conn.execute(f"UPDATE jobs SET doc = json_set(doc, '$.heartbeat', ?) WHERE id IN ({marks})",
+                         (now_utc().isoformat(), *job_ids))

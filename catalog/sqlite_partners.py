@@ -1,7 +1,10 @@
 """Partners, keys and the audit log in the SQLite catalog file (tables of their own).
 
 The audit table is append-only by contract: this module only ever INSERTs into it, and a
-trigger refuses UPDATE and DELETE, so a bug elsewhere cannot rewrite history.
+trigger refuses UPDATE and DELETE, so a bug elsewhere cannot rewrite history. Rotation
+(`SQLiteAuditLog.remove_archived`) is the one exception: inside a single write transaction
+it drops the delete trigger, deletes exactly the archived rows and recreates the trigger, so
+no other connection ever sees the table unguarded.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +51,7 @@ CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END
 """
+_NO_DELETE = _SCHEMA.rsplit(";\n", 1)[1].replace("IF NOT EXISTS ", "")
 
 
 class _Db:
@@ -211,6 +216,7 @@ class SQLiteAuditLog(AuditLog):
         who: str | None = None,
         record: str | None = None,
         since: datetime | None = None,
+        until: datetime | None = None,
         limit: int = 1000,
     ) -> list[AuditEvent]:
         where, params = ["1"], {}  # type: ignore[var-annotated]
@@ -224,16 +230,53 @@ class SQLiteAuditLog(AuditLog):
         if since is not None:
             where.append("at >= :since")
             params_["since"] = to_us(since)
+        if until is not None:
+            where.append("at < :until")
+            params_["until"] = to_us(until)
         rows = self._db.conn().execute(
             "SELECT at, who, key_id, action, record, allowed, bytes, detail FROM audit"
             f" WHERE {' AND '.join(where)} ORDER BY seq LIMIT :limit",
             {**params_, "limit": limit},
         ).fetchall()
-        return [
-            AuditEvent(who=w, action=a, record=r, allowed=bool(ok), key_id=k, bytes=b, detail=d,
-                       at=datetime.fromisoformat(from_us(at)))
-            for at, w, k, a, r, ok, b, d in rows
-        ]
+        return [_event(row) for row in rows]
+
+    def iter_before(self, before: datetime, *, batch: int = 5000) -> Iterator[tuple[int, AuditEvent]]:
+        last = 0
+        while True:
+            rows = self._db.conn().execute(
+                "SELECT seq, at, who, key_id, action, record, allowed, bytes, detail FROM audit"
+                " WHERE at < ? AND seq > ? ORDER BY seq LIMIT ?",
+                (to_us(before), last, batch),
+            ).fetchall()
+            for row in rows:
+                yield row[0], _event(row[1:])
+            if len(rows) < batch:
+                return
+            last = rows[-1][0]
+
+    def remove_archived(self, before: datetime, last_seq: int, count: int) -> None:
+        c = self._db.conn()
+        c.execute("BEGIN IMMEDIATE")  # writers wait: nobody sees the table without its trigger
+        try:
+            c.execute("DROP TRIGGER audit_no_delete")
+            deleted = c.execute("DELETE FROM audit WHERE at < ? AND seq <= ?",
+                                (to_us(before), last_seq)).rowcount
+            c.execute(_NO_DELETE)
+            if deleted != count:
+                raise Conflict(
+                    f"audit rotation would delete {deleted} events but archived {count}; nothing "
+                    "was deleted (the archive file stays); run `datacenter audit rotate` again"
+                )
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        c.execute("COMMIT")
 
     def close(self) -> None:
         self._db.close()
+
+
+def _event(row: tuple[Any, ...]) -> AuditEvent:
+    at, who, key_id, action, record, allowed, nbytes, detail = row
+    return AuditEvent(who=who, action=action, record=record, allowed=bool(allowed), key_id=key_id,
+                      bytes=nbytes, detail=detail, at=datetime.fromisoformat(from_us(at)))

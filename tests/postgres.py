@@ -103,7 +103,7 @@ class Cluster:
             conn.execute("SET search_path TO pgstac, public")
             conn.execute("SELECT delete_collection(id) FROM collections")
             conn.execute("TRUNCATE searches, search_wheres")
-            conn.execute("TRUNCATE datacenter.audit, datacenter.api_keys, datacenter.partners")
+            conn.execute("TRUNCATE datacenter.audit, datacenter.api_keys, datacenter.partners, datacenter.jobs")
             left = conn.execute("SELECT (SELECT count(*) FROM items) + (SELECT count(*) FROM collections)")
             assert left.fetchone() == (0,), "the shared test database did not empty"
         return self._clean

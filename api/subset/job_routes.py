@@ -9,6 +9,13 @@
 
 A job is visible only to the partner that submitted it (and administrators): anyone else
 gets the same 404 as for a job that does not exist.
+
+Every route records its decision in the audit log, with the record ``jobs/{id}``: actions
+``job-submit`` (and ``job-subset`` per item the job reads), ``jobs`` (a listing),
+``job`` (status), ``job-cancel``, ``job-results`` (the listing, total size in the detail)
+and ``download`` for a result file (with the bytes actually sent). A job another partner
+owns is denied with detail "hidden", one that does not exist "missing"; a request without
+a partner key is denied with detail "no partner key".
 """
 
 from __future__ import annotations
@@ -18,13 +25,14 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
+from api.audit import audit
 from api.deps import get_audit, get_store, get_viewer
 from api.downloads import serve_key
 from api.subset.jobs import JobRunner, owner_of, visible_job
 from catalog.audit import AuditLog
 from catalog.jobs import Job, JobNotFound, JobStatus, JobStore, now_utc
 from datacenter.access import Viewer
-from datacenter.errors import Conflict
+from datacenter.errors import Conflict, PartnerRequired
 from datacenter.storage import Store
 
 router = APIRouter(tags=["Jobs"])
@@ -56,35 +64,66 @@ def status_info(request: Request, job: Job) -> dict[str, Any]:
     }
 
 
+def _partner(viewer: Viewer, log: AuditLog, action: str, record: str | None = None) -> str:
+    """`owner_of(viewer)`, the refusal of an anonymous caller audited."""
+    try:
+        return owner_of(viewer)
+    except PartnerRequired:
+        audit(log, viewer, action, record, False, detail="no partner key")
+        raise
+
+
+def _job_for(jobs: JobStore, job_id: str, viewer: Viewer, log: AuditLog, action: str) -> Job:
+    """`visible_job`, the refusal audited as "hidden" (another's job) or "missing"."""
+    try:
+        return visible_job(jobs, job_id, viewer)
+    except JobNotFound:
+        try:
+            jobs.get(job_id)
+            why = "hidden"
+        except JobNotFound:
+            why = "missing"
+        audit(log, viewer, action, f"jobs/{job_id}", False, detail=why)
+        raise
+
+
 @router.post("/jobs", status_code=201, name="Submit a subset job")
 def submit_job(
     request: Request,
     body: dict[str, Any] = Body(...),
     runner: JobRunner = Depends(get_runner),
     viewer: Viewer = Depends(get_viewer),
+    log: AuditLog = Depends(get_audit),
 ) -> JSONResponse:
-    job = runner.submit(body, viewer)
+    _partner(viewer, log, "job-submit")
+    job = runner.submit(body, viewer, log)
     info = status_info(request, job)
     return JSONResponse(info, status_code=201, headers={"Location": info["links"][0]["href"]})
 
 
 @router.get("/jobs", name="List your jobs")
 def list_jobs(request: Request, jobs: JobStore = Depends(get_jobs),
-              viewer: Viewer = Depends(get_viewer)) -> dict[str, Any]:
-    owner = None if viewer.admin else owner_of(viewer)
-    return {"jobs": [status_info(request, j) for j in jobs.list(owner=owner)], "links": []}
+              viewer: Viewer = Depends(get_viewer), log: AuditLog = Depends(get_audit)) -> dict[str, Any]:
+    owner = None if viewer.admin else _partner(viewer, log, "jobs")
+    listed = jobs.list(owner=owner)
+    audit(log, viewer, "jobs", None, True, detail=f"{len(listed)} job(s)")
+    return {"jobs": [status_info(request, j) for j in listed], "links": []}
 
 
 @router.get("/jobs/{job_id}", name="Job status")
 def job_status(request: Request, job_id: str, jobs: JobStore = Depends(get_jobs),
-               viewer: Viewer = Depends(get_viewer)) -> dict[str, Any]:
-    return status_info(request, visible_job(jobs, job_id, viewer))
+               viewer: Viewer = Depends(get_viewer), log: AuditLog = Depends(get_audit)) -> dict[str, Any]:
+    job = _job_for(jobs, job_id, viewer, log, "job")
+    audit(log, viewer, "job", f"jobs/{job_id}", True, detail=job.status.value)
+    return status_info(request, job)
 
 
 @router.delete("/jobs/{job_id}", name="Dismiss (cancel) a job")
 def dismiss_job(request: Request, job_id: str, runner: JobRunner = Depends(get_runner),
-                viewer: Viewer = Depends(get_viewer)) -> dict[str, Any]:
-    return status_info(request, runner.cancel(visible_job(runner.jobs, job_id, viewer)))
+                viewer: Viewer = Depends(get_viewer), log: AuditLog = Depends(get_audit)) -> dict[str, Any]:
+    job = runner.cancel(_job_for(runner.jobs, job_id, viewer, log, "job-cancel"))
+    audit(log, viewer, "job-cancel", f"jobs/{job_id}", True, detail=job.status.value)
+    return status_info(request, job)
 
 
 def _finished(job: Job) -> Job:
@@ -101,8 +140,10 @@ def _finished(job: Job) -> Job:
 
 @router.get("/jobs/{job_id}/results", name="Job results")
 def job_results(request: Request, job_id: str, jobs: JobStore = Depends(get_jobs),
-                viewer: Viewer = Depends(get_viewer)) -> dict[str, Any]:
-    job = _finished(visible_job(jobs, job_id, viewer))
+                viewer: Viewer = Depends(get_viewer), log: AuditLog = Depends(get_audit)) -> dict[str, Any]:
+    job = _finished(_job_for(jobs, job_id, viewer, log, "job-results"))
+    audit(log, viewer, "job-results", f"jobs/{job_id}", True,
+          detail=f"{len(job.results)} file(s), {sum(r.size for r in job.results)} bytes")
     base = str(request.base_url).rstrip("/")
     return {
         "files": [
@@ -118,7 +159,7 @@ def download_result(request: Request, job_id: str, name: str, jobs: JobStore = D
                     store: Store = Depends(get_store), viewer: Viewer = Depends(get_viewer),
                     log: AuditLog = Depends(get_audit)) -> Response:
     """One result file; honours a single `Range`."""
-    job = _finished(visible_job(jobs, job_id, viewer))
+    job = _finished(_job_for(jobs, job_id, viewer, log, "download"))
     result = next((r for r in job.results if r.name == name), None)
     if result is None:
         raise JobNotFound(f"job {job_id} has no result {name!r}; see /jobs/{job_id}/results")

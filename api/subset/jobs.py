@@ -11,6 +11,7 @@ running graph checks it between tasks.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import tempfile
@@ -24,12 +25,14 @@ from typing import Any
 
 from pydantic import Field
 
+from api.audit import audit
 from api.subset.compute import JobCancelled, write_subset
 from api.subset.request import MEDIA_TYPES, SUFFIXES, SubsetOptions
 from api.subset.select import Selection, select
 from api.subset.source import open_source
+from catalog.audit import AuditLog
 from catalog.base import Catalog, SearchQuery, StacItem
-from catalog.jobs import Job, JobNotFound, JobResult, JobStatus, JobStore, now_utc
+from catalog.jobs import Job, JobNotFound, JobResult, JobStatus, JobStore, now_utc, this_runner
 from datacenter.access import Viewer, visible_assets
 from datacenter.compute import Compute
 from datacenter.errors import InvalidRequest, PartnerRequired
@@ -94,6 +97,8 @@ class JobRunner:
         self.catalog, self.store, self.jobs, self.compute = catalog, store, jobs, compute
         self.result_ttl = result_ttl
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="subset-job")
+        self._active: set[str] = set()  # jobs of this process not finished yet: their heartbeat
+        self._active_lock = threading.Lock()
 
     # -- submitting ---------------------------------------------------------------------
     def _items(self, request: JobRequest, viewer: Viewer) -> list[StacItem]:
@@ -124,7 +129,9 @@ class JobRunner:
             plans.append([select(open_source(item, self.store), options) for item in group])
         return plans
 
-    def submit(self, body: dict[str, Any], viewer: Viewer) -> Job:
+    def submit(self, body: dict[str, Any], viewer: Viewer, log: AuditLog | None = None) -> Job:
+        """Check and plan the job, store it and start it; with `log`, the job and each item
+        it reads go to the audit log (action ``job-submit``, then ``job-subset`` per item)."""
         owner = owner_of(viewer)
         from api.subset.request import parse_options  # the same error wording as the sync path
 
@@ -133,9 +140,19 @@ class JobRunner:
         request = JobRequest.model_validate(body)
         plans = self._plan(request, viewer)  # 400s happen here, before a job exists
         estimate = sum(s.nbytes for group in plans for s in group)
-        job = Job(id=uuid.uuid4().hex, owner=owner, request=body,
+        job = Job(id=uuid.uuid4().hex, owner=owner, request=body, runner=this_runner(),
+                  heartbeat=now_utc(),
                   message=f"{len(plans)} output file(s), about {estimate} bytes uncompressed")
+        with self._active_lock:
+            self._active.add(job.id)
         self.jobs.create(job)
+        if log is not None:
+            sources = [f"{s.source.item.get('collection')}/{s.source.item['id']}"
+                       for group in plans for s in group]
+            audit(log, viewer, "job-submit", f"jobs/{job.id}", True,
+                  detail=f"{len(sources)} item(s), about {estimate} bytes: {json.dumps(body)}")
+            for source in sources:
+                audit(log, viewer, "job-subset", source, True, detail=f"job {job.id}")
         self._pool.submit(self._run, job.id, plans, request)
         return job
 
@@ -162,6 +179,19 @@ class JobRunner:
         return job
 
     def _run(self, job_id: str, plans: list[list[Selection]], request: JobRequest) -> None:
+        try:
+            self._run_job(job_id, plans, request)
+        finally:
+            with self._active_lock:
+                self._active.discard(job_id)
+
+    def heartbeat(self) -> None:
+        """Tell the job store this process still runs its unfinished jobs."""
+        with self._active_lock:
+            active = sorted(self._active)
+        self.jobs.touch(active)
+
+    def _run_job(self, job_id: str, plans: list[list[Selection]], request: JobRequest) -> None:
         if self._update(job_id, status=JobStatus.RUNNING, started=now_utc()) is None:
             return
         work = Path(tempfile.mkdtemp(prefix=f"job-{job_id[:8]}-"))
@@ -227,13 +257,30 @@ class JobRunner:
 
 
 def start_expiry_sweeper(runner: JobRunner, every: float, stop: threading.Event) -> threading.Thread:
+    """Every `every` seconds: expire result files, and fail jobs whose runner is gone (a
+    replica on another host that died is noticed here, not only at a restart)."""
     def sweep() -> None:
         while not stop.wait(every):
             try:
                 runner.expire_results()
+                runner.recover()
             except Exception:  # pragma: no cover - logged, retried at the next sweep
                 logger.exception("expiring job results failed")
 
     thread = threading.Thread(target=sweep, name="job-expiry", daemon=True)
+    thread.start()
+    return thread
+
+
+def start_heartbeat(runner: JobRunner, every: float, stop: threading.Event) -> threading.Thread:
+    """Refresh the heartbeat of this process's unfinished jobs every `every` seconds."""
+    def beat() -> None:
+        while not stop.wait(every):
+            try:
+                runner.heartbeat()
+            except Exception:  # pragma: no cover - logged, retried at the next beat
+                logger.exception("job heartbeat failed")
+
+    thread = threading.Thread(target=beat, name="job-heartbeat", daemon=True)
     thread.start()
     return thread

@@ -1,11 +1,13 @@
 """The access commands as an operator runs them: partners and keys, ingest with access
-options, `access set` taking effect on the API's next request, and `audit`."""
+options, `access set` taking effect on the API's next request, and `audit` — on both
+catalog backends (`DATACENTER_CATALOG_URL` pointing at a SQLite file or at pgstac)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from api.app import create_app
@@ -18,6 +20,14 @@ from ingest.samples import make_sample_set
 from tests.api.conftest import serving
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def on_each_backend(catalog_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs once per catalog backend, configured as an operator would."""
+    monkeypatch.setenv("DATACENTER_CATALOG_URL", catalog_url)
+    get_settings.cache_clear()
+    return catalog_url
 
 
 def run(*args: str) -> str:
@@ -33,6 +43,29 @@ def test_partners_add_prints_a_key_once_and_list_shows_only_key_ids() -> None:
     assert "ESA" in listing and key.split("_")[1] in listing and key not in listing
     failed = runner.invoke(load_commands(), ["partners", "add", "ESA"])
     assert failed.exit_code != 0
+
+
+def test_keys_rotate_revoke_and_disable_show_in_the_listing_and_fail_lookups_at_once() -> None:
+    first = run("partners", "add", "JAXA").strip()
+    first_id = first.split("_")[1]
+    second = run("partners", "keys", "rotate", "JAXA").strip()
+    second_id = second.split("_")[1]
+    listing = run("partners", "list")
+    assert second_id in listing and first_id not in listing  # rotation revokes the old key
+    with open_catalog(get_settings().resolved_catalog_url) as cat:
+        store = cat.partner_store()
+        assert store.find_key(first_id).revoked and not store.find_key(second_id).revoked
+        run("partners", "keys", "revoke", second_id)
+        assert store.find_key(second_id).revoked
+        third_id = run("partners", "keys", "rotate", "JAXA").strip().split("_")[1]
+        run("partners", "disable", "JAXA")
+        assert not store.find_key(third_id).partner_enabled
+    admin = run("admin", "keys", "create").strip()
+    assert admin.startswith("dck_") and admin.split("_")[1] not in run("partners", "list")
+    for bad in (["partners", "keys", "rotate", "NOBODY"], ["partners", "keys", "revoke", "NOBODY"],
+                ["partners", "disable", "NOBODY"]):
+        failed = runner.invoke(load_commands(), bad)
+        assert failed.exit_code != 0 and "'NOBODY'" in str(failed.exception)
 
 
 def test_ingest_options_then_access_set_change_what_partners_see_on_the_next_request(

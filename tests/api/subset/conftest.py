@@ -2,7 +2,8 @@
 ingested by the real pipeline), a spectral cube (Zarr v3: time, band in nm, y, x), and a
 product only its owner may see; served over HTTP by uvicorn.
 
-Partners CNSA (the owner), ESA and JAXA are registered in the catalog's partner store;
+`jobs_server` is the same server with its jobs in each job store (`job_store`: SQLite and
+PostgreSQL). Partners CNSA (the owner), ESA and JAXA are registered in the catalog's partner store;
 `SubsetData.keys` holds the ``Authorization`` header of each, so requests go through the
 real access filter.
 """
@@ -22,7 +23,10 @@ import xarray as xr
 
 from api.app import create_app
 from catalog.base import StacItem
+from catalog.jobs import JobStore
+from catalog.pg_jobs import PgJobStore
 from catalog.sqlite import SQLiteCatalog
+from catalog.sqlite_jobs import SQLiteJobStore
 from datacenter.access import SYSTEM
 from datacenter.settings import Settings
 from datacenter.storage import Store
@@ -110,6 +114,26 @@ def subset_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SubsetData
 def subset_server(subset_data: SubsetData) -> Iterator[str]:
     settings = Settings(subset_sync_limit=SYNC_LIMIT, home=subset_data.root)
     app = create_app(subset_data.catalog, subset_data.store, settings=settings)
+    with serving(app) as url:
+        yield url
+
+
+@pytest.fixture(scope="session", params=["sqlite", "pgstac"])
+def job_store(request: pytest.FixtureRequest, subset_data: SubsetData) -> Iterator[JobStore]:
+    """Each job store: the catalog's SQLite file, and ``datacenter.jobs`` in PostgreSQL."""
+    if request.param == "pgstac":
+        store: JobStore = PgJobStore(request.getfixturevalue("pg_cluster").new_database())
+    else:
+        store = SQLiteJobStore(subset_data.catalog.path)
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def jobs_server(subset_data: SubsetData, job_store: JobStore) -> Iterator[str]:
+    """The subset server with its jobs kept in `job_store` (the job tests run on each)."""
+    settings = Settings(subset_sync_limit=SYNC_LIMIT, home=subset_data.root)
+    app = create_app(subset_data.catalog, subset_data.store, settings=settings, jobs=job_store)
     with serving(app) as url:
         yield url
 

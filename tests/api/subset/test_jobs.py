@@ -7,23 +7,32 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
+import pytest
 import xarray as xr
 import zarr
 
 from api.app import create_app
-from catalog.jobs import Job, JobStatus, now_utc
+from catalog.jobs import Job, JobStatus, JobStore, now_utc
 from catalog.sqlite_jobs import SQLiteJobStore
 from datacenter.settings import Settings
 from tests.api.conftest import serving
 from tests.api.subset.conftest import CUBE, POLAR, SECRET, SubsetData
 
 Keys = dict[str, dict[str, str]]  # partner id -> Authorization header (fixture `keys`)
+
+
+@pytest.fixture
+def http(jobs_server: str) -> Iterator[httpx.Client]:
+    """A client of the server whose jobs live in each job store in turn."""
+    with httpx.Client(base_url=jobs_server, timeout=60) as client:
+        yield client
 
 
 def wait_finished(http: httpx.Client, url: str, headers: dict[str, str]) -> dict[str, Any]:
@@ -123,17 +132,18 @@ def test_job_requests_are_checked_before_a_job_exists(http: httpx.Client, keys: 
 
 
 def test_after_a_restart_jobs_are_listed_and_interrupted_ones_have_failed(
-    subset_data: SubsetData, tmp_path: Path, keys: Keys
+    subset_data: SubsetData, tmp_path: Path, keys: Keys, job_store: JobStore
 ) -> None:
     ESA = keys["ESA"]
-    jobs = SQLiteJobStore(subset_data.catalog.path)
+    jobs = job_store
     stuck = Job(id="stuck-" + str(time.time_ns()), owner="ESA", request={"ids": [CUBE]},
-                status=JobStatus.RUNNING, progress=0.4)
+                status=JobStatus.RUNNING, progress=0.4, runner=None)  # its process is gone
     old = Job(id="old-" + str(time.time_ns()), owner="ESA", request={"ids": [CUBE]},
               status=JobStatus.SUCCESSFUL, progress=1.0, expires=now_utc() - timedelta(hours=1))
     jobs.create(stuck)
     jobs.create(old)
-    app = create_app(subset_data.catalog, subset_data.store, settings=Settings(home=tmp_path))
+    app = create_app(subset_data.catalog, subset_data.store, settings=Settings(home=tmp_path),
+                     jobs=jobs)
     with serving(app) as url, httpx.Client(base_url=url, timeout=30) as http:
         info = http.get(f"jobs/{stuck.id}", headers=ESA).json()
         assert info["status"] == "failed" and "submit it again" in info["error"]
