@@ -74,6 +74,7 @@ CREATE INDEX items_collection_dt ON items (collection, dt DESC, id, t_start, t_e
     acc_class, acc_embargo, acc_owner, acc_rel_mask, needs_exact, w, s, e, n);
 """
 RTREE_STRIDE = 1024  # R*Tree id = item pk * RTREE_STRIDE + part number
+_ONE_PASS_ROWS = 20_000  # R*Tree candidates read at once to count and page in one pass
 
 _SCHEMA = """
 CREATE TABLE collections (
@@ -484,9 +485,13 @@ class SQLiteCatalog(Catalog):
                 plus = "+" if (query.bbox or query.intersects or query.ids) else ""
                 plan.where += f" AND {plus}i.collection IN (SELECT value FROM json_each(:v_colls))"
                 plan.params["v_colls"] = json.dumps(only)
-            matched = self._count(c, plan)
             forward = token is None or token.direction == "next"
-            rows = self._walk(c, plan, sort, token.key if token else None, forward, query.limit + 1)
+            one_pass = self._one_pass(c, plan, sort, token.key if token else None, forward, query.limit + 1)
+            if one_pass is not None:
+                matched, rows = one_pass
+            else:
+                matched = self._count(c, plan)
+                rows = self._walk(c, plan, sort, token.key if token else None, forward, query.limit + 1)
         more = len(rows) > query.limit
         rows = rows[: query.limit]
         if not forward:
@@ -524,6 +529,47 @@ class SQLiteCatalog(Catalog):
         if len(visible) < len(flags):
             return (query if visible else None), visible
         return query, None  # every collection is visible: no collection condition needed
+
+    def _one_pass(
+        self,
+        conn: sqlite3.Connection,
+        plan: Plan,
+        sort: SortPlan,
+        key: tuple[Any, ...] | None,
+        forward: bool,
+        want: int,
+    ) -> tuple[int | None, list[tuple[Any, ...]]] | None:
+        """(count, page rows) from one read of the candidates, when the R*Tree drives the
+        search in the default order: the count and the page would each probe every R*Tree hit
+        (and the page sort them all), so both come from one pass, sorted here. None when that
+        does not apply or the candidates exceed `_ONE_PASS_ROWS` (the count and walk run)."""
+        if sort.signature or "items_rtree" not in plan.where:
+            return None
+        cursor = conn.execute(f"SELECT i.dt, i.collection, i.id, i.pk, {plan.sure_sql} FROM items i"
+                              f" WHERE {plan.where} LIMIT {_ONE_PASS_ROWS + 1}", plan.params)
+        rows = cursor.fetchall()
+        if len(rows) > _ONE_PASS_ROWS:
+            return None
+        uncertain = [r[3] for r in rows if not r[4]]
+        if uncertain:
+            blobs = dict(conn.execute(
+                "SELECT pk, geom FROM item_data WHERE pk IN (SELECT value FROM json_each(?))",
+                (json.dumps(uncertain),),
+            ).fetchall())
+            hits = plan.hits([blobs[pk] for pk in uncertain])
+            rejected = {pk for pk, hit in zip(uncertain, hits, strict=True) if not hit}
+            rows = [r for r in rows if r[3] not in rejected]
+        cap = self.count_limit
+        matched = None if cap == 0 or len(rows) > cap else len(rows)
+
+        def order(r: tuple[Any, ...]) -> tuple[Any, ...]:  # dt DESC, collection, id
+            return (-r[0], r[1], r[2])
+
+        if key is not None:
+            mark = order(key)
+            rows = [r for r in rows if (order(r) > mark) == forward and order(r) != mark]
+        rows.sort(key=order, reverse=not forward)
+        return matched, self._with_content(conn, [r[:4] for r in rows[:want]])
 
     def _count(self, conn: sqlite3.Connection, plan: Plan) -> int | None:
         """The number of matches, or None if more than `count_limit` match (counting stops

@@ -110,3 +110,29 @@ def test_broad_boxes_page_through_exactly_the_brute_force_matches_in_time_order(
     assert set(ids) == brute_force(shapes, bbox)
     page = catalog.search(SearchQuery(bbox=bbox, limit=200))
     assert [i["id"] for i in page.items] == ids  # the same order as the single page
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(w=st.floats(-180, 170), s=st.floats(-90, 80), size=st.floats(1, 60), limit=st.integers(1, 9))
+def test_rtree_pages_counted_in_one_pass_walk_forward_and_back_in_time_order(
+    footprints, w: float, s: float, size: float, limit: int,
+) -> None:
+    catalog, shapes = footprints
+    bbox = (w, s, min(180.0, w + size), min(90.0, s + size))
+    counted = SQLiteCatalog(catalog.path)  # the default count limit: the page comes with a count
+    try:
+        pages, token = [], None
+        while True:
+            page = counted.search(SearchQuery(bbox=bbox, limit=limit, token=token))
+            pages.append(page)
+            assert page.number_matched == len(brute_force(shapes, bbox))
+            if page.next_token is None:
+                break
+            token = page.next_token
+        forward = [i["id"] for p in pages for i in p.items]
+        assert set(forward) == brute_force(shapes, bbox) and len(forward) == len(set(forward))
+        for k in range(len(pages) - 1, 0, -1):  # back again through the prev tokens
+            back = counted.search(SearchQuery(bbox=bbox, limit=limit, token=pages[k].prev_token))
+            assert [i["id"] for i in back.items] == [i["id"] for i in pages[k - 1].items]
+    finally:
+        counted.close()
