@@ -8,6 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# No per-example deadline: CI machines are shared, and a slow example is not a wrong one
+# (speed is measured in bench/, never in tests).
+settings.register_profile("datacenter", deadline=None)
+settings.load_profile("datacenter")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_TOOLS = REPO.parent / "shared" / "tools"
