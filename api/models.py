@@ -23,6 +23,7 @@ from stac_fastapi.extensions import (
     SortExtension,
 )
 from stac_fastapi.extensions.collection_search.request import BaseCollectionSearchGetRequest
+from stac_fastapi.extensions.free_text.request import FreeTextAdvancedExtensionGetRequest
 from stac_fastapi.extensions.pagination import TokenPaginationExtension
 from stac_fastapi.types.extension import ApiExtension
 from stac_fastapi.types.search import (
@@ -76,10 +77,31 @@ QUERY = QueryExtension(conformance_classes=[
     "https://api.stacspec.org/v1.0.0/item-search#query",
     "https://api.stacspec.org/v1.0.0/ogcapi-features#query",
 ])
-FREE_TEXT = FreeTextExtension(conformance_classes=[
-    "https://api.stacspec.org/v1.0.0-rc.1/item-search#free-text",
-    "https://api.stacspec.org/v1.0.0-rc.1/collection-search#free-text",
-    "https://api.stacspec.org/v1.0.0-rc.1/ogcapi-features#free-text",
+
+
+class _FreeTextPost(BaseModel):
+    q: str | list[str] | None = Field(
+        None,
+        description=(
+            'free text: words, "quoted phrases", +required, -excluded, AND, OR (or a comma) '
+            "and parentheses; a list ORs its entries"
+        ),
+    )
+
+
+@attr.s
+class FreeText(FreeTextExtension):
+    """The advanced free-text form (catalog.free_text), which includes the basic one: GET
+    ``q`` is one string (commas inside parentheses stay there), POST ``q`` a string or a list."""
+
+    GET: type[APIRequest] = FreeTextAdvancedExtensionGetRequest
+    POST: type[BaseModel] = _FreeTextPost
+
+
+_FREE_TEXT_SCOPES = ("item-search", "ogcapi-features", "collection-search")
+FREE_TEXT = FreeText(conformance_classes=[
+    f"https://api.stacspec.org/v1.0.0-rc.1/{scope}#{form}"
+    for scope in _FREE_TEXT_SCOPES for form in ("free-text", "advanced-free-text")
 ])
 SEARCH_EXTENSIONS = [FILTER, SORT, FIELDS, QUERY, FREE_TEXT, PAGINATION]
 

@@ -54,13 +54,14 @@ from catalog.sqlite_access import (
     write_collection_access,
 )
 from catalog.sqlite_cql2 import spatial_sql_function
+from catalog.sqlite_free_text import create_free_text_index
 from catalog.sqlite_query import Plan, plan_search
 from catalog.sqlite_rows import access_columns, from_us, prepare_items
 from catalog.sqlite_sort import SortPlan, plan_sort
 from datacenter.access import ANONYMOUS, SYSTEM, Viewer
 from datacenter.errors import CollectionNotFound, ConfigError, InvalidRequest, ItemNotFound
 
-SCHEMA_VERSION = 2  # 2: access columns and releasable side tables
+SCHEMA_VERSION = 3  # 2: access columns and releasable side tables; 3: free-text index
 RTREE_STRIDE = 1024  # R*Tree id = item pk * RTREE_STRIDE + part number
 
 _SCHEMA = """
@@ -227,9 +228,12 @@ class SQLiteCatalog(Catalog):
                 for statement in (_SCHEMA + ACCESS_SCHEMA).split(";"):
                     if statement.strip():
                         c.execute(statement)
+                create_free_text_index(c)
                 c.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-            elif version == 1:
-                upgrade_from_1(c)
+            elif version < SCHEMA_VERSION:
+                if version == 1:
+                    upgrade_from_1(c)
+                create_free_text_index(c)  # version 2 -> 3
                 c.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
             elif version > SCHEMA_VERSION:
                 raise ConfigError(

@@ -187,7 +187,9 @@ def test_a_schema_1_catalog_upgrades_and_records_without_dc_fields_become_owner_
     db = sqlite3.connect(catalog_path)  # turn it back into a schema-1 file
     for statement in ("DROP INDEX items_dt", "DROP INDEX items_collection_dt",
                       "DROP TABLE item_releasable", "DROP TABLE collection_releasable",
-                      "DROP TABLE releasable_bits",
+                      "DROP TABLE releasable_bits", "DROP TRIGGER items_fts_insert",
+                      "DROP TRIGGER items_fts_update", "DROP TRIGGER items_fts_delete",
+                      "DROP TABLE items_fts",
                       *(f"ALTER TABLE {t} DROP COLUMN {c}" for t in ("items", "collections")
                         for c in ("acc_owner", "acc_class", "acc_embargo", "acc_rel_mask")),
                       "CREATE INDEX items_dt ON items (dt DESC, collection, id, t_start, t_end)",
