@@ -10,7 +10,11 @@ items. For each query it times, median of --reps:
   description and keywords JSON read per item, ``instr`` per term), the baseline;
 * ``search``: the whole `SQLiteCatalog.search` (count, page, hydration) with `q`.
 
-    python -m bench.free_text --items 100000 --reps 5
+With ``--pgstac`` the same items go into a throw-away PostgreSQL cluster (`tests/postgres.py`)
+and ``fts`` is our GIN-indexed tsquery, ``scan`` the previous ``strpos`` scan, and ``pgstac``
+pgstac's own `q` (``stac_search_to_where``: English stemming, no index).
+
+    python -m bench.free_text --items 100000 --reps 5 [--pgstac]
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from catalog.base import SearchQuery
+from catalog.pgstac_free_text import free_text_pg
 from catalog.sqlite import SQLiteCatalog
 from catalog.sqlite_free_text import free_text_sql
 from datacenter.access import SYSTEM
@@ -88,11 +93,70 @@ def timed(fn: Any, reps: int) -> tuple[float, Any]:
     return statistics.median(times) * 1000, out
 
 
+OLD_PG_TEXT = ("lower(coalesce(content->'properties'->>'title', '') || ' ' ||"
+               " coalesce(content->'properties'->>'description', '') || ' ' ||"
+               " coalesce(content->'properties'->>'keywords', ''))")
+
+
+def bench_pgstac(count: int, reps: int) -> None:
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    from catalog.pgstac import PgstacCatalog
+    from tests.postgres import running_cluster
+
+    with running_cluster() as cluster:
+        dsn = cluster.new_database()
+        t0 = time.perf_counter()
+        with PgstacCatalog(dsn) as catalog:
+            catalog.upsert_collection({"type": "Collection", "id": "bench", "dc:access": "public",
+                                       "description": "bench", "license": "other", "links": [],
+                                       "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]},
+                                                  "temporal": {"interval": [[None, None]]}}})
+            rng = random.Random(11)
+            for start in range(0, count, 5_000):
+                catalog.upsert_items(item(n, rng) for n in range(start, min(count, start + 5_000)))
+        print(f"pgstac: built {count} items in {time.perf_counter() - t0:.1f} s")
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("SET search_path TO pgstac, public")
+            conn.execute("ANALYZE items")
+
+            def run(where: str, params: dict[str, Any]) -> tuple[int, list[Any]]:
+                matched = conn.execute(f"SELECT count(*) FROM items WHERE {where}", params).fetchone()[0]  # type: ignore[index]
+                page = conn.execute(f"SELECT id FROM items WHERE {where} ORDER BY datetime DESC, id"
+                                    " LIMIT 11", params).fetchall()
+                return matched, page
+
+            print("| query | matches | ours (GIN) ms | scan ms | scan / ours | pgstac q ms (matches) | pgstac / ours |")
+            print("|---|---|---|---|---|---|---|")
+            for name, q in QUERIES.items():
+                params: dict[str, Any] = {}
+                where = free_text_pg(q, params)
+                ours_ms, (matched, _) = timed(lambda: run(where, params), reps)  # noqa: B023
+                row = f"| {name} `{q}` | {matched} | {ours_ms:.1f} | "
+                if name in ("rare word", "common word", "two terms (OR)"):
+                    terms = q.split(",")
+                    scan = " OR ".join(f"strpos({OLD_PG_TEXT}, %(o{n})s) > 0" for n in range(len(terms)))
+                    sparams = {f"o{n}": t.lower() for n, t in enumerate(terms)}
+                    scan_ms, _ = timed(lambda: run(scan, sparams), reps)  # noqa: B023
+                    row += f"{scan_ms:.1f} | **{scan_ms / ours_ms:.1f}x** | "
+                else:
+                    row += "- | - | "
+                theirs = conn.execute("SELECT stac_search_to_where(%s)", (Jsonb({"q": q}),)).fetchone()[0]  # type: ignore[index]
+                theirs = theirs.replace("%", "%%")
+                their_ms, (their_matched, _) = timed(lambda: run(theirs, {}), reps)  # noqa: B023
+                print(row + f"{their_ms:.1f} ({their_matched}) | {their_ms / ours_ms:.1f}x |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--pgstac", action="store_true", help="measure the pgstac backend instead")
     args = parser.parse_args()
+    if args.pgstac:
+        bench_pgstac(args.items, args.reps)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         catalog = build(Path(tmp) / "catalog.sqlite", args.items)

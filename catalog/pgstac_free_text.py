@@ -29,7 +29,11 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$
 """
 _INDEX = "CREATE INDEX IF NOT EXISTS items_free_text ON pgstac.items USING gin (datacenter.item_text(content))"
-_MATCH = "datacenter.item_text(content) @@ %({key})s::tsquery"  # the indexed expression, verbatim
+# The matching rows are found by the index in a subquery, and the search keeps rows whose
+# key is among them: as a plain WHERE term the planner would rather walk the datetime index
+# for a page and evaluate the (not cheap: ~15 us) expression on every row it passes.
+_MATCH = ("(collection, id) IN (SELECT t.collection, t.id FROM items t"
+          " WHERE datacenter.item_text(t.content) @@ %({key})s::tsquery)")  # the indexed expression
 
 
 def create_free_text_index(conn: psycopg.Connection[Any]) -> None:
