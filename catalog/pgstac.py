@@ -360,6 +360,9 @@ class PgstacCatalog(Catalog):
         message = (exc.diag.message_primary if exc.diag else None) or str(exc)
         if isinstance(exc, psycopg.errors.RaiseException | psycopg.DataError):
             return InvalidRequest(f"the search cannot be run: {message}")
+        if isinstance(exc, psycopg.errors.UndefinedFunction) and "item_text" in message:
+            return ConfigError(f"the catalog database has no free-text index yet ({message}); "
+                               "run `datacenter catalog migrate` once to create it")
         return exc
 
     # extent -----------------------------------------------------------------------

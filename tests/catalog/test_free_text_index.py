@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 
 import psycopg
+import pytest
 from typer.testing import CliRunner
 
 from catalog.base import SearchQuery, open_catalog
@@ -14,6 +15,7 @@ from catalog.pgstac_free_text import free_text_pg
 from catalog.sqlite import SQLiteCatalog
 from datacenter.access import SYSTEM
 from datacenter.cli import load_commands
+from datacenter.errors import ConfigError
 from tests.catalog.conftest import COLLECTION, make_item_dict
 
 COLLECTION_JSON = {"id": COLLECTION, "type": "Collection", "dc:access": "public"}
@@ -48,6 +50,8 @@ def test_migrate_gives_an_older_pgstac_catalog_its_index(pg_cluster) -> None:
     try:
         with psycopg.connect(dsn, autocommit=True) as conn:  # as before the index existed
             conn.execute("DROP FUNCTION datacenter.item_text(jsonb) CASCADE")
+        with open_catalog(dsn) as cat, pytest.raises(ConfigError, match="datacenter catalog migrate"):
+            _ids(cat, "shackleton")
         result = CliRunner().invoke(load_commands(), ["catalog", "migrate", "--catalog-url", dsn])
         assert result.exit_code == 0, (result.output, result.exception)
         with open_catalog(dsn) as cat:
