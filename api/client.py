@@ -200,10 +200,11 @@ class CatalogClient(BaseCoreClient):
         self._lookup_collection(request, collection_id, "items")
         query = build_query(
             collections=[collection_id], bbox=bbox, datetime=datetime, limit=limit, token=token,
-            viewer=viewer_of(request),
+            **_extension_params(kwargs), viewer=viewer_of(request),
         )
+        fields = parse_fields(kwargs.get("fields"))
         page = catalog.search(query)
-        return self._page(page, request, collection_id=collection_id)
+        return self._page(page, request, collection_id=collection_id, fields=fields)
 
     def get_search(
         self,

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from api.params import BBox, Interval, parse_instant
+from catalog.free_text import FreeText, matches, parse_free_text
 from datacenter.errors import InvalidRequest
 
 
@@ -73,12 +74,13 @@ def _datetime_matches(collection: dict[str, Any], interval: Interval) -> bool:
     return not (q_start is not None and c_end is not None and c_end < q_start)
 
 
-def _text_matches(collection: dict[str, Any], terms: Sequence[str]) -> bool:
+def _text_matches(collection: dict[str, Any], q: FreeText) -> bool:
+    """`q` over the collection's id, title, description and keywords (the words and rules
+    of item search: catalog.free_text)."""
     text = " ".join(
         str(collection.get(k) or "") for k in ("id", "title", "description")
     ) + " " + " ".join(str(k) for k in collection.get("keywords") or [])
-    text = text.lower()
-    return any(term.lower() in text for term in terms)
+    return matches(q, text)
 
 
 def search_collections(
@@ -86,16 +88,17 @@ def search_collections(
     *,
     bbox: BBox | None,
     interval: Interval | None,
-    q: Sequence[str] | None,
+    q: str | Sequence[str] | None,
     limit: int,
     token: str | None,
 ) -> tuple[list[dict[str, Any]], int, str | None, str | None]:
     """(page, number matched, next token, prev token) over `collections` (with extents)."""
+    text = parse_free_text(q) if q else None
     matched = sorted(
         (c for c in collections
          if (bbox is None or _bbox_matches(c, bbox))
          and (interval is None or _datetime_matches(c, interval))
-         and (not q or _text_matches(c, q))),
+         and (text is None or _text_matches(c, text))),
         key=lambda c: c["id"],
     )
     if token:

@@ -23,6 +23,7 @@ from stac_fastapi.extensions import (
     SortExtension,
 )
 from stac_fastapi.extensions.collection_search.request import BaseCollectionSearchGetRequest
+from stac_fastapi.extensions.free_text.request import FreeTextAdvancedExtensionGetRequest
 from stac_fastapi.extensions.pagination import TokenPaginationExtension
 from stac_fastapi.types.extension import ApiExtension
 from stac_fastapi.types.search import (
@@ -42,6 +43,8 @@ _FILTER_CLASSES = [
         "https://api.stacspec.org/v1.0.0-rc.2/item-search#filter",
         # what stac-api-validator 0.6.8 looks for (same capabilities, older names)
         "https://api.stacspec.org/v1.0.0-rc.1/item-search#filter",
+        # the same filter on GET /collections/{id}/items (OGC API - Features - Part 3)
+        "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
         f"{_CQL2}basic-spatial-operators",
         f"{_CQL2}temporal-operators",
         f"{_CQL2}array-operators",
@@ -60,12 +63,45 @@ def filter_extension() -> FilterExtension:
 
 
 FILTER = filter_extension()  # for the request models
-SORT = SortExtension(conformance_classes=["https://api.stacspec.org/v1.0.0/item-search#sort"])
-FIELDS = FieldsExtension(conformance_classes=["https://api.stacspec.org/v1.0.0/item-search#fields"])
-QUERY = QueryExtension(conformance_classes=["https://api.stacspec.org/v1.0.0/item-search#query"])
-FREE_TEXT = FreeTextExtension(conformance_classes=[
-    "https://api.stacspec.org/v1.0.0-rc.1/item-search#free-text",
-    "https://api.stacspec.org/v1.0.0-rc.1/collection-search#free-text",
+# Each extension also serves GET /collections/{id}/items (OGC API - Features), so each
+# declares its `ogcapi-features#...` class next to the `item-search#...` one.
+SORT = SortExtension(conformance_classes=[
+    "https://api.stacspec.org/v1.0.0/item-search#sort",
+    "https://api.stacspec.org/v1.0.0/ogcapi-features#sort",
+])
+FIELDS = FieldsExtension(conformance_classes=[
+    "https://api.stacspec.org/v1.0.0/item-search#fields",
+    "https://api.stacspec.org/v1.0.0/ogcapi-features#fields",
+])
+QUERY = QueryExtension(conformance_classes=[
+    "https://api.stacspec.org/v1.0.0/item-search#query",
+    "https://api.stacspec.org/v1.0.0/ogcapi-features#query",
+])
+
+
+class _FreeTextPost(BaseModel):
+    q: str | list[str] | None = Field(
+        None,
+        description=(
+            'free text: words, "quoted phrases", +required, -excluded, AND, OR (or a comma) '
+            "and parentheses; a list ORs its entries"
+        ),
+    )
+
+
+@attr.s
+class FreeText(FreeTextExtension):
+    """The advanced free-text form (catalog.free_text), which includes the basic one: GET
+    ``q`` is one string (commas inside parentheses stay there), POST ``q`` a string or a list."""
+
+    GET: type[APIRequest] = FreeTextAdvancedExtensionGetRequest
+    POST: type[BaseModel] = _FreeTextPost
+
+
+_FREE_TEXT_SCOPES = ("item-search", "ogcapi-features", "collection-search")
+FREE_TEXT = FreeText(conformance_classes=[
+    f"https://api.stacspec.org/v1.0.0-rc.1/{scope}#{form}"
+    for scope in _FREE_TEXT_SCOPES for form in ("free-text", "advanced-free-text")
 ])
 SEARCH_EXTENSIONS = [FILTER, SORT, FIELDS, QUERY, FREE_TEXT, PAGINATION]
 
@@ -164,7 +200,7 @@ SearchGetRequest = cast(
 ItemsGetRequest = cast(
     type[APIRequest],
     create_request_model(
-        "ItemCollectionUri", base_model=_ItemsGet, extensions=[PAGINATION], request_type="GET"
+        "ItemCollectionUri", base_model=_ItemsGet, extensions=SEARCH_EXTENSIONS, request_type="GET"
     ),
 )
 SearchPostRequest = cast(

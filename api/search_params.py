@@ -5,7 +5,8 @@
   expression is validated by it, so a malformed filter is a 400 that quotes the parser.
 * ``sortby`` (``"-eo:cloud_cover,+id"`` or ``[{"field", "direction"}]``) becomes
   ((field, "asc"|"desc"), ...).
-* ``q`` (``"crater,basin"`` or a list) becomes free-text terms.
+* ``q`` (``"crater,basin"``, ``"(south pole AND -mosaic)"`` or a list) is checked by
+  `catalog.free_text` and handed on as text.
 * ``fields`` becomes (include, exclude) and `apply_fields` shapes each returned item.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 
 import cql2
 
+from catalog.free_text import parse_free_text
 from datacenter.errors import InvalidRequest
 
 _QUERY_OPS = {"eq": "=", "neq": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
@@ -188,12 +190,14 @@ def parse_sortby(value: Any) -> tuple[tuple[str, str], ...] | None:
     return tuple(out)
 
 
-def parse_q(value: Any) -> tuple[str, ...] | None:
-    if not value:
+def parse_q(value: Any) -> str | tuple[str, ...] | None:
+    """``q`` as the catalog takes it (a string, or a tuple whose entries are ORed), checked
+    here so that a malformed one is a 400 naming the problem; None when absent."""
+    if value is None or value == "" or value == []:
         return None
-    terms = value.split(",") if isinstance(value, str) else list(value)
-    cleaned = tuple(t.strip() for t in terms if isinstance(t, str) and t.strip())
-    return cleaned or None
+    q = value if isinstance(value, str) else tuple(value)
+    parse_free_text(q)
+    return q
 
 
 # fields -----------------------------------------------------------------------------

@@ -42,7 +42,8 @@ class SearchQuery:
     intersects the closed interval.
     `token` is the opaque value of a previous page's `next_token`.
     `filter` is a CQL2 JSON expression (the API turns cql2-text and the Query extension
-    into it); `sortby` is ((field, "asc"|"desc"), ...); `q` are free-text terms.
+    into it); `sortby` is ((field, "asc"|"desc"), ...); `q` is free text in the syntax of
+    `catalog.free_text` (one string, or several ORed).
     `viewer` is who asks: backends return only what `datacenter.access` lets them see,
     inside the query (pages stay full, counts exact). Least privilege by default:
     internal callers that must see everything pass `datacenter.access.SYSTEM`.
@@ -57,7 +58,7 @@ class SearchQuery:
     token: str | None = None
     filter: dict[str, Any] | None = None
     sortby: tuple[tuple[str, str], ...] | None = None
-    q: tuple[str, ...] | None = None
+    q: str | Sequence[str] | None = None
     viewer: Viewer = ANONYMOUS
 
 

@@ -51,7 +51,8 @@ from catalog.base import (
 from catalog.paging import PageToken, page_tokens
 from catalog.partners import PartnerStore
 from catalog.pg_partners import PgAuditLog, PgPartnerStore, create_tables
-from catalog.pgstac_cql2 import compile_pg_filter, free_text_pg
+from catalog.pgstac_cql2 import compile_pg_filter
+from catalog.pgstac_free_text import create_free_text_index, free_text_pg
 from catalog.pgstac_query import access_sql, build_search, check_limit, from_stored, to_stored
 from catalog.pgstac_sort import plan_pg_sort
 from catalog.sqlite_rows import prepare_items
@@ -110,6 +111,7 @@ def migrate(dsn: str) -> str:
                 conn.execute("SELECT upsert_queryable(%s, %s, %s)", (name, Jsonb(definition), wrapper))
             conn.execute("RESET ROLE")  # pypgstac leaves the session as pgstac_admin
             create_tables(conn)  # partners, keys, audit (catalog.pg_partners)
+            create_free_text_index(conn)  # q (catalog.pgstac_free_text)
             return version
     except psycopg.Error as exc:
         raise ConfigError(f"cannot migrate the catalog database {redact(dsn)}: {exc}") from None
@@ -299,7 +301,7 @@ class PgstacCatalog(Catalog):
         if query.filter is not None:
             wheres.append(compile_pg_filter(query.filter, params))
         if query.q:
-            wheres.append(free_text_pg(tuple(query.q), params))
+            wheres.append(free_text_pg(query.q, params))
         access = access_sql(query.viewer, params)
         if access is not None:
             wheres.append(access)
@@ -358,6 +360,9 @@ class PgstacCatalog(Catalog):
         message = (exc.diag.message_primary if exc.diag else None) or str(exc)
         if isinstance(exc, psycopg.errors.RaiseException | psycopg.DataError):
             return InvalidRequest(f"the search cannot be run: {message}")
+        if isinstance(exc, psycopg.errors.UndefinedFunction) and "item_text" in message:
+            return ConfigError(f"the catalog database has no free-text index yet ({message}); "
+                               "run `datacenter catalog migrate` once to create it")
         return exc
 
     # extent -----------------------------------------------------------------------

@@ -32,7 +32,6 @@ import shapely
 
 from catalog.cql2_temporal import TEMPORAL_SQL
 from catalog.sqlite_cql2 import compile_filter, geometry_literal
-from datacenter.errors import InvalidRequest
 
 _COMPARE = {"=": "=", "<>": "<>", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}
@@ -64,21 +63,6 @@ def compile_pg_filter(expr: Any, params: dict[str, Any], *, prefix: str = "f") -
     it is malformed. Values land in `params`."""
     compile_filter(expr)  # the reference validator: same refusals, same messages
     return _Compiler(params, prefix).boolean(expr)
-
-
-def free_text_pg(terms: tuple[str, ...], params: dict[str, Any], *, prefix: str = "q") -> str:
-    """Any term (case-insensitive substring) in the item's title, description or keywords,
-    as the SQLite backend does it (keywords read as their JSON text)."""
-    text = ("lower(coalesce(content->'properties'->>'title', '') || ' ' ||"
-            " coalesce(content->'properties'->>'description', '') || ' ' ||"
-            " coalesce(content->'properties'->>'keywords', ''))")
-    clauses = []
-    for n, term in enumerate(terms):
-        if not isinstance(term, str) or not term.strip():
-            raise InvalidRequest(f"q term {term!r} is empty; give words to look for")
-        params[f"{prefix}{n}"] = term.strip().lower()
-        clauses.append(f"strpos({text}, %({prefix}{n})s) > 0")
-    return "(" + " OR ".join(clauses) + ")"
 
 
 def _name(node: Any) -> str | None:

@@ -54,13 +54,15 @@ from catalog.sqlite_access import (
     write_collection_access,
 )
 from catalog.sqlite_cql2 import spatial_sql_function
+from catalog.sqlite_free_text import create_free_text_index
 from catalog.sqlite_query import Plan, plan_search
 from catalog.sqlite_rows import access_columns, from_us, load_json, prepare_items
 from catalog.sqlite_sort import SortPlan, plan_sort
 from datacenter.access import ANONYMOUS, SYSTEM, Viewer
 from datacenter.errors import CollectionNotFound, ConfigError, InvalidRequest, ItemNotFound
 
-SCHEMA_VERSION = 3  # 2: access columns and releasable side tables; 3: bounds in the sort indexes
+SCHEMA_VERSION = 4  # 2: access columns and releasable side tables; 3: bounds in the sort
+# indexes and `props`; 4: free-text index
 
 # The covering sort indexes: a search in the default order walks one of them and reads the
 # row only for the page's content. The access columns make the filter index-only; the
@@ -259,11 +261,14 @@ class SQLiteCatalog(Catalog):
                 for statement in (_SCHEMA + ACCESS_SCHEMA + SORT_INDEXES).split(";"):
                     if statement.strip():
                         c.execute(statement)
+                create_free_text_index(c)
                 c.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
             elif version < SCHEMA_VERSION:
                 if version == 1:
                     upgrade_from_1(c)
-                _upgrade_from_2(c)
+                if version <= 2:
+                    _upgrade_from_2(c)
+                create_free_text_index(c)  # version 3 -> 4
                 c.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
             elif version > SCHEMA_VERSION:
                 raise ConfigError(

@@ -83,23 +83,6 @@ def compile_filter(expr: Any, *, prefix: str = "f") -> CompiledFilter:
                           compiler.tests, compiler.boxes)
 
 
-def free_text_sql(terms: tuple[str, ...], params: dict[str, Any], *, prefix: str = "q") -> str:
-    """Any term (case-insensitive substring) in the item's title, description or keywords."""
-    clauses = []
-    for n, term in enumerate(terms):
-        if not isinstance(term, str) or not term.strip():
-            raise InvalidRequest(f"q term {term!r} is empty; give words to look for")
-        params[f"{prefix}{n}"] = term.strip().lower()
-        clauses.append(f"instr(t.txt, :{prefix}{n}) > 0")
-    text = (
-        "lower(coalesce(json_extract(d.content, '$.properties.title'), '') || ' ' ||"
-        " coalesce(json_extract(d.content, '$.properties.description'), '') || ' ' ||"
-        " coalesce(json_extract(d.content, '$.properties.keywords'), ''))"
-    )
-    return (f"EXISTS (SELECT 1 FROM (SELECT {text} AS txt FROM item_data d WHERE d.pk = i.pk) t"
-            f" WHERE {' OR '.join(clauses)})")
-
-
 def spatial_sql_function(predicate: str, footprint: bytes, geometry: bytes) -> int | None:
     """``dc_spatial(predicate, footprint_wkb, query_wkb)``: registered on every connection."""
     if footprint is None or geometry is None:

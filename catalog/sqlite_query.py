@@ -18,7 +18,8 @@ import numpy as np
 import shapely
 
 from catalog.base import SearchQuery
-from catalog.sqlite_cql2 import SpatialTest, compile_filter, free_text_sql
+from catalog.sqlite_cql2 import SpatialTest, compile_filter
+from catalog.sqlite_free_text import free_text_sql
 from catalog.sqlite_rows import Box, box_geometry, is_own_bbox, part_boxes, to_us
 from datacenter.errors import InvalidRequest
 
@@ -100,7 +101,7 @@ def plan_search(query: SearchQuery, *, max_span: int, total: int = 0, want: int 
         if tests:
             sure = "0"
     if query.q:
-        where.append(free_text_sql(tuple(query.q), params))
+        where.append(free_text_sql(query.q, params))
     return Plan(" AND ".join(where), params, sure, geometry, tests)
 
 

@@ -44,7 +44,8 @@ def test_stac_api_validator_reports_no_errors_for_every_declared_class(
     tool = SHARED_TOOLS / "stac_offline.py"
     assert tool.is_file(), f"the shared offline validator is missing at {tool}"
     classes = ["core", "collections", "features", "item-search", "filter", "item-search#sort",
-               "item-search#fields", "item-search#query", "transaction"]
+               "item-search#fields", "item-search#query", "features#sort", "features#fields",
+               "features#query", "transaction"]
     args = [sys.executable, str(tool), "api-validate", "--root-url", writable_server,
             "--collection", "lunar-images", "--geometry", json.dumps(EQUATOR),
             "--auth-bearer-token", ADMIN_KEY, "--transaction-collection", "scratch",

@@ -188,6 +188,9 @@ def test_a_schema_1_catalog_upgrades_and_records_without_dc_fields_become_owner_
     for statement in ("DROP INDEX items_dt", "DROP INDEX items_collection_dt",
                       "DROP TABLE item_releasable", "DROP TABLE collection_releasable",
                       "DROP TABLE releasable_bits", "ALTER TABLE items DROP COLUMN props",
+                      "DROP TRIGGER items_fts_insert",
+                      "DROP TRIGGER items_fts_update", "DROP TRIGGER items_fts_delete",
+                      "DROP TABLE items_fts",
                       *(f"ALTER TABLE {t} DROP COLUMN {c}" for t in ("items", "collections")
                         for c in ("acc_owner", "acc_class", "acc_embargo", "acc_rel_mask")),
                       "CREATE INDEX items_dt ON items (dt DESC, collection, id, t_start, t_end)",
@@ -208,7 +211,7 @@ def test_a_schema_1_catalog_upgrades_and_records_without_dc_fields_become_owner_
 def test_a_schema_2_catalog_upgrades_its_sort_indexes_and_searches_the_same(catalog_path, make_item):
     import sqlite3
 
-    from catalog.sqlite import SQLiteCatalog
+    from catalog.sqlite import SCHEMA_VERSION, SQLiteCatalog
 
     with SQLiteCatalog(catalog_path) as cat:
         cat.upsert_collection({"id": "lro-nac", "type": "Collection", "dc:access": "public"})
@@ -218,9 +221,11 @@ def test_a_schema_2_catalog_upgrades_its_sort_indexes_and_searches_the_same(cata
         db.execute(f"DROP INDEX {index}")
         db.execute(f"CREATE INDEX {index} ON items ({lead}, id, t_start, t_end, acc_class, acc_embargo,"
                    " acc_owner, acc_rel_mask)")
-    db.execute("ALTER TABLE items DROP COLUMN props")
-    db.execute("DELETE FROM schema_version")
-    db.execute("INSERT INTO schema_version VALUES (2)")
+    for statement in ("ALTER TABLE items DROP COLUMN props", "DROP TRIGGER items_fts_insert",
+                      "DROP TRIGGER items_fts_update", "DROP TRIGGER items_fts_delete",
+                      "DROP TABLE items_fts", "DELETE FROM schema_version",
+                      "INSERT INTO schema_version VALUES (2)"):
+        db.execute(statement)
     db.commit()
     db.close()
     with SQLiteCatalog(catalog_path) as cat:
@@ -232,7 +237,7 @@ def test_a_schema_2_catalog_upgrades_its_sort_indexes_and_searches_the_same(cata
         by_access = {"op": "=", "args": [{"property": "dc:access"}, "public"]}
         assert len(cat.search(SearchQuery(filter=by_access)).items) == 5
     db = sqlite3.connect(catalog_path)
-    assert db.execute("SELECT max(version) FROM schema_version").fetchone()[0] == 3
+    assert db.execute("SELECT max(version) FROM schema_version").fetchone()[0] == SCHEMA_VERSION
     assert "w" in [r[2] for r in db.execute("PRAGMA index_info(items_collection_dt)")]
 
 

@@ -82,7 +82,37 @@ def test_prev_tokens_walk_back_through_missing_values(stocked: Catalog) -> None:
     assert [i["id"] for i in first.items] == ["d", "a"] and first.prev_token is None
 
 
-def test_free_text_wildcards_are_plain_characters(stocked: Catalog) -> None:
-    assert _walk(stocked, q=("%",)) == []
-    assert _walk(stocked, q=("south_pole",)) == []
+def test_free_text_has_no_wildcards_and_matches_whole_words_in_order(stocked: Catalog) -> None:
+    with pytest.raises(InvalidRequest, match="no letters or digits"):
+        _walk(stocked, q=("%",))
+    assert _walk(stocked, q=("sout%",)) == []  # "sout": not a prefix search
     assert _walk(stocked, q=("south pole",)) == ["c"]
+    assert _walk(stocked, q=("south_pole",)) == ["c"]  # punctuation separates words
+    assert _walk(stocked, q=("pole south",)) == []  # adjacent, in this order
+
+
+def test_free_text_advanced_syntax(stocked: Catalog) -> None:
+    assert set(_walk(stocked, q="shackleton OR mosaic")) == {"a", "b"}
+    assert set(_walk(stocked, q="(shackleton, mosaic) AND rim")) == {"a"}
+    assert set(_walk(stocked, q='"south pole" -mosaic')) == {"c"}
+    assert set(_walk(stocked, q="+south +pole")) == {"c"}
+    assert set(_walk(stocked, q="-shackleton")) == {"b", "c", "d", "e"}
+    assert set(_walk(stocked, q="rim OR -(pole, mosaic, rim)")) == {"a", "d", "e"}
+
+
+def test_free_text_follows_updates_and_deletes(stocked: Catalog) -> None:
+    stocked.upsert_items([make_item_dict("a", rect(0, 0, 10, 10), title="Malapert massif")])
+    assert _walk(stocked, q="shackleton") == []
+    assert _walk(stocked, q="malapert") == ["a"]
+    stocked.delete_item("lro-nac", "a")
+    assert _walk(stocked, q="malapert") == []
+
+
+@pytest.mark.parametrize(("q", "problem"), [
+    ('"south pole', "never closed"), ("(south OR pole", "never closed"),
+    ("south) pole", "without a matching"), ("south AND", "AND without a term"),
+    ("south,,pole", "nothing to look for after ','"), ("()", "empty group"),
+])
+def test_malformed_free_text_is_refused_naming_the_problem(stocked: Catalog, q: str, problem: str) -> None:
+    with pytest.raises(InvalidRequest, match=problem):
+        stocked.search(SearchQuery(q=q, viewer=SYSTEM))
