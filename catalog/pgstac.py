@@ -79,8 +79,23 @@ from datacenter.errors import (
 _SESSION = (
     "SET search_path TO pgstac, public; SET TIME ZONE 'UTC';"
     " SET pgstac.context TO 'on'; SET pgstac.readonly TO 'true';"
-    " SET pgstac.context_stats_ttl TO '0 seconds'"
+    " SET pgstac.context_stats_ttl TO '0 seconds';"
+    # JIT compiles each broad search (~1.5 s at 1 M items, more than running it): the
+    # planner's cost estimates for JSON expressions are far off, and pages are short queries.
+    " SET jit TO off"
 )
+
+
+def planner_neutral(condition: str) -> str:
+    """`condition` as a CASE, which the planner estimates to keep half of the rows.
+
+    Written out, the access rule's JSON comparisons have no statistics, so PostgreSQL
+    guesses they keep ~0.5 % of the rows (it keeps ~80 % in a typical catalog): a broad
+    search then looks tiny, and it collects and sorts every candidate (~220 k rows a page
+    at 1 M items) rather than reading the per-partition datetime indexes in order and
+    stopping at the page's end (~30 ms instead of ~700 ms). Same truth value; NULL is false,
+    as in WHERE."""
+    return f"CASE WHEN {condition} THEN TRUE ELSE FALSE END"
 
 
 def redact(dsn: str) -> str:
@@ -308,7 +323,7 @@ class PgstacCatalog(Catalog):
             wheres.append(free_text_pg(tuple(query.q), params))
         access = access_sql(query.viewer, params)
         if access is not None:
-            wheres.append(access)
+            wheres.append(planner_neutral(access))
         with self._conn() as c:
             collections = self._visible_ids(c, query)
             body = build_search(query, collections, query.viewer)
