@@ -56,7 +56,7 @@ from catalog.pg_partners import PgAuditLog, PgPartnerStore, create_tables
 from catalog.pgstac_cql2 import compile_pg_filter, free_text_pg
 from catalog.pgstac_hydrate import hydrate_rows, item_columns
 from catalog.pgstac_query import access_sql, build_search, check_limit, from_stored, to_stored
-from catalog.pgstac_sort import plan_pg_sort
+from catalog.pgstac_sort import PgSortPlan, plan_pg_sort
 from catalog.sqlite_rows import prepare_items
 from datacenter.access import (
     ACCESS,
@@ -334,9 +334,13 @@ class PgstacCatalog(Catalog):
                 row = c.execute("SELECT stac_search_to_where(%s)", (Jsonb(body),)).fetchone()
                 base = (row[0] if row else None) or "TRUE"
                 where = " AND ".join(f"({w})" for w in [base.replace("%", "%%"), *wheres])
-                matched = self._count(c, where, params)
-                if token is not None:
-                    where += f" AND ({sort.after(token.key, forward, params)})"
+                after = sort.after(token.key, forward, params) if token is not None else None
+                matched, bound = self._count(c, where, params, sort, after, forward, query.limit)
+                if after is not None:
+                    where += f" AND ({after})"
+                if bound is not None:
+                    params["page_bound"] = bound
+                    where += f" AND {sort.keys[0].sql} {sort.first_bound(forward)[1]} %(page_bound)s"
                 keys = ", ".join(f"p.k{n}" for n in range(len(sort.keys)))
                 rows = c.execute(
                     f"SELECT {item_columns('p')}, {keys} FROM ("  # noqa: S608 - values are parameters
@@ -362,16 +366,36 @@ class PgstacCatalog(Catalog):
             prev_token=prev_token,
         )
 
-    def _count(self, conn: psycopg.Connection[Any], where: str, params: dict[str, Any]) -> int | None:
-        """The number of matches, or None above `count_limit` (counting stops there)."""
+    def _count(
+        self, conn: psycopg.Connection[Any], where: str, params: dict[str, Any], sort: PgSortPlan,
+        after: str | None, forward: bool, limit: int,
+    ) -> tuple[int | None, Any]:
+        """The number of matches (None above `count_limit`: counting stops there), and a
+        bound on the page's first sort key, or None.
+
+        The bound: the matches counted are a subset of all matches, so if at least
+        ``limit + 1`` of them come after the token, the page (the first ``limit + 1`` in
+        order) lies within the first ``limit + 1`` of those, and its first key is no further
+        than theirs. Added to the page query it narrows a broad search to a short range of
+        the datetime index, whatever the planner guesses about the filter's selectivity
+        (JSON expressions have no statistics: a filter matching in one collection only made
+        the per-partition ordered scans read every other partition to its end, 2 s at 1 M
+        items; with the bound ~30 ms). Only for orders of plain columns (the default)."""
         if self.count_limit == 0:
-            return None
+            return None, None
+        bound = "NULL"
+        if sort.columns_only:
+            order, _ = sort.first_bound(forward)
+            only = f" FILTER (WHERE {after})" if after is not None else ""
+            bound = f"(array_agg({sort.keys[0].sql} ORDER BY {order}){only})[{limit + 1}]"
+        columns = ", ".join(dict.fromkeys(["1", *(k.sql for k in sort.keys if sort.columns_only)]))
         row = conn.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM items WHERE {where} LIMIT {self.count_limit + 1}) x",  # noqa: S608
+            f"SELECT count(*), {bound} FROM (SELECT {columns} FROM items WHERE {where}"  # noqa: S608
+            f" LIMIT {self.count_limit + 1}) x",
             params,
         ).fetchone()
-        total = int(row[0]) if row else 0
-        return None if total > self.count_limit else total
+        total, first = (int(row[0]), row[1]) if row else (0, None)
+        return (None if total > self.count_limit else total), first
 
     @staticmethod
     def _search_error(exc: psycopg.Error) -> Exception:
