@@ -276,7 +276,8 @@ def run_workloads(bases: dict[str, str], count: int, requests: int) -> list[tupl
 
 # report -------------------------------------------------------------------------------
 def report(count: int, loads: dict[str, float], rows: list[tuple]) -> str:
-    lines = [f"Items: {count:,}. Load: " + ", ".join(f"{k} {v:.0f} s" for k, v in loads.items()) + ".", "",
+    loaded = ", ".join(f"{k} {v:.0f} s" for k, v in loads.items()) or "none (a database loaded earlier)"
+    lines = [f"Items: {count:,}. Load: {loaded}.", "",
              "| workload | server | p50 ms | p95 ms | throughput | p50 ms (8 clients) | p95 ms (8 clients) "
              "| throughput (8 clients) |", "|---|---|---|---|---|---|---|---|"]
     for label, name, seq, par, unit in rows:
