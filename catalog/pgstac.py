@@ -55,7 +55,7 @@ from catalog.paging import PageToken, page_tokens
 from catalog.partners import PartnerStore
 from catalog.pg_partners import PgAuditLog, PgPartnerStore, create_tables
 from catalog.pgstac_cql2 import compile_pg_filter, free_text_pg
-from catalog.pgstac_hydrate import hydrate_rows, item_columns
+from catalog.pgstac_hydrate import hydrate_one, hydrate_rows, item_columns, one_item_sql
 from catalog.pgstac_query import access_sql, build_search, check_limit, from_stored, to_stored
 from catalog.pgstac_sort import PgSortPlan, plan_pg_sort
 from catalog.sqlite_rows import prepare_items
@@ -276,12 +276,16 @@ class PgstacCatalog(Catalog):
 
     def get_item(self, collection_id: str, item_id: str, *, viewer: Viewer = ANONYMOUS) -> StacItem:
         with self._conn() as c:
-            self._visible_collection(c, collection_id, viewer)
-            row = c.execute(
-                f"SELECT {item_columns('i')} FROM items i WHERE i.collection = %s AND i.id = %s",  # noqa: S608
-                (collection_id, item_id),
+            # one round trip: the collection's access fields, the row and its base items
+            found = c.execute(
+                f"SELECT c.content, x.* FROM collections c LEFT JOIN LATERAL ("  # noqa: S608
+                f"SELECT {item_columns('i')}, {one_item_sql('i')} FROM items i"
+                " WHERE i.collection = %(cid)s AND i.id = %(iid)s) x ON TRUE WHERE c.id = %(cid)s",
+                {"cid": collection_id, "iid": item_id},
             ).fetchone()
-            item = hydrate_rows(c, [row])[0] if row else None
+            if found is None or not (viewer.admin or can_see_fields(viewer, found[0])):
+                self._visible_collection(c, collection_id, viewer)  # raises, naming the known ones
+        item = hydrate_one(found[1:]) if found[1] is not None else None
         if item is None or not (viewer.admin or can_see_fields(viewer, item.get("properties") or {})):
             raise ItemNotFound(f"item {item_id!r} is not in collection {collection_id!r}")
         return from_stored(item)

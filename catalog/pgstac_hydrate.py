@@ -85,6 +85,30 @@ def base_items(conn: psycopg.Connection[Any], collections: Iterable[str]) -> dic
     return out
 
 
+def one_item_sql(alias: str = "i") -> str:
+    """The columns, after `item_columns`, that `hydrate_one` needs besides the row: the
+    collection's current base item, its first recorded one and the one the item is tagged
+    with (one query for an item by id)."""
+    tag = f"{alias}.content->>'{BASE_ITEM_KEY}'"
+    return (f"(SELECT c.base_item FROM collections c WHERE c.id = {alias}.collection),"
+            f" (SELECT b.base_item FROM base_items b WHERE b.collection = {alias}.collection"
+            " ORDER BY b.id LIMIT 1),"
+            f" (SELECT b.base_item FROM base_items b WHERE b.collection = {alias}.collection"
+            f" AND b.id = CASE WHEN {tag} ~ '^\\s*\\d{{1,9}}\\s*$' THEN trim({tag})::int END)")
+
+
+def hydrate_one(row: Row) -> StacItem:
+    """The full item of a row of `item_columns` followed by `one_item_sql`."""
+    collection, content = row[1], row[3]
+    current, first, tagged = row[4], row[5], row[6]
+    bases: dict[BaseKey | str, dict[str, Any]] = {collection: _strip_nulls(current)}
+    bases[(collection, None)] = _strip_nulls(first) if first is not None else bases[collection]
+    tag = _tag(content)
+    if tagged is not None and isinstance(tag, int):
+        bases[(collection, tag)] = _strip_nulls(tagged)
+    return hydrate_row(row, bases)
+
+
 def hydrate_rows(conn: psycopg.Connection[Any], rows: Sequence[Row]) -> list[StacItem]:
     """The full items of `rows` (see `item_columns`), in order: one query for the base items."""
     bases = base_items(conn, (r[1] for r in rows))
