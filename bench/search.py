@@ -260,9 +260,11 @@ def workloads(count: int, requests: int) -> dict[str, tuple[Callable, list[Any],
     }
 
 
-def run_workloads(bases: dict[str, str], count: int, requests: int) -> list[tuple]:
+def run_workloads(bases: dict[str, str], count: int, requests: int, only: list[str] | None = None) -> list[tuple]:
     rows = []
     for label, (call, args, unit) in workloads(count, requests).items():
+        if only and not any(word in label for word in only):
+            continue
         for name, base in bases.items():
             asyncio.run(measure(call, base, args[:2], 1))  # warm-up
             seq = asyncio.run(measure(call, base, args, 1))
@@ -306,6 +308,8 @@ def main() -> None:
                         help="comma-separated, measured in this order (default: all three)")
     parser.add_argument("--pgstac-dsn", default=None,
                         help="a pgstac database already loaded with the same --items (see --hold): no loading")
+    parser.add_argument("--workloads", default=None,
+                        help="comma-separated words: only the workloads whose label has one (e.g. walk,id)")
     parser.add_argument("--hold", action="store_true",
                         help="load, print the database's DSN and keep the cluster up until Ctrl-C")
     parser.add_argument("--reference-venv", type=Path, default=Path(tempfile.gettempdir()) / "dc-bench-ref-venv")
@@ -362,7 +366,8 @@ def main() -> None:
                          "PGHOST": str(info.get("host", "127.0.0.1")), "PGPORT": str(info.get("port", 5432)),
                          "PGDATABASE": str(info["dbname"]), "PYTHONPATH": ""}
             bases[name] = stack.enter_context(server(name, argv, extra, ports[name], work))
-        rows = run_workloads(bases, args.items, args.requests)
+        only = [w.strip() for w in args.workloads.split(",") if w.strip()] if args.workloads else None
+        rows = run_workloads(bases, args.items, args.requests, only)
     print()
     print(report(args.items, loads, rows))
 
