@@ -12,8 +12,9 @@ Design
   are translated by `catalog.pgstac_cql2`, the order and keyset paging by
   `catalog.pgstac_sort`, so results, order and refusals match the SQLite backend (pgstac's
   ``search()`` differs from the contract: its temporal operators, ``casei``, text-typed
-  property sorting and NULL placement). One ``count(*)`` gives an exact ``numberMatched``;
-  the page is one ``ORDER BY ... LIMIT`` query that the per-partition indexes serve.
+  property sorting and NULL placement). One capped ``count(*)`` gives ``numberMatched``
+  and a bound on the page's datetime range; the page is one ``ORDER BY ... LIMIT`` query
+  that the per-partition datetime indexes serve (`catalog.pgstac_plan`).
 * Items are validated by the same code as the SQLite backend (`catalog.sqlite_rows`)
   before any connection is taken, so both backends refuse the same items with the same
   messages; `catalog.pgstac_query` keeps nulls and bbox-only footprints lossless.
@@ -56,6 +57,7 @@ from catalog.partners import PartnerStore
 from catalog.pg_partners import PgAuditLog, PgPartnerStore, create_tables
 from catalog.pgstac_cql2 import compile_pg_filter, free_text_pg
 from catalog.pgstac_hydrate import hydrate_one, hydrate_rows, item_columns, one_item_sql
+from catalog.pgstac_plan import count_sql, planner_neutral
 from catalog.pgstac_query import access_sql, build_search, check_limit, from_stored, to_stored
 from catalog.pgstac_sort import PgSortPlan, plan_pg_sort
 from catalog.sqlite_rows import prepare_items
@@ -85,18 +87,6 @@ _SESSION = (
     # planner's cost estimates for JSON expressions are far off, and pages are short queries.
     " SET jit TO off"
 )
-
-
-def planner_neutral(condition: str) -> str:
-    """`condition` as a CASE, which the planner estimates to keep half of the rows.
-
-    Written out, the access rule's JSON comparisons have no statistics, so PostgreSQL
-    guesses they keep ~0.5 % of the rows (it keeps ~80 % in a typical catalog): a broad
-    search then looks tiny, and it collects and sorts every candidate (~220 k rows a page
-    at 1 M items) rather than reading the per-partition datetime indexes in order and
-    stopping at the page's end (~30 ms instead of ~700 ms). Same truth value; NULL is false,
-    as in WHERE."""
-    return f"CASE WHEN {condition} THEN TRUE ELSE FALSE END"
 
 
 def redact(dsn: str) -> str:
@@ -377,29 +367,10 @@ class PgstacCatalog(Catalog):
         after: str | None, forward: bool, limit: int,
     ) -> tuple[int | None, Any]:
         """The number of matches (None above `count_limit`: counting stops there), and a
-        bound on the page's first sort key, or None.
-
-        The bound: the matches counted are a subset of all matches, so if at least
-        ``limit + 1`` of them come after the token, the page (the first ``limit + 1`` in
-        order) lies within the first ``limit + 1`` of those, and its first key is no further
-        than theirs. Added to the page query it narrows a broad search to a short range of
-        the datetime index, whatever the planner guesses about the filter's selectivity
-        (JSON expressions have no statistics: a filter matching in one collection only made
-        the per-partition ordered scans read every other partition to its end, 2 s at 1 M
-        items; with the bound ~30 ms). Only for orders of plain columns (the default)."""
+        bound on the page's first sort key (`catalog.pgstac_plan.count_sql`), or None."""
         if self.count_limit == 0:
             return None, None
-        bound = "NULL"
-        if sort.columns_only:
-            order, _ = sort.first_bound(forward)
-            only = f" FILTER (WHERE {after})" if after is not None else ""
-            bound = f"(array_agg({sort.keys[0].sql} ORDER BY {order}){only})[{limit + 1}]"
-        columns = ", ".join(dict.fromkeys(["1", *(k.sql for k in sort.keys if sort.columns_only)]))
-        row = conn.execute(
-            f"SELECT count(*), {bound} FROM (SELECT {columns} FROM items WHERE {where}"  # noqa: S608
-            f" LIMIT {self.count_limit + 1}) x",
-            params,
-        ).fetchone()
+        row = conn.execute(count_sql(where, sort, after, forward, limit, self.count_limit), params).fetchone()
         total, first = (int(row[0]), row[1]) if row else (0, None)
         return (None if total > self.count_limit else total), first
 
