@@ -2,6 +2,10 @@
 
     python -m bench.search [--items 1000000] [--dir /tmp/bench-search]
         [--requests 40] [--reference-venv /tmp/dc-bench-ref-venv]
+        [--servers sqlite,pgstac,reference] [--hold | --pgstac-dsn URL]
+
+(`--hold` loads the pgstac database and keeps it up; later runs with `--pgstac-dsn` and
+`--servers pgstac,reference` measure against it without loading 1 M items again.)
 
 One run: the same synthetic lunar items (`bench/search_items.py`) are bulk-loaded into a
 SQLite catalog (batched upserts) and, once, into a throw-away PostgreSQL 15 + pgstac
@@ -41,6 +45,7 @@ from typing import Any
 import httpx
 import numpy as np
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from search_items import COLLECTIONS, batches, collections, is_public, item_id  # noqa: E402
@@ -53,6 +58,7 @@ from tests.postgres import PG_BIN, running_cluster  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 CONCURRENCY = 8
 WALK_ITEMS, WALK_PAGE = 10_000, 1000
+SERVERS = ("sqlite", "pgstac", "reference")
 REFERENCE_SPEC = "stac-fastapi.pgstac>=7,<8"
 # The reference compresses (Brotli, gzip fallback) when asked, ours never: ask for plain bytes
 # so both spend their time on the search, not on compression.
@@ -254,9 +260,11 @@ def workloads(count: int, requests: int) -> dict[str, tuple[Callable, list[Any],
     }
 
 
-def run_workloads(bases: dict[str, str], count: int, requests: int) -> list[tuple]:
+def run_workloads(bases: dict[str, str], count: int, requests: int, only: list[str] | None = None) -> list[tuple]:
     rows = []
     for label, (call, args, unit) in workloads(count, requests).items():
+        if only and not any(word in label for word in only):
+            continue
         for name, base in bases.items():
             asyncio.run(measure(call, base, args[:2], 1))  # warm-up
             seq = asyncio.run(measure(call, base, args, 1))
@@ -270,7 +278,8 @@ def run_workloads(bases: dict[str, str], count: int, requests: int) -> list[tupl
 
 # report -------------------------------------------------------------------------------
 def report(count: int, loads: dict[str, float], rows: list[tuple]) -> str:
-    lines = [f"Items: {count:,}. Load: " + ", ".join(f"{k} {v:.0f} s" for k, v in loads.items()) + ".", "",
+    loaded = ", ".join(f"{k} {v:.0f} s" for k, v in loads.items()) or "none (a database loaded earlier)"
+    lines = [f"Items: {count:,}. Load: {loaded}.", "",
              "| workload | server | p50 ms | p95 ms | throughput | p50 ms (8 clients) | p95 ms (8 clients) "
              "| throughput (8 clients) |", "|---|---|---|---|---|---|---|---|"]
     for label, name, seq, par, unit in rows:
@@ -282,7 +291,7 @@ def report(count: int, loads: dict[str, float], rows: list[tuple]) -> str:
               "|---|---|---|---|---|---|"]
     ref = {label: (seq, par) for label, name, seq, par, _ in rows if name == "reference"}
     for label, name, seq, par, _ in rows:
-        if name == "reference":
+        if name == "reference" or label not in ref:
             continue
         rs, rp = ref[label]
         lines.append(f"| {label} | {name} | {rs['p50'] / seq['p50']:.2f} | {seq['units'] / rs['units']:.2f} "
@@ -295,10 +304,22 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--dir", type=Path, default=None, help="work folder (default: a temp folder, removed)")
     parser.add_argument("--requests", type=int, default=40, help="requests per search workload")
+    parser.add_argument("--servers", default=",".join(SERVERS),
+                        help="comma-separated, measured in this order (default: all three)")
+    parser.add_argument("--pgstac-dsn", default=None,
+                        help="a pgstac database already loaded with the same --items (see --hold): no loading")
+    parser.add_argument("--workloads", default=None,
+                        help="comma-separated words: only the workloads whose label has one (e.g. walk,id)")
+    parser.add_argument("--hold", action="store_true",
+                        help="load, print the database's DSN and keep the cluster up until Ctrl-C")
     parser.add_argument("--reference-venv", type=Path, default=Path(tempfile.gettempdir()) / "dc-bench-ref-venv")
     args = parser.parse_args()
 
-    python_ref = reference_python(args.reference_venv)
+    servers = [name.strip() for name in args.servers.split(",") if name.strip()]
+    unknown = sorted(set(servers) - set(SERVERS))
+    if unknown or not servers:
+        parser.error(f"--servers: unknown {unknown or servers}; choose from {', '.join(SERVERS)}")
+    python_ref = reference_python(args.reference_venv) if "reference" in servers else None
     with ExitStack() as stack:
         work = args.dir or Path(tempfile.mkdtemp(prefix="dc-bench-search-"))
         if args.dir is None:
@@ -306,35 +327,47 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         loads: dict[str, float] = {}
         sqlite_path = work / "catalog.sqlite"
-        for leftover in work.glob("catalog.sqlite*"):
-            leftover.unlink()
-        loads["SQLite (batched upserts)"] = load_sqlite(sqlite_path, args.items)
-        print(f"SQLite: {args.items} items in {loads['SQLite (batched upserts)']:.1f} s", flush=True)
-        cluster = stack.enter_context(running_cluster())
-        tune_and_restart(cluster)
-        dsn = cluster.new_database()
-        loads["pgstac (pypgstac loader)"] = load_pgstac(dsn, args.items)
-        print(f"pgstac: {args.items} items in {loads['pgstac (pypgstac loader)']:.1f} s", flush=True)
+        if "sqlite" in servers:
+            for leftover in work.glob("catalog.sqlite*"):
+                leftover.unlink()
+            loads["SQLite (batched upserts)"] = load_sqlite(sqlite_path, args.items)
+            print(f"SQLite: {args.items} items in {loads['SQLite (batched upserts)']:.1f} s", flush=True)
+        dsn = args.pgstac_dsn
+        if dsn is None and ({"pgstac", "reference"} & set(servers) or args.hold):
+            cluster = stack.enter_context(running_cluster())
+            tune_and_restart(cluster)
+            dsn = cluster.new_database()
+            loads["pgstac (pypgstac loader)"] = load_pgstac(dsn, args.items)
+            print(f"pgstac: {args.items} items in {loads['pgstac (pypgstac loader)']:.1f} s", flush=True)
+        if args.hold:
+            print(f"loaded; reuse with --pgstac-dsn {dsn} --items {args.items} (Ctrl-C stops the cluster)",
+                  flush=True)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                return
 
-        ports = {name: free_port() for name in ("sqlite", "pgstac", "reference")}
+        ports = {name: free_port() for name in servers}
         ours = [sys.executable, "-c", OUR_SERVER]
         env = {"PYTHONPATH": str(ROOT), "DATACENTER_HOME": str(work / "home")}
-        host, port, db = "127.0.0.1", cluster.port, dsn.rsplit("/", 1)[1]
-        bases = {
-            "sqlite": stack.enter_context(server(
-                "sqlite", [*ours, str(ports["sqlite"])],
-                {**env, "DATACENTER_CATALOG_URL": f"sqlite:///{sqlite_path}"}, ports["sqlite"], work)),
-            "pgstac": stack.enter_context(server(
-                "pgstac", [*ours, str(ports["pgstac"])], {**env, "DATACENTER_CATALOG_URL": dsn},
-                ports["pgstac"], work)),
-            "reference": stack.enter_context(server(
-                "reference", [str(python_ref), "-m", "uvicorn", "--factory", "stac_fastapi.pgstac.app:create_app", "--host", host,
-                              "--port", str(ports["reference"]), "--workers", "1", "--no-access-log",
-                              "--log-level", "warning"],
-                {"PGUSER": "postgres", "PGPASSWORD": "unused", "PGHOST": host, "PGPORT": str(port),
-                 "PGDATABASE": db, "PYTHONPATH": ""}, ports["reference"], work)),
-        }
-        rows = run_workloads(bases, args.items, args.requests)
+        bases = {}
+        for name in servers:
+            if name == "sqlite":
+                argv, extra = [*ours, str(ports[name])], {**env, "DATACENTER_CATALOG_URL": f"sqlite:///{sqlite_path}"}
+            elif name == "pgstac":
+                argv, extra = [*ours, str(ports[name])], {**env, "DATACENTER_CATALOG_URL": str(dsn)}
+            else:
+                info = conninfo_to_dict(str(dsn))
+                argv = [str(python_ref), "-m", "uvicorn", "--factory", "stac_fastapi.pgstac.app:create_app",
+                        "--host", "127.0.0.1", "--port", str(ports[name]), "--workers", "1", "--no-access-log",
+                        "--log-level", "warning"]
+                extra = {"PGUSER": str(info.get("user", "postgres")), "PGPASSWORD": "unused",
+                         "PGHOST": str(info.get("host", "127.0.0.1")), "PGPORT": str(info.get("port", 5432)),
+                         "PGDATABASE": str(info["dbname"]), "PYTHONPATH": ""}
+            bases[name] = stack.enter_context(server(name, argv, extra, ports[name], work))
+        only = [w.strip() for w in args.workloads.split(",") if w.strip()] if args.workloads else None
+        rows = run_workloads(bases, args.items, args.requests, only)
     print()
     print(report(args.items, loads, rows))
 

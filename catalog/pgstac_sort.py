@@ -26,6 +26,7 @@ from catalog.sqlite_sort import DEFAULT_SORT, plan_sort
 _COLUMNS = {"datetime": ("datetime", "timestamptz"), "start_datetime": ("datetime", "timestamptz"),
             "end_datetime": ("end_datetime", "timestamptz"), "id": ("id", "text"),
             "collection": ("collection", "text")}
+_PLAIN = {column for column, _ in _COLUMNS.values()}
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,18 @@ class PgSortPlan:
             nulls = (" NULLS LAST" if descending else " NULLS FIRST") if k.nullable else ""
             parts.append(f"{k.sql} {'DESC' if descending else 'ASC'}{nulls}")
         return " ORDER BY " + ", ".join(parts)
+
+    @property
+    def columns_only(self) -> bool:
+        """Every key is a plain column of ``items`` (the default order is)."""
+        return all(not k.nullable and k.sql in _PLAIN for k in self.keys)
+
+    def first_bound(self, forward: bool) -> tuple[str, str]:
+        """For an order of plain columns: the aggregate ordering of the first key in page
+        order, and the comparison a bound on it takes (``>=`` when the page descends)."""
+        first = self.keys[0]
+        descending = first.descending == forward
+        return (f"{first.sql} {'DESC' if descending else 'ASC'}", ">=" if descending else "<=")
 
     def after(self, key: tuple[Scalar, ...], forward: bool, params: dict[str, Any]) -> str:
         """SQL true for rows strictly after `key` in page order (before it when not `forward`)."""
