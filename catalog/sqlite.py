@@ -53,14 +53,17 @@ from catalog.sqlite_access import (
     visibility_sql,
     write_collection_access,
 )
+from catalog.sqlite_counts import create_counts, visible_at_least, visible_count
 from catalog.sqlite_cql2 import spatial_sql_function
 from catalog.sqlite_query import Plan, plan_search
-from catalog.sqlite_rows import access_columns, from_us, prepare_items
+from catalog.sqlite_rows import access_columns, from_us, prepare_items, to_us
 from catalog.sqlite_sort import SortPlan, plan_sort
 from datacenter.access import ANONYMOUS, SYSTEM, Viewer
 from datacenter.errors import CollectionNotFound, ConfigError, InvalidRequest, ItemNotFound
 
-SCHEMA_VERSION = 2  # 2: access columns and releasable side tables
+SCHEMA_VERSION = 3  # 2: access columns and releasable side tables; 3: count tables
+_NO_TIME = (-(1 << 62), (1 << 62) - 1)  # open ends of a datetime interval, in us
+_SCAN = object()  # "the count tables cannot say; count by scanning"
 RTREE_STRIDE = 1024  # R*Tree id = item pk * RTREE_STRIDE + part number
 
 _SCHEMA = """
@@ -227,9 +230,12 @@ class SQLiteCatalog(Catalog):
                 for statement in (_SCHEMA + ACCESS_SCHEMA).split(";"):
                     if statement.strip():
                         c.execute(statement)
+                create_counts(c)
                 c.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-            elif version == 1:
-                upgrade_from_1(c)
+            elif version < SCHEMA_VERSION:
+                if version == 1:
+                    upgrade_from_1(c)
+                create_counts(c)
                 c.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
             elif version > SCHEMA_VERSION:
                 raise ConfigError(
@@ -446,7 +452,9 @@ class SQLiteCatalog(Catalog):
                 plus = "+" if (query.bbox or query.intersects or query.ids) else ""
                 plan.where += f" AND {plus}i.collection IN (SELECT value FROM json_each(:v_colls))"
                 plan.params["v_colls"] = json.dumps(only)
-            matched = self._count(c, plan)
+            matched = self._count_from_tables(c, query, scoped, only)
+            if matched is _SCAN:
+                matched = self._count(c, plan)
             forward = token is None or token.direction == "next"
             rows = self._walk(c, plan, sort, token.key if token else None, forward, query.limit + 1)
         more = len(rows) > query.limit
@@ -486,6 +494,29 @@ class SQLiteCatalog(Catalog):
         if len(visible) < len(flags):
             return (query if visible else None), visible
         return query, None  # every collection is visible: no collection condition needed
+
+    def _count_from_tables(self, conn: sqlite3.Connection, query: SearchQuery, scoped: SearchQuery,
+                           only: list[str] | None) -> int | None | object:
+        """`numberMatched` from the count tables (`catalog.sqlite_counts`) when they decide
+        it: a search restricted by collections only (exact), or by collections and a time
+        span with more visible matches than the cap; else `_SCAN`."""
+        if self.count_limit == 0:
+            return None
+        bare = replace(scoped, collections=None, datetime=None, token=None, sortby=None)
+        rest = plan_search(bare, max_span=0)
+        if rest.where != "1" or rest.sure_sql != "1":
+            return _SCAN  # a place, ids, a filter...: only a scan can count them
+        collections = list(scoped.collections) if scoped.collections else only
+        if scoped.datetime is None:
+            total = visible_count(conn, query.viewer, collections)
+            if total is None:
+                return _SCAN
+            return None if total > self.count_limit else total
+        start, end = scoped.datetime
+        lower = visible_at_least(conn, query.viewer, collections,
+                                 _NO_TIME[0] if start is None else to_us(start),
+                                 _NO_TIME[1] if end is None else to_us(end))
+        return None if lower > self.count_limit else _SCAN
 
     def _count(self, conn: sqlite3.Connection, plan: Plan) -> int | None:
         """The number of matches, or None if more than `count_limit` match (counting stops

@@ -7,6 +7,9 @@ import pytest
 from catalog.base import SearchQuery
 from datacenter.errors import CollectionNotFound, InvalidRequest, ItemNotFound
 
+DROP_COUNTS = ("DROP TRIGGER items_count_insert", "DROP TRIGGER items_count_delete",
+               "DROP TRIGGER items_count_update", "DROP TABLE item_counts", "DROP TABLE item_time_counts")
+
 
 def test_collection_round_trips_and_lists_by_id(catalog):
     catalog.upsert_collection({"id": "chang-e-7", "type": "Collection", "dc:access": "public", "extra": {"a": [1, 2]}})
@@ -185,7 +188,7 @@ def test_a_schema_1_catalog_upgrades_and_records_without_dc_fields_become_owner_
         cat.upsert_items([make_item("open"), make_item("legacy", **{"dc:access": None}),
                           make_item("esa", **{"dc:access": "restricted", "dc:releasable_to": ["ESA"]})])
     db = sqlite3.connect(catalog_path)  # turn it back into a schema-1 file
-    for statement in ("DROP INDEX items_dt", "DROP INDEX items_collection_dt",
+    for statement in (*DROP_COUNTS, "DROP INDEX items_dt", "DROP INDEX items_collection_dt",
                       "DROP TABLE item_releasable", "DROP TABLE collection_releasable",
                       "DROP TABLE releasable_bits",
                       *(f"ALTER TABLE {t} DROP COLUMN {c}" for t in ("items", "collections")
@@ -201,3 +204,25 @@ def test_a_schema_1_catalog_upgrades_and_records_without_dc_fields_become_owner_
         assert ids(SYSTEM) == ["esa", "legacy", "open"]
         assert ids(Viewer(partner_id="ESA")) == ["esa", "open"]
         assert ids(Viewer(partner_id="CNSA")) == ["open"]
+
+
+def test_a_schema_2_catalog_gets_count_tables_that_count_what_each_viewer_sees(catalog_path, make_item):
+    import sqlite3
+
+    from catalog.sqlite import SQLiteCatalog
+    from datacenter.access import ANONYMOUS, SYSTEM, Viewer
+
+    with SQLiteCatalog(catalog_path) as cat:
+        cat.upsert_collection({"id": "lro-nac", "type": "Collection", "dc:access": "public"})
+        cat.upsert_items([make_item("open", **{"dc:access": "public"}),
+                          make_item("esa", **{"dc:access": "restricted", "dc:releasable_to": ["ESA"]})])
+    db = sqlite3.connect(catalog_path)  # back to a schema-2 file: no count tables
+    for statement in (*DROP_COUNTS, "DELETE FROM schema_version", "INSERT INTO schema_version VALUES (2)"):
+        db.execute(statement)
+    db.commit()
+    db.close()
+    with SQLiteCatalog(catalog_path) as cat:
+        count = lambda viewer: cat.search(SearchQuery(viewer=viewer)).number_matched  # noqa: E731
+        assert (count(SYSTEM), count(Viewer(partner_id="ESA")), count(ANONYMOUS)) == (2, 2, 1)
+        cat.upsert_items([make_item("later", **{"dc:access": "public"})])  # the triggers are back
+        assert (count(SYSTEM), count(Viewer(partner_id="CNSA")), count(ANONYMOUS)) == (3, 2, 2)
