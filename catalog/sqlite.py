@@ -61,7 +61,9 @@ from catalog.sqlite_sort import SortPlan, plan_sort
 from datacenter.access import ANONYMOUS, SYSTEM, Viewer
 from datacenter.errors import CollectionNotFound, ConfigError, InvalidRequest, ItemNotFound
 
-SCHEMA_VERSION = 3  # 2: access columns and releasable side tables; 3: count tables
+# 2: access columns and releasable side tables; 3: (on main) bounds in the sort indexes;
+# 4: count tables (`catalog.sqlite_counts`)
+SCHEMA_VERSION = 4
 _NO_TIME = (-(1 << 62), (1 << 62) - 1)  # open ends of a datetime interval, in us
 _SCAN = object()  # "the count tables cannot say; count by scanning"
 RTREE_STRIDE = 1024  # R*Tree id = item pk * RTREE_STRIDE + part number

@@ -206,7 +206,7 @@ def test_a_schema_1_catalog_upgrades_and_records_without_dc_fields_become_owner_
         assert ids(Viewer(partner_id="CNSA")) == ["open"]
 
 
-def test_a_schema_2_catalog_gets_count_tables_that_count_what_each_viewer_sees(catalog_path, make_item):
+def test_an_older_catalog_gets_count_tables_that_count_what_each_viewer_sees(catalog_path, make_item):
     import sqlite3
 
     from catalog.sqlite import SQLiteCatalog
@@ -216,7 +216,7 @@ def test_a_schema_2_catalog_gets_count_tables_that_count_what_each_viewer_sees(c
         cat.upsert_collection({"id": "lro-nac", "type": "Collection", "dc:access": "public"})
         cat.upsert_items([make_item("open", **{"dc:access": "public"}),
                           make_item("esa", **{"dc:access": "restricted", "dc:releasable_to": ["ESA"]})])
-    db = sqlite3.connect(catalog_path)  # back to a schema-2 file: no count tables
+    db = sqlite3.connect(catalog_path)  # back to a file without count tables
     for statement in (*DROP_COUNTS, "DELETE FROM schema_version", "INSERT INTO schema_version VALUES (2)"):
         db.execute(statement)
     db.commit()
