@@ -4,9 +4,10 @@ The items, loaders and servers of `bench/search.py` (our API on SQLite and on pg
 reference: it has no access control). Every workload is asked by three viewers against the
 same server: an administrator (a static `DATACENTER_ADMIN_KEYS` key; sees everything, so the
 catalog adds no access condition: the baseline), anonymous (no key) and partner ESA (a key
-from the catalog's partner store; `search_items` releases 1 item in 20 to ESA). Viewers take
-turns within each of `ROUNDS` rounds (their order rotating), so load on the shared machine
-hits all alike; p50 per viewer and its ratio to the administrator's are printed as Markdown.
+from the catalog's partner store; `search_items` releases 1 item in 20 to ESA). Each request
+is asked by the three in turn (their order rotating), `ROUNDS` times over, so load on the
+shared machine hits all alike; p50 per viewer and its ratio to the administrator's are
+printed as Markdown.
 """
 
 from __future__ import annotations
@@ -63,14 +64,24 @@ def broad_workloads(requests: int) -> dict[str, tuple[Callable, list[Any], str]]
     }
 
 
-async def _sequential(call: Callable[[httpx.AsyncClient, str, Any], Awaitable[int]], base: str,
-                      args: list[Any], headers: dict[str, str]) -> list[float]:
-    out = []
-    async with httpx.AsyncClient(timeout=300, headers={**PLAIN, **headers}) as client:
-        for arg in args:
-            t0 = time.perf_counter()
-            await call(client, base, arg)
-            out.append((time.perf_counter() - t0) * 1000)
+async def _interleaved(call: Callable[[httpx.AsyncClient, str, Any], Awaitable[int]], base: str,
+                       args: list[Any], viewers: dict[str, dict[str, str]]) -> dict[str, list[float]]:
+    """Each argument asked by every viewer in turn (the order rotating), one request at a
+    time, so drift on the shared machine hits all viewers alike; latencies in ms."""
+    names = list(viewers)
+    clients = {v: httpx.AsyncClient(timeout=300, headers={**PLAIN, **h}) for v, h in viewers.items()}
+    out: dict[str, list[float]] = {v: [] for v in names}
+    try:
+        for v in names:  # warm-up: connections, caches
+            await call(clients[v], base, args[0])
+        for n, arg in enumerate(args * ROUNDS):
+            for v in names[n % len(names):] + names[: n % len(names)]:
+                t0 = time.perf_counter()
+                await call(clients[v], base, arg)
+                out[v].append((time.perf_counter() - t0) * 1000)
+    finally:
+        for client in clients.values():
+            await client.aclose()
     return out
 
 
@@ -84,14 +95,7 @@ def measure_viewers(bases: dict[str, str], viewers: dict[str, dict[str, str]], c
         if call is walk:
             args = args[:1]  # one walk (10 pages) per viewer and round
         for name, base in bases.items():
-            samples: dict[str, list[float]] = {v: [] for v in viewers}
-            for headers in viewers.values():  # warm-up
-                asyncio.run(_sequential(call, base, args[:1], headers))
-            chunks = [args[r::ROUNDS] or args for r in range(ROUNDS)]
-            for r, chunk in enumerate(chunks):
-                order = list(viewers)[r % len(viewers):] + list(viewers)[: r % len(viewers)]
-                for v in order:
-                    samples[v] += asyncio.run(_sequential(call, base, chunk, viewers[v]))
+            samples = asyncio.run(_interleaved(call, base, args, viewers))
             p50 = {v: float(np.percentile(s, 50)) for v, s in samples.items()}
             rows.append((label, name, p50))
             print(f"{label:48s} {name:7s} " + "  ".join(
