@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from catalog.audit import AuditLog
 from catalog.base import (
@@ -454,9 +454,8 @@ class SQLiteCatalog(Catalog):
                 plus = "+" if (query.bbox or query.intersects or query.ids) else ""
                 plan.where += f" AND {plus}i.collection IN (SELECT value FROM json_each(:v_colls))"
                 plan.params["v_colls"] = json.dumps(only)
-            matched = self._count_from_tables(c, query, scoped, only)
-            if matched is _SCAN:
-                matched = self._count(c, plan)
+            counted = self._count_from_tables(c, query, scoped, only)
+            matched = self._count(c, plan) if counted is _SCAN else cast("int | None", counted)
             forward = token is None or token.direction == "next"
             rows = self._walk(c, plan, sort, token.key if token else None, forward, query.limit + 1)
         more = len(rows) > query.limit
