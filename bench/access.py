@@ -41,8 +41,10 @@ def access_fields(rng: random.Random) -> dict[str, Any]:
 
 
 def build(path: Path, n: int, seed: int = 7) -> SQLiteCatalog:
+    with SQLiteCatalog(path, count_limit=n) as counter:  # the default cap would hide the count
+        counted = counter.search(SearchQuery(limit=1, viewer=SYSTEM)).number_matched
+    have = n if counted is None else counted
     catalog = SQLiteCatalog(path)
-    have = catalog.search(SearchQuery(limit=1, viewer=SYSTEM)).number_matched or 0
     if have >= n:
         return catalog
     rng = random.Random(seed)

@@ -25,6 +25,12 @@ following `next` links). Our servers answer as an anonymous user (only public, u
 items); the reference has no access control and sees every item.
 Prints p50 / p95 latency and throughput, load times, and the ratios to the reference as
 Markdown for docs/benchmarks.md. Everything started is stopped at the end.
+
+``--access`` measures instead what the access filter costs on our two servers: the same
+workloads plus three broad counted searches (no filter, one collection, 4 years), each
+asked as an administrator (sees everything: no filter in the SQL, the baseline), as
+anonymous and as partner ESA (an API key), interleaved round by round, sequentially;
+prints p50 per viewer and its ratio to the administrator's (`bench/access_http.py`).
 """
 
 from __future__ import annotations
@@ -313,7 +319,13 @@ def main() -> None:
     parser.add_argument("--hold", action="store_true",
                         help="load, print the database's DSN and keep the cluster up until Ctrl-C")
     parser.add_argument("--reference-venv", type=Path, default=Path(tempfile.gettempdir()) / "dc-bench-ref-venv")
+    parser.add_argument("--access", action="store_true",
+                        help="measure the access filter's cost (admin vs anonymous vs a partner) instead")
     args = parser.parse_args()
+    if args.access:
+        from access_http import run_access  # noqa: PLC0415 - only this mode needs it
+
+        return run_access(args.items, args.requests, args.dir)
 
     servers = [name.strip() for name in args.servers.split(",") if name.strip()]
     unknown = sorted(set(servers) - set(SERVERS))

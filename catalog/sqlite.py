@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from catalog.audit import AuditLog
 from catalog.base import (
@@ -53,16 +53,20 @@ from catalog.sqlite_access import (
     visibility_sql,
     write_collection_access,
 )
+from catalog.sqlite_counts import create_counts, visible_at_least, visible_count
 from catalog.sqlite_cql2 import spatial_sql_function
 from catalog.sqlite_free_text import create_free_text_index
 from catalog.sqlite_query import Plan, plan_search
-from catalog.sqlite_rows import access_columns, from_us, load_json, prepare_items
+from catalog.sqlite_rows import access_columns, from_us, load_json, prepare_items, to_us
 from catalog.sqlite_sort import SortPlan, plan_sort
 from datacenter.access import ANONYMOUS, SYSTEM, Viewer
 from datacenter.errors import CollectionNotFound, ConfigError, InvalidRequest, ItemNotFound
 
-SCHEMA_VERSION = 4  # 2: access columns and releasable side tables; 3: bounds in the sort
-# indexes and `props`; 4: free-text index
+# 2: access columns and releasable side tables; 3: bounds in the sort indexes and `props`;
+# 4: free-text index; 5: count tables (`catalog.sqlite_counts`)
+SCHEMA_VERSION = 5
+_NO_TIME = (-(1 << 62), (1 << 62) - 1)  # open ends of a datetime interval, in us
+_SCAN = object()  # "the count tables cannot say; count by scanning"
 
 # The covering sort indexes: a search in the default order walks one of them and reads the
 # row only for the page's content. The access columns make the filter index-only; the
@@ -262,13 +266,16 @@ class SQLiteCatalog(Catalog):
                     if statement.strip():
                         c.execute(statement)
                 create_free_text_index(c)
+                create_counts(c)
                 c.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
             elif version < SCHEMA_VERSION:
                 if version == 1:
                     upgrade_from_1(c)
                 if version <= 2:
                     _upgrade_from_2(c)
-                create_free_text_index(c)  # version 3 -> 4
+                if version <= 3:
+                    create_free_text_index(c)
+                create_counts(c)  # version 4 -> 5
                 c.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
             elif version > SCHEMA_VERSION:
                 raise ConfigError(
@@ -495,7 +502,8 @@ class SQLiteCatalog(Catalog):
             if one_pass is not None:
                 matched, rows = one_pass
             else:
-                matched = self._count(c, plan)
+                counted = self._count_from_tables(c, query, scoped, only)
+                matched = self._count(c, plan) if counted is _SCAN else cast("int | None", counted)
                 rows = self._walk(c, plan, sort, token.key if token else None, forward, query.limit + 1)
         more = len(rows) > query.limit
         rows = rows[: query.limit]
@@ -575,6 +583,29 @@ class SQLiteCatalog(Catalog):
             rows = [r for r in rows if (order(r) > mark) == forward and order(r) != mark]
         rows.sort(key=order, reverse=not forward)
         return matched, self._with_content(conn, [r[:4] for r in rows[:want]])
+
+    def _count_from_tables(self, conn: sqlite3.Connection, query: SearchQuery, scoped: SearchQuery,
+                           only: list[str] | None) -> int | None | object:
+        """`numberMatched` from the count tables (`catalog.sqlite_counts`) when they decide
+        it: a search restricted by collections only (exact), or by collections and a time
+        span with more visible matches than the cap; else `_SCAN`."""
+        if self.count_limit == 0:
+            return None
+        bare = replace(scoped, collections=None, datetime=None, token=None, sortby=None)
+        rest = plan_search(bare, max_span=0)
+        if rest.where != "1" or rest.sure_sql != "1":
+            return _SCAN  # a place, ids, a filter...: only a scan can count them
+        collections = list(scoped.collections) if scoped.collections else only
+        if scoped.datetime is None:
+            total = visible_count(conn, query.viewer, collections)
+            if total is None:
+                return _SCAN
+            return None if total > self.count_limit else total
+        start, end = scoped.datetime
+        lower = visible_at_least(conn, query.viewer, collections,
+                                 _NO_TIME[0] if start is None else to_us(start),
+                                 _NO_TIME[1] if end is None else to_us(end))
+        return None if lower > self.count_limit else _SCAN
 
     def _count(self, conn: sqlite3.Connection, plan: Plan) -> int | None:
         """The number of matches, or None if more than `count_limit` match (counting stops

@@ -5,13 +5,16 @@ Items and collections carry four narrow columns and a side table:
     acc_owner     TEXT     dc:owner (NULL: none)
     acc_class     INTEGER  0 public, 1 partners, 2 restricted, 3 owner (missing/unknown: 3)
     acc_embargo   INTEGER  dc:embargo_until in microseconds since the epoch (NULL: none)
-    acc_rel_mask  INTEGER  dc:releasable_to as a bit set; `releasable_bits` gives each
-                           partner id its bit (at most 63 distinct ids in releasable lists)
-    <table>_releasable (key, partner)  the lists themselves, one row per entry (for
-                                       "what is released to X" questions; not read by search)
+    acc_rel_mask  INTEGER  dc:releasable_to as a bit set over the first `MASK_BITS` partner
+                           ids ever named in a list (`releasable_bits` numbers every id in
+                           order of first use; ids numbered 63 and up have no bit)
+    <table>_releasable (key, partner)  the lists themselves, one row per entry; search probes
+                                       them only for a viewer numbered beyond the mask
 
 The mask makes the `restricted` test one AND on a column of the covering index instead of
-a probe into another table per row (measured 2x faster on large counts).
+a probe into another table per row (measured 2x faster on large counts). There is no limit
+on distinct partner ids: the 64th and later pay the probe (one primary-key seek per
+restricted row), the first 63 never do.
 
 `visibility_sql` is `datacenter.access.can_see` written over those columns (tests compare
 the two on random records); the viewer's id and the current time are bound parameters,
@@ -27,7 +30,6 @@ from typing import Any
 
 from catalog.sqlite_rows import AccessColumns, access_columns, to_us
 from datacenter.access import Viewer
-from datacenter.errors import InvalidRequest
 
 __all__ = ["AccessColumns", "access_columns", "item_visibility", "visibility_sql"]
 
@@ -41,12 +43,13 @@ CREATE TABLE collection_releasable (key TEXT NOT NULL, partner TEXT NOT NULL,
     PRIMARY KEY (key, partner)) WITHOUT ROWID;
 CREATE TABLE releasable_bits (partner TEXT PRIMARY KEY, bit INTEGER NOT NULL UNIQUE) WITHOUT ROWID;
 """
-MAX_RELEASABLE_IDS = 63  # bits 0..62 of a signed 64-bit integer
+MASK_BITS = 63  # bits 0..62 of a signed 64-bit integer; ids numbered from 63 on are probed
 
 
 def releasable_mask(c: sqlite3.Connection, partners: tuple[str, ...]) -> int:
-    """The bit set of `partners`, giving new ids the next free bits (inside the caller's
-    write transaction)."""
+    """The bit set of `partners`, numbering new ids in order of first use (inside the
+    caller's write transaction); ids numbered `MASK_BITS` and up add no bit (search finds
+    them in the `*_releasable` side tables)."""
     if not partners:
         return 0
     bits = dict(c.execute(
@@ -56,28 +59,34 @@ def releasable_mask(c: sqlite3.Connection, partners: tuple[str, ...]) -> int:
     for partner in partners:
         if partner not in bits:
             used = c.execute("SELECT count(*) FROM releasable_bits").fetchone()[0]
-            if used >= MAX_RELEASABLE_IDS:
-                raise InvalidRequest(
-                    f"dc:releasable_to names {partner!r}, but the catalog already knows "
-                    f"{MAX_RELEASABLE_IDS} distinct releasable partner ids, its limit; "
-                    "check for misspelled ids (`datacenter partners list`)"
-                )
             c.execute("INSERT INTO releasable_bits (partner, bit) VALUES (?, ?)", (partner, used))
             bits[partner] = used
     mask = 0
     for partner in partners:
-        mask |= 1 << bits[partner]
+        if bits[partner] < MASK_BITS:
+            mask |= 1 << bits[partner]
     return mask
 
 
+def has_mask_bit(c: sqlite3.Connection, viewer: Viewer) -> bool:
+    """Whether `viewer`'s `restricted` test is the mask alone (an admin, anonymous, a
+    partner among the first `MASK_BITS` ids, or one named in no list), not a probe."""
+    if viewer.partner_id is None:
+        return True
+    row = c.execute("SELECT bit FROM releasable_bits WHERE partner = ?", (viewer.partner_id,)).fetchone()
+    return row is None or row[0] < MASK_BITS
+
+
 def visibility_sql(
-    viewer: Viewer, alias: str, releasable: str, key: str, now: datetime | None = None
+    viewer: Viewer, alias: str, releasable: str | None, key: str, now: datetime | None = None
 ) -> tuple[str, dict[str, Any]]:
     """(SQL condition over `alias`'s access columns, parameters) true for rows `viewer` sees.
 
-    `releasable` / `key` name the side table of lists and `alias`'s key column (kept for
-    backends that probe the lists; this one tests `acc_rel_mask`). The viewer's bit is an
-    uncorrelated subquery, evaluated once; a partner in no list has none, so NULL: false.
+    `releasable` / `key` name the side table of lists and `alias`'s key column, probed only
+    for a viewer numbered `MASK_BITS` or beyond; the others test `acc_rel_mask`. The viewer's
+    number is an uncorrelated subquery, evaluated once per statement; a partner in no list
+    has none, so restricted rows are never theirs (no probe either). `releasable` None:
+    rows without lists (count groups), only for viewers that `has_mask_bit`.
     """
     if viewer.admin:
         return "1", {}
@@ -85,9 +94,13 @@ def visibility_sql(
     open_now = f"({alias}.acc_embargo IS NULL OR {alias}.acc_embargo <= :v_now)"
     if viewer.partner_id is None:
         return f"({alias}.acc_class = 0 AND {open_now})", {"v_now": now_us}
+    bit = "(SELECT bit FROM releasable_bits WHERE partner = :v_pid)"
     released = (
-        f"({alias}.acc_class = 2 AND ({alias}.acc_rel_mask"
-        " & (SELECT 1 << bit FROM releasable_bits WHERE partner = :v_pid)) != 0)"
+        f"({alias}.acc_class = 2 AND CASE WHEN {bit} < {MASK_BITS}"
+        f" THEN ({alias}.acc_rel_mask & (1 << {bit})) != 0 WHEN {bit} IS NULL THEN 0"
+        + (" ELSE 0 END)" if releasable is None else
+           f" ELSE EXISTS (SELECT 1 FROM {releasable} r WHERE r.key = {alias}.{key}"
+           " AND r.partner = :v_pid) END)")
     )
     sql = (
         f"({alias}.acc_owner = :v_pid OR ({open_now} AND"

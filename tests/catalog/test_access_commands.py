@@ -108,3 +108,38 @@ def test_an_item_may_not_widen_its_collection(tmp_path: Path) -> None:
     wider = runner.invoke(load_commands(), ["ingest", str(product), "-c", "ce7", "--access", "public"])
     assert wider.exit_code != 0
     assert "may only narrow" in str(wider.exception)  # main() prints it as a one-line error
+
+
+def test_more_than_63_partners_in_releasable_lists_each_see_exactly_their_items(tmp_path: Path) -> None:
+    partners = [f"P{n:02d}" for n in range(70)]  # ids 63..69 lie beyond the releasable bit set
+    keys = {p: run("partners", "add", p).strip() for p in partners}
+    settings = get_settings()
+    with open_catalog(settings.resolved_catalog_url) as cat:
+        cat.upsert_collection({"type": "Collection", "id": "many", "description": "d", "license": "other",
+                               "links": [], "dc:owner": "CNSA", "dc:access": "partners"})
+        cat.upsert_items([
+            {"type": "Feature", "stac_version": "1.1.0", "id": f"for-{p}", "collection": "many",
+             "geometry": {"type": "Point", "coordinates": [n, 0]}, "bbox": [n, 0, n, 0], "links": [],
+             "assets": {}, "properties": {"datetime": "2026-01-01T00:00:00Z", "dc:owner": "CNSA",
+                                          "dc:access": "restricted", "dc:releasable_to": [p]}}
+            for n, p in enumerate(partners)
+        ] + [
+            {"type": "Feature", "stac_version": "1.1.0", "id": "shared", "collection": "many",
+             "geometry": {"type": "Point", "coordinates": [0, 1]}, "bbox": [0, 1, 0, 1], "links": [],
+             "assets": {}, "properties": {"datetime": "2026-01-02T00:00:00Z", "dc:owner": "CNSA",
+                                          "dc:access": "restricted", "dc:releasable_to": ["P01"]}}])
+        run("access", "set", "--item", "many/shared", "--owner", "CNSA", "--access", "restricted",
+            "--releasable-to", "P02,P66")
+        expected = {p: {f"for-{p}"} | ({"shared"} if p in ("P02", "P66") else set()) for p in partners}
+        with serving(create_app(cat, Store.from_settings(settings))) as url:
+            for p in partners:
+                got = httpx.get(url + "search", params={"limit": 100}, headers={"X-API-Key": keys[p]},
+                                timeout=10).json()
+                assert {f["id"] for f in got["features"]} == expected[p], p
+                assert got["numberMatched"] == len(expected[p]), p
+            for p, other in (("P65", "for-P64"), ("P64", "for-P65"), ("P01", "shared"), ("P66", "for-P02")):
+                status = httpx.get(f"{url}collections/many/items/{other}", headers={"X-API-Key": keys[p]},
+                                   timeout=10).status_code
+                assert status == 404, (p, other)
+            assert httpx.get(f"{url}collections/many/items/shared", headers={"X-API-Key": keys["P66"]},
+                             timeout=10).status_code == 200

@@ -17,6 +17,7 @@ from datacenter.access import SYSTEM
 from datacenter.cli import load_commands
 from datacenter.errors import ConfigError
 from tests.catalog.conftest import COLLECTION, make_item_dict
+from tests.catalog.test_items import DROP_COUNTS
 
 COLLECTION_JSON = {"id": COLLECTION, "type": "Collection", "dc:access": "public"}
 
@@ -31,7 +32,7 @@ def test_a_schema_3_sqlite_catalog_gains_the_index_of_its_stored_items(tmp_path)
         cat.upsert_collection(COLLECTION_JSON)
         cat.upsert_items([make_item_dict("old", title="Schrödinger basin")])
     db = sqlite3.connect(path)  # as a schema-3 file: no FTS table, no triggers
-    for statement in ("DROP TRIGGER items_fts_insert", "DROP TRIGGER items_fts_update",
+    for statement in (*DROP_COUNTS, "DROP TRIGGER items_fts_insert", "DROP TRIGGER items_fts_update",
                       "DROP TRIGGER items_fts_delete", "DROP TABLE items_fts",
                       "DELETE FROM schema_version", "INSERT INTO schema_version VALUES (3)"):
         db.execute(statement)

@@ -7,6 +7,9 @@ import pytest
 from catalog.base import SearchQuery
 from datacenter.errors import CollectionNotFound, InvalidRequest, ItemNotFound
 
+DROP_COUNTS = ("DROP TRIGGER items_count_insert", "DROP TRIGGER items_count_delete",
+               "DROP TRIGGER items_count_update", "DROP TABLE item_counts", "DROP TABLE item_time_counts")
+
 
 def test_collection_round_trips_and_lists_by_id(catalog):
     catalog.upsert_collection({"id": "chang-e-7", "type": "Collection", "dc:access": "public", "extra": {"a": [1, 2]}})
@@ -185,7 +188,7 @@ def test_a_schema_1_catalog_upgrades_and_records_without_dc_fields_become_owner_
         cat.upsert_items([make_item("open"), make_item("legacy", **{"dc:access": None}),
                           make_item("esa", **{"dc:access": "restricted", "dc:releasable_to": ["ESA"]})])
     db = sqlite3.connect(catalog_path)  # turn it back into a schema-1 file
-    for statement in ("DROP INDEX items_dt", "DROP INDEX items_collection_dt",
+    for statement in (*DROP_COUNTS, "DROP INDEX items_dt", "DROP INDEX items_collection_dt",
                       "DROP TABLE item_releasable", "DROP TABLE collection_releasable",
                       "DROP TABLE releasable_bits", "ALTER TABLE items DROP COLUMN props",
                       "DROP TRIGGER items_fts_insert",
@@ -221,7 +224,7 @@ def test_a_schema_2_catalog_upgrades_its_sort_indexes_and_searches_the_same(cata
         db.execute(f"DROP INDEX {index}")
         db.execute(f"CREATE INDEX {index} ON items ({lead}, id, t_start, t_end, acc_class, acc_embargo,"
                    " acc_owner, acc_rel_mask)")
-    for statement in ("ALTER TABLE items DROP COLUMN props", "DROP TRIGGER items_fts_insert",
+    for statement in (*DROP_COUNTS, "ALTER TABLE items DROP COLUMN props", "DROP TRIGGER items_fts_insert",
                       "DROP TRIGGER items_fts_update", "DROP TRIGGER items_fts_delete",
                       "DROP TABLE items_fts", "DELETE FROM schema_version",
                       "INSERT INTO schema_version VALUES (2)"):
@@ -252,3 +255,25 @@ def test_stored_content_with_nan_reads_back(catalog_path, make_item):
         read = cat.search(SearchQuery()).items[0]
         assert math.isnan(read["properties"]["raster:nodata"])
         assert math.isnan(cat.get_item("lro-nac", "nan")["properties"]["raster:nodata"])
+
+
+def test_an_older_catalog_gets_count_tables_that_count_what_each_viewer_sees(catalog_path, make_item):
+    import sqlite3
+
+    from catalog.sqlite import SQLiteCatalog
+    from datacenter.access import ANONYMOUS, SYSTEM, Viewer
+
+    with SQLiteCatalog(catalog_path) as cat:
+        cat.upsert_collection({"id": "lro-nac", "type": "Collection", "dc:access": "public"})
+        cat.upsert_items([make_item("open", **{"dc:access": "public"}),
+                          make_item("esa", **{"dc:access": "restricted", "dc:releasable_to": ["ESA"]})])
+    db = sqlite3.connect(catalog_path)  # back to a schema-4 file, without count tables
+    for statement in (*DROP_COUNTS, "DELETE FROM schema_version", "INSERT INTO schema_version VALUES (4)"):
+        db.execute(statement)
+    db.commit()
+    db.close()
+    with SQLiteCatalog(catalog_path) as cat:
+        count = lambda viewer: cat.search(SearchQuery(viewer=viewer)).number_matched  # noqa: E731
+        assert (count(SYSTEM), count(Viewer(partner_id="ESA")), count(ANONYMOUS)) == (2, 2, 1)
+        cat.upsert_items([make_item("later", **{"dc:access": "public"})])  # the triggers are back
+        assert (count(SYSTEM), count(Viewer(partner_id="CNSA")), count(ANONYMOUS)) == (3, 2, 2)

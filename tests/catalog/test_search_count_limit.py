@@ -90,3 +90,32 @@ def test_pages_under_a_capped_count_keep_the_order_forwards_and_backwards(catalo
             back.append([i["id"] for i in page.items])
             token = page.prev_token
         assert back == [[i["id"] for i in p.items] for p in reversed(pages[:-1])]
+
+
+def test_capped_counts_of_time_spans_and_collections_match_a_walk_for_every_viewer(catalog_url: str):
+    from datetime import UTC, datetime
+
+    from datacenter.access import ANONYMOUS, SYSTEM, Viewer
+
+    kinds = [{"dc:access": "public"}, {"dc:access": "partners"}, {"dc:access": "owner", "dc:owner": "ESA"},
+             {"dc:access": "restricted", "dc:releasable_to": ["ESA"]},
+             {"dc:access": "public", "dc:embargo_until": "2099-01-01T00:00:00Z"}]
+    with open_catalog(catalog_url, count_limit=6) as cat:
+        cat.upsert_collection({"id": COLLECTION, "type": "Collection", "dc:access": "public"})
+        # 60 items a month apart over 5 years; one whose datetime lies outside its own span
+        items = [make_item_dict(f"m{k:02d}", datetime=f"{2015 + k // 12}-{1 + k % 12:02d}-15T00:00:00Z",
+                                **kinds[k % len(kinds)]) for k in range(60)]
+        items.append(make_item_dict("odd", datetime="2017-06-01T00:00:00Z", start="2010-01-01T00:00:00Z",
+                                    end="2010-02-01T00:00:00Z"))
+        cat.upsert_items(items)
+        spans = [(2015, 2020), (2016, 2018), (2017, 2017), (2010, 2010), (2016, None), (None, 2016)]
+        for viewer in (SYSTEM, ANONYMOUS, Viewer(partner_id="ESA"), Viewer(partner_id="JAXA")):
+            for first, last in spans:
+                interval = (None if first is None else datetime(first, 1, 1, tzinfo=UTC),
+                            None if last is None else datetime(last, 12, 31, tzinfo=UTC))
+                seen = len(walk(cat, datetime=interval, viewer=viewer))
+                counted = cat.search(SearchQuery(datetime=interval, viewer=viewer)).number_matched
+                assert counted == (seen if seen <= 6 else None), (viewer, first, last)
+            seen = len(walk(cat, collections=[COLLECTION], viewer=viewer))
+            counted = cat.search(SearchQuery(collections=[COLLECTION], viewer=viewer)).number_matched
+            assert counted == (seen if seen <= 6 else None), viewer

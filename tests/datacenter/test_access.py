@@ -38,14 +38,19 @@ records = st.fixed_dictionaries({}, optional={
 viewers = st.sampled_from([ANONYMOUS, SYSTEM, *(Viewer(partner_id=p) for p in [*PARTNERS, "ISRO"])])
 
 
-def sql_sees(viewer: Viewer, fields: dict[str, Any]) -> bool:
+def sql_sees(viewer: Viewer, fields: dict[str, Any], numbered: int = 2) -> bool:
+    """`numbered`: partner ids the catalog already numbered before this record's (63 and
+    more puts every new id beyond the bit set, so the side-table probe decides)."""
     db = sqlite3.connect(":memory:")
     db.execute("CREATE TABLE t (pk INTEGER PRIMARY KEY, acc_owner, acc_class, acc_embargo, acc_rel_mask)")
+    db.execute("CREATE TABLE rel (key INTEGER, partner TEXT, PRIMARY KEY (key, partner))")
     db.execute("CREATE TABLE releasable_bits (partner TEXT PRIMARY KEY, bit INTEGER UNIQUE)")
-    db.executemany("INSERT INTO releasable_bits VALUES (?, ?)", [("CNSA", 0), ("ESA", 1)])  # bits in use
+    first = ["CNSA", "ESA"] if numbered == 2 else [f"OTHER{n}" for n in range(numbered)]
+    db.executemany("INSERT INTO releasable_bits VALUES (?, ?)", [(p, n) for n, p in enumerate(first)])
     cols = access_columns(fields, "test record")
     mask = releasable_mask(db, cols.releasable_to)
     db.execute("INSERT INTO t VALUES (1, ?, ?, ?, ?)", (cols.owner, cols.klass, cols.embargo, mask))
+    db.executemany("INSERT INTO rel VALUES (1, ?)", [(p,) for p in cols.releasable_to])
     where, params = visibility_sql(viewer, "t", "rel", "pk", NOW)
     return db.execute(f"SELECT count(*) FROM t WHERE {where}", params).fetchone()[0] == 1
 
@@ -65,6 +70,7 @@ def cql2_sees(viewer: Viewer, fields: dict[str, Any]) -> bool:
 def test_python_cql2_and_sql_statements_of_the_rule_agree(viewer: Viewer, fields: dict[str, Any]) -> None:
     expected = can_see_fields(viewer, fields, NOW)
     assert sql_sees(viewer, fields) == expected
+    assert sql_sees(viewer, fields, numbered=63) == expected  # ids beyond the 63 mask bits
     assert cql2_sees(viewer, fields) == expected
 
 
