@@ -128,21 +128,28 @@ def run_access(items: int, requests: int, work_dir: Path | None) -> None:
         tune_and_restart(cluster)
         dsn = cluster.new_database()
         print(f"pgstac: {items} items in {load_pgstac(dsn, items):.1f} s", flush=True)
-        with SQLiteCatalog(sqlite_path) as cat:
-            esa_sqlite = cat.partner_store().add_partner("ESA").secret_text
-        with PgstacCatalog(dsn) as cat:
-            esa_pg = cat.partner_store().add_partner("ESA").secret_text
+        rows = measure_access(stack, work, sqlite_path, dsn, items, requests)
+    print()
+    print(report(items, rows))
 
-        env = {"PYTHONPATH": str(ROOT), "DATACENTER_HOME": str(work / "home"),
-               "DATACENTER_ADMIN_KEYS": ADMIN_KEY}
-        ours = [sys.executable, "-c", OUR_SERVER]
-        ports = {name: free_port() for name in ("sqlite", "pgstac")}
-        rows = []
-        for name, url, esa in (("sqlite", f"sqlite:///{sqlite_path}", esa_sqlite), ("pgstac", dsn, esa_pg)):
-            base = stack.enter_context(server(name, [*ours, str(ports[name])],
-                                              {**env, "DATACENTER_CATALOG_URL": url}, ports[name], work))
+
+def measure_access(stack: ExitStack, work: Path, sqlite_path: Path, dsn: str, items: int,
+                   requests: int) -> list:
+    """The access-cost rows on both of our servers over already loaded catalogs (a partner
+    ESA with a key is added to each)."""
+    with SQLiteCatalog(sqlite_path) as cat:
+        esa_sqlite = cat.partner_store().add_partner("ESA").secret_text
+    with PgstacCatalog(dsn) as cat:
+        esa_pg = cat.partner_store().add_partner("ESA").secret_text
+    env = {"PYTHONPATH": str(ROOT), "DATACENTER_HOME": str(work / "home"),
+           "DATACENTER_ADMIN_KEYS": ADMIN_KEY}
+    ours = [sys.executable, "-c", OUR_SERVER]
+    ports = {name: free_port() for name in ("sqlite", "pgstac")}
+    rows = []
+    for name, url, esa in (("sqlite", f"sqlite:///{sqlite_path}", esa_sqlite), ("pgstac", dsn, esa_pg)):
+        with server(f"{name}-access", [*ours, str(ports[name])],
+                    {**env, "DATACENTER_CATALOG_URL": url}, ports[name], work) as base:
             viewers = {"admin": {"Authorization": f"Bearer {ADMIN_KEY}"}, "anonymous": {},
                        "ESA": {"Authorization": f"Bearer {esa}"}}
             rows += measure_viewers({name: base}, viewers, items, requests)
-    print()
-    print(report(items, rows))
+    return rows

@@ -1,6 +1,6 @@
 """Search benchmark: our API on SQLite and on pgstac against the reference stac-fastapi-pgstac.
 
-    python -m bench.search [--items 1000000] [--dir /tmp/bench-search]
+    python -m bench.search [--items 1000000] [--dir /tmp/bench-search] [--also-access]
         [--requests 40] [--reference-venv /tmp/dc-bench-ref-venv]
         [--servers sqlite,pgstac,reference] [--hold | --pgstac-dsn URL]
 
@@ -321,6 +321,8 @@ def main() -> None:
     parser.add_argument("--reference-venv", type=Path, default=Path(tempfile.gettempdir()) / "dc-bench-ref-venv")
     parser.add_argument("--access", action="store_true",
                         help="measure the access filter's cost (admin vs anonymous vs a partner) instead")
+    parser.add_argument("--also-access", action="store_true",
+                        help="after the comparison, measure the access filter's cost on the same data")
     args = parser.parse_args()
     if args.access:
         from access_http import run_access  # noqa: PLC0415 - only this mode needs it
@@ -380,8 +382,15 @@ def main() -> None:
             bases[name] = stack.enter_context(server(name, argv, extra, ports[name], work))
         only = [w.strip() for w in args.workloads.split(",") if w.strip()] if args.workloads else None
         rows = run_workloads(bases, args.items, args.requests, only)
-    print()
-    print(report(args.items, loads, rows))
+        print()
+        print(report(args.items, loads, rows), flush=True)
+        if args.also_access:
+            from access_http import measure_access  # noqa: PLC0415
+            from access_http import report as access_report  # noqa: PLC0415
+
+            access_rows = measure_access(stack, work, sqlite_path, str(dsn), args.items, args.requests)
+            print()
+            print(access_report(args.items, access_rows))
 
 
 if __name__ == "__main__":
