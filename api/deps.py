@@ -1,5 +1,9 @@
 """FastAPI dependencies: the catalog, the store, the partner store, the audit log and the viewer.
 
+They are coroutines: FastAPI runs a plain `def` dependency in its thread pool, a hop per
+dependency per request (five on every STAC route), which under concurrent clients cost more
+than the work itself. Only a key lookup, which may wait on the database, leaves the loop.
+
 Tests and later layers swap them with ``app.dependency_overrides[get_catalog] = ...`` (or
 `get_viewer`, `get_partners`, ...). The stac-fastapi client is called outside FastAPI's
 dependency injection, so `bind_catalog` runs as a route dependency on every STAC route:
@@ -13,6 +17,7 @@ from __future__ import annotations
 import hmac
 
 from fastapi import Depends, Header, Request
+from starlette.concurrency import run_in_threadpool
 
 from catalog.audit import AuditLog
 from catalog.base import Catalog
@@ -22,23 +27,23 @@ from datacenter.errors import Forbidden, Unauthorized
 from datacenter.storage import Store
 
 
-def get_catalog(request: Request) -> Catalog:
+async def get_catalog(request: Request) -> Catalog:
     return request.app.state.catalog  # type: ignore[no-any-return]
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     return request.app.state.store  # type: ignore[no-any-return]
 
 
-def get_partners(request: Request) -> PartnerStore:
+async def get_partners(request: Request) -> PartnerStore:
     return request.app.state.partners  # type: ignore[no-any-return]
 
 
-def get_audit(request: Request) -> AuditLog:
+async def get_audit(request: Request) -> AuditLog:
     return request.app.state.audit  # type: ignore[no-any-return]
 
 
-def get_viewer(
+async def get_viewer(
     request: Request,
     authorization: str | None = Header(None, include_in_schema=False),
     x_api_key: str | None = Header(None, include_in_schema=False),
@@ -57,10 +62,11 @@ def get_viewer(
     static: frozenset[str] = getattr(request.app.state, "admin_keys", frozenset())
     if any(hmac.compare_digest(presented.encode(), key.encode()) for key in static):
         return Viewer(admin=True, key_id="static")
-    return partners.authenticate(presented)
+    # a key lookup may wait on the database: off the event loop
+    return await run_in_threadpool(partners.authenticate, presented)
 
 
-def bind_catalog(
+async def bind_catalog(
     request: Request,
     catalog: Catalog = Depends(get_catalog),
     viewer: Viewer = Depends(get_viewer),
@@ -90,7 +96,7 @@ def viewer_of(request: Request) -> Viewer:
     return viewer  # type: ignore[no-any-return]
 
 
-def require_admin(request: Request, viewer: Viewer = Depends(get_viewer)) -> None:
+async def require_admin(request: Request, viewer: Viewer = Depends(get_viewer)) -> None:
     """Let the request through only for an admin viewer (an admin key made by
     ``datacenter admin keys create``, or one of ``DATACENTER_ADMIN_KEYS``): the one gate of
     every write route (STAC transactions). No key is 401, a partner key 403."""
