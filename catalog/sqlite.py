@@ -187,9 +187,10 @@ class SQLiteCatalog(Catalog):
         return SQLitePartnerStore(self.path)
 
     def audit_log(self) -> AuditLog:
-        from catalog.sqlite_partners import SQLiteAuditLog
+        from catalog.sqlite_partners import SQLiteAuditLog, audit_path, move_audit_out
 
-        return SQLiteAuditLog(self.path)
+        move_audit_out(self.path, self.timeout)
+        return SQLiteAuditLog(audit_path(self.path))
 
     # connections ------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:

@@ -1,4 +1,7 @@
-"""Partners, keys and the audit log in the SQLite catalog file (tables of their own).
+"""Partners and keys in the SQLite catalog file (tables of their own); the audit log in a
+file beside it (`audit_path`): it is written on every request, and each write to the
+catalog's file would make every reader drop its page cache at its next transaction
+(measured: a 0.14 ms R*Tree query became 0.9 ms with one write between reads).
 
 The audit table is append-only by contract: this module only ever INSERTs into it, and a
 trigger refuses UPDATE and DELETE, so a bug elsewhere cannot rewrite history. Rotation
@@ -52,19 +55,53 @@ CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END
 """
 _NO_DELETE = _SCHEMA.rsplit(";\n", 1)[1].replace("IF NOT EXISTS ", "")
+_PARTNER_SCHEMA = _SCHEMA[:_SCHEMA.index("CREATE TABLE IF NOT EXISTS audit")].rstrip()[:-1]
+_AUDIT_SCHEMA = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS audit"):]
+_AUDIT_COLUMNS = "seq, at, who, key_id, action, record, allowed, bytes, detail"
+
+
+def audit_path(catalog_path: str | os.PathLike[str]) -> Path:
+    """The audit log's file beside a catalog file: ``catalog.sqlite`` -> ``catalog.audit.sqlite``."""
+    path = Path(catalog_path)
+    return path.with_name(f"{path.stem}.audit{path.suffix or '.sqlite'}")
+
+
+def move_audit_out(catalog_path: str | os.PathLike[str], timeout: float = 30.0) -> None:
+    """Catalogs written before the audit log had its own file kept it in an `audit` table:
+    move its events (same sequence numbers) into `audit_path` and drop the old table, in one
+    transaction of each file (the copy is committed before the old table goes)."""
+    conn = sqlite3.connect(catalog_path, timeout=timeout, isolation_level=None)
+    try:
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit'").fetchone() is None:
+            return
+        target = _Db(audit_path(catalog_path), schema=_AUDIT_SCHEMA)
+        target.close()
+        conn.execute("ATTACH DATABASE ? AS moved", (str(audit_path(catalog_path)),))
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(f"INSERT OR IGNORE INTO moved.audit ({_AUDIT_COLUMNS})"
+                         f" SELECT {_AUDIT_COLUMNS} FROM main.audit")
+            conn.execute("DROP TABLE main.audit")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        conn.execute("DETACH DATABASE moved")
+    finally:
+        conn.close()
 
 
 class _Db:
     """One connection per thread (and per process after fork) on the catalog file."""
 
-    def __init__(self, path: str | os.PathLike[str], timeout: float = 30.0) -> None:
+    def __init__(self, path: str | os.PathLike[str], timeout: float = 30.0, schema: str = _SCHEMA) -> None:
         self.path, self.timeout = Path(path), timeout
         self._local = threading.local()
         self._pid = os.getpid()
         conn = self.conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _SCHEMA.split(";\n"):
+            for statement in schema.split(";\n"):
                 if statement.strip():
                     conn.execute(statement)
         except BaseException:
@@ -97,7 +134,7 @@ def _now() -> int:
 
 class SQLitePartnerStore(PartnerStore):
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self._db = _Db(path)
+        self._db = _Db(path, schema=_PARTNER_SCHEMA)
 
     def _issue(self, c: sqlite3.Connection, partner_id: str | None, role: Role) -> IssuedKey:
         issued, digest = new_key(partner_id, role)
@@ -200,7 +237,7 @@ class SQLitePartnerStore(PartnerStore):
 
 class SQLiteAuditLog(AuditLog):
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self._db = _Db(path)
+        self._db = _Db(path, schema=_AUDIT_SCHEMA)
 
     def record(self, event: AuditEvent) -> None:
         self._db.conn().execute(

@@ -53,7 +53,9 @@ def delete_directly(catalog_url: str) -> None:
     if catalog_url.startswith("sqlite://"):
         import sqlite3
 
-        with sqlite3.connect(catalog_url[len("sqlite:///"):]) as conn:
+        from catalog.sqlite_partners import audit_path
+
+        with sqlite3.connect(audit_path(catalog_url[len("sqlite:///"):])) as conn:
             conn.execute("DELETE FROM audit")
     else:
         with psycopg.connect(catalog_url, autocommit=True) as conn:
@@ -119,3 +121,27 @@ def test_a_tampered_archive_is_refused_when_queried(seeded: str, tmp_path: Path)
     gz.write_bytes(gzip.compress(b'{"who":"nobody"}\n'))
     failed = runner.invoke(load_commands(), ["audit", "--archive", str(archive)])
     assert failed.exit_code != 0 and "SHA-256" in str(failed.exception)
+
+
+def test_an_older_sqlite_catalog_moves_its_audit_events_to_the_audit_file(tmp_path: Path) -> None:
+    import sqlite3
+
+    from catalog.sqlite import SQLiteCatalog
+    from catalog.sqlite_partners import _SCHEMA, audit_path
+
+    path = tmp_path / "catalog.sqlite"
+    with SQLiteCatalog(path):
+        pass
+    old = sqlite3.connect(path)  # as written before the audit log had its own file
+    for statement in _SCHEMA.split(";\n"):
+        old.execute(statement)
+    old.execute("INSERT INTO audit (at, who, action, record, allowed) VALUES (1, 'ESA', 'item', 'c/i', 1)")
+    old.commit()
+    old.close()
+    with SQLiteCatalog(path) as cat:
+        log = cat.audit_log()
+        log.record(AuditEvent(who="JAXA", action="item", record="c/j", allowed=False, detail="hidden"))
+        assert [(e.who, e.record) for e in log.query()] == [("ESA", "c/i"), ("JAXA", "c/j")]
+    assert audit_path(path).name == "catalog.audit.sqlite"
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'audit'").fetchone() is None
