@@ -235,11 +235,20 @@ class SQLitePartnerStore(PartnerStore):
         self._db.close()
 
 
+_AUDIT_WRITES = threading.Lock()
+
+
 class SQLiteAuditLog(AuditLog):
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._db = _Db(path, schema=_AUDIT_SCHEMA)
 
     def record(self, event: AuditEvent) -> None:
+        # This process's threads take turns here, not in SQLite's busy handler, which sleeps
+        # in steps of up to 100 ms while another connection holds the write lock.
+        with _AUDIT_WRITES:
+            self._record(event)
+
+    def _record(self, event: AuditEvent) -> None:
         self._db.conn().execute(
             "INSERT INTO audit (at, who, key_id, action, record, allowed, bytes, detail)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
