@@ -77,6 +77,10 @@ class SearchPage:
 class Catalog(abc.ABC):
     """What the ingest pipeline and the API need from a catalog backend."""
 
+    #: Item lookups (and the audit write beside them) are local and take microseconds, so the
+    #: API may answer them on its event loop instead of in its thread pool.
+    inline_lookups: bool = False
+
     # collections -----------------------------------------------------------------
     @abc.abstractmethod
     def upsert_collection(self, collection: StacCollection) -> None:

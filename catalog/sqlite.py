@@ -178,6 +178,8 @@ class SQLiteCatalog(Catalog):
             )
         return cls(Path(rest), count_limit=count_limit)
 
+    inline_lookups = True  # an item by id is one indexed read of a local file
+
     def __repr__(self) -> str:
         return f"SQLiteCatalog({str(self.path)!r})"
 
