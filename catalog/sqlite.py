@@ -19,6 +19,7 @@ Design
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sqlite3
@@ -80,6 +81,7 @@ CREATE INDEX items_collection_dt ON items (collection, dt DESC, id, t_start, t_e
     acc_class, acc_embargo, acc_owner, acc_rel_mask, needs_exact, w, s, e, n);
 """
 RTREE_STRIDE = 1024  # R*Tree id = item pk * RTREE_STRIDE + part number
+_EXTENT_TTL = 60.0  # seconds a viewer's collection extent is reused while nothing is written
 _ONE_PASS_ROWS = 20_000  # R*Tree candidates read at once to count and page in one pass
 
 _SCHEMA = """
@@ -158,6 +160,8 @@ class SQLiteCatalog(Catalog):
         except OSError as exc:
             raise ConfigError(f"cannot create the catalog folder {self.path.parent}: {exc}") from None
         self._lock = threading.Lock()
+        # per-viewer collection extents: (collection, viewer) -> (generation, computed at, extent)
+        self._extents: dict[tuple[str, Viewer], tuple[int, float, dict[str, Any]]] = {}
         self._holders: weakref.WeakSet[_Holder] = weakref.WeakSet()
         self._local = threading.local()
         self._pid = os.getpid()
@@ -244,6 +248,10 @@ class SQLiteCatalog(Catalog):
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
+            # every write moves the generation on: what was derived from the data (extents)
+            # is recomputed, in this process and in any other on the same file
+            conn.execute("INSERT INTO meta (key, value) VALUES ('generation', 1)"
+                         " ON CONFLICT (key) DO UPDATE SET value = value + 1")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -696,6 +704,22 @@ class SQLiteCatalog(Catalog):
 
     # extent -----------------------------------------------------------------------
     def collection_extent(self, collection_id: str, *, viewer: Viewer = ANONYMOUS) -> dict[str, Any]:
+        """The extent of what `viewer` sees. Kept per (collection, viewer) until the next
+        write (the generation in `meta`) and for at most `_EXTENT_TTL` seconds, which bounds
+        how long an extent lags an embargo that ends (it can only grow then; never leaks)."""
+        with self._read() as c:
+            row = c.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        generation = row[0] if row else 0
+        cached = self._extents.get((collection_id, viewer))
+        if cached is not None and cached[0] == generation and time.monotonic() - cached[1] < _EXTENT_TTL:
+            return copy.deepcopy(cached[2])
+        extent = self._compute_extent(collection_id, viewer)
+        if len(self._extents) > 10_000:
+            self._extents.clear()
+        self._extents[(collection_id, viewer)] = (generation, time.monotonic(), copy.deepcopy(extent))
+        return extent
+
+    def _compute_extent(self, collection_id: str, viewer: Viewer) -> dict[str, Any]:
         c_visible, c_params = collection_visibility(viewer)
         i_visible, i_params = visibility_sql(viewer, "i", "item_releasable", "pk")
         with self._read() as c:
@@ -704,20 +728,21 @@ class SQLiteCatalog(Catalog):
                 {**c_params, "cid": collection_id},
             ).fetchone() is None:
                 raise self._collection_not_found(c, collection_id, viewer)
+            # Only columns of the covering (collection, dt DESC, ...) index: no row is read. A
+            # footprint across the antimeridian has bounds spanning -180..180 (it is split
+            # there), so such a collection's box spans the globe, as one box must.
             row = c.execute(
-                "SELECT count(*), min(w), min(s), max(e), max(n), max(crosses),"
+                "SELECT count(*), min(w), min(s), max(e), max(n),"
                 " min(min(t_start, dt)), max(max(t_end, dt)) FROM items i"
                 f" WHERE collection = :cid AND {i_visible}",
                 {**i_params, "cid": collection_id},
             ).fetchone()
-        count, w, s, e, n, crosses, t0, t1 = row
+        count, w, s, e, n, t0, t1 = row
         if not count:
             return {
                 "spatial": {"bbox": [[-180.0, -90.0, 180.0, 90.0]]},
                 "temporal": {"interval": [[None, None]]},
             }
-        if crosses:  # one box cannot say "170°E to 170°W" for a mix of footprints: span the globe
-            w, e = -180.0, 180.0
         return {
             "spatial": {"bbox": [[w, s, e, n]]},
             "temporal": {"interval": [[from_us(t0), from_us(t1)]]},

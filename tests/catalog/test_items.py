@@ -277,3 +277,19 @@ def test_an_older_catalog_gets_count_tables_that_count_what_each_viewer_sees(cat
         assert (count(SYSTEM), count(Viewer(partner_id="ESA")), count(ANONYMOUS)) == (2, 2, 1)
         cat.upsert_items([make_item("later", **{"dc:access": "public"})])  # the triggers are back
         assert (count(SYSTEM), count(Viewer(partner_id="CNSA")), count(ANONYMOUS)) == (3, 2, 2)
+
+
+def test_a_collection_extent_follows_each_write_for_every_viewer(catalog, make_item, rect):
+    from datacenter.access import ANONYMOUS, Viewer
+
+    catalog.upsert_items([make_item("a", rect(0, 0, 1, 1))])
+    esa = Viewer(partner_id="ESA")
+    assert catalog.collection_extent("lro-nac", viewer=ANONYMOUS)["spatial"]["bbox"] == [[0, 0, 1, 1]]
+    catalog.upsert_items([make_item("far", rect(50, 50, 51, 51))])  # a write after the first read
+    assert catalog.collection_extent("lro-nac", viewer=ANONYMOUS)["spatial"]["bbox"] == [[0, 0, 51, 51]]
+    catalog.upsert_items([make_item("far", rect(50, 50, 51, 51),
+                                    **{"dc:access": "restricted", "dc:releasable_to": ["ESA"]})])
+    assert catalog.collection_extent("lro-nac", viewer=ANONYMOUS)["spatial"]["bbox"] == [[0, 0, 1, 1]]
+    assert catalog.collection_extent("lro-nac", viewer=esa)["spatial"]["bbox"] == [[0, 0, 51, 51]]
+    catalog.delete_item("lro-nac", "far")
+    assert catalog.collection_extent("lro-nac", viewer=esa)["spatial"]["bbox"] == [[0, 0, 1, 1]]
