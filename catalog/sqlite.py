@@ -574,14 +574,8 @@ class SQLiteCatalog(Catalog):
         rows = cursor.fetchall()
         if len(rows) > _ONE_PASS_ROWS:
             return None
-        uncertain = [r[3] for r in rows if not r[4]]
-        if uncertain:
-            blobs = dict(conn.execute(
-                "SELECT pk, geom FROM item_data WHERE pk IN (SELECT value FROM json_each(?))",
-                (json.dumps(uncertain),),
-            ).fetchall())
-            hits = plan.hits([blobs[pk] for pk in uncertain])
-            rejected = {pk for pk, hit in zip(uncertain, hits, strict=True) if not hit}
+        rejected = self._rejected(conn, plan, [r[3] for r in rows if not r[4]])
+        if rejected:
             rows = [r for r in rows if r[3] not in rejected]
         cap = self.count_limit
         matched = None if cap == 0 or len(rows) > cap else len(rows)
@@ -650,6 +644,18 @@ class SQLiteCatalog(Catalog):
         cursor.close()
         return None if total > cap else total
 
+    @staticmethod
+    def _rejected(conn: sqlite3.Connection, plan: Plan, uncertain: list[int]) -> set[int]:
+        """Which of the `uncertain` candidates (pks) fail the exact footprint tests."""
+        if not uncertain:
+            return set()
+        geoms = dict(conn.execute(
+            "SELECT pk, geom FROM item_data WHERE pk IN (SELECT value FROM json_each(?))",
+            (json.dumps(uncertain),),
+        ).fetchall())
+        hits = plan.hits([geoms[pk] for pk in uncertain])
+        return {pk for pk, hit in zip(uncertain, hits, strict=True) if not hit}
+
     def _walk(
         self,
         conn: sqlite3.Connection,
@@ -673,15 +679,7 @@ class SQLiteCatalog(Catalog):
             if key is not None:
                 sql += f" AND ({sort.after(key, forward, params)})"
             rows = conn.execute(f"{sql}{order} LIMIT {batch}", params).fetchall()
-            uncertain = [r[nkeys] for r in rows if not r[nkeys + 1]]
-            rejected: set[int] = set()
-            if uncertain:
-                geoms = dict(conn.execute(
-                    "SELECT pk, geom FROM item_data WHERE pk IN (SELECT value FROM json_each(?))",
-                    (json.dumps(uncertain),),
-                ).fetchall())
-                hits = plan.hits([geoms[pk] for pk in uncertain])
-                rejected = {pk for pk, hit in zip(uncertain, hits, strict=True) if not hit}
+            rejected = self._rejected(conn, plan, [r[nkeys] for r in rows if not r[nkeys + 1]])
             for r in rows:
                 if r[nkeys] not in rejected:
                     accepted.append(r[: nkeys + 1])
