@@ -18,12 +18,12 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import PoolTimeout
 
 from catalog.jobs import Job, JobNotFound, JobStore, now_utc
 from catalog.pg_partners import ensure_tables
-from catalog.pgstac import redact
-from datacenter.errors import CatalogUnavailable, ConfigError
+from catalog.pgstac import open_pool, redact
+from datacenter.errors import CatalogUnavailable
 
 _COLUMNS = "doc, heartbeat"
 
@@ -31,19 +31,7 @@ _COLUMNS = "doc, heartbeat"
 class PgJobStore(JobStore):
     def __init__(self, dsn: str, *, max_size: int = 4, timeout: float = 10.0) -> None:
         self.dsn = dsn
-        self._pool = ConnectionPool(
-            dsn, min_size=1, max_size=max_size, timeout=timeout, open=False,
-            kwargs={"autocommit": True}, name="datacenter-jobs",
-            check=ConnectionPool.check_connection,
-        )
-        try:
-            self._pool.open(wait=True, timeout=timeout)
-        except PoolTimeout:
-            self._pool.close()
-            raise ConfigError(
-                f"cannot connect to the job database {redact(dsn)} within {timeout:g} s; "
-                "check DATACENTER_CATALOG_URL and that the server is running"
-            ) from None
+        self._pool = open_pool(dsn, "job", max_size=max_size, timeout=timeout)
         ensure_tables(self._conn)
 
     def __repr__(self) -> str:

@@ -95,6 +95,26 @@ def redact(dsn: str) -> str:
     return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", dsn)
 
 
+def open_pool(dsn: str, purpose: str, *, max_size: int, timeout: float,
+              configure: Any = None) -> ConnectionPool:
+    """An open, checked, autocommit connection pool on `dsn` (named ``datacenter-<purpose>``);
+    `ConfigError` naming the database (password hidden) if it cannot connect in `timeout`."""
+    pool = ConnectionPool(
+        dsn, min_size=1, max_size=max_size, timeout=timeout, open=False,
+        kwargs={"autocommit": True}, configure=configure, name=f"datacenter-{purpose}",
+        check=ConnectionPool.check_connection,
+    )
+    try:
+        pool.open(wait=True, timeout=timeout)
+    except PoolTimeout:
+        pool.close()
+        raise ConfigError(
+            f"cannot connect to the {purpose} database {redact(dsn)} within {timeout:g} s; "
+            "check DATACENTER_CATALOG_URL and that the server is running"
+        ) from None
+    return pool
+
+
 # The access fields as pgstac queryables, so `visibility_cql2` compares them with the
 # right types (a time with a time, an array with an array) rather than as text.
 _QUERYABLES = (
@@ -137,19 +157,8 @@ class PgstacCatalog(Catalog):
                  count_limit: int = DEFAULT_COUNT_LIMIT) -> None:
         self.dsn = dsn
         self.count_limit = check_count_limit(count_limit)
-        self._pool = ConnectionPool(
-            dsn, min_size=1, max_size=max_size, timeout=timeout, open=False,
-            kwargs={"autocommit": True}, configure=self._configure, name="datacenter-catalog",
-            check=ConnectionPool.check_connection,
-        )
-        try:
-            self._pool.open(wait=True, timeout=timeout)
-        except PoolTimeout:
-            self._pool.close()
-            raise ConfigError(
-                f"cannot connect to the catalog database {redact(dsn)} within {timeout:g} s; "
-                "check DATACENTER_CATALOG_URL and that the server is running"
-            ) from None
+        self._pool = open_pool(dsn, "catalog", max_size=max_size, timeout=timeout,
+                               configure=self._configure)
         with self._conn() as c:
             version = c.execute("SELECT to_regproc('pgstac.get_version') IS NOT NULL").fetchone()
         if not version or not version[0]:
