@@ -16,6 +16,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,18 @@ _AUDIT_SCHEMA = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS audit"):]
 _AUDIT_COLUMNS = "seq, at, who, key_id, action, record, allowed, bytes, detail"
 
 
+@contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction: taken at once (BEGIN IMMEDIATE), rolled back on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 def audit_path(catalog_path: str | os.PathLike[str]) -> Path:
     """The audit log's file beside a catalog file: ``catalog.sqlite`` -> ``catalog.audit.sqlite``."""
     path = Path(catalog_path)
@@ -77,22 +90,17 @@ def move_audit_out(catalog_path: str | os.PathLike[str], timeout: float = 30.0) 
         target = _Db(audit_path(catalog_path), schema=_AUDIT_SCHEMA)
         target.close()
         conn.execute("ATTACH DATABASE ? AS moved", (str(audit_path(catalog_path)),))
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(conn):
             conn.execute(f"INSERT OR IGNORE INTO moved.audit ({_AUDIT_COLUMNS})"
                          f" SELECT {_AUDIT_COLUMNS} FROM main.audit")
             conn.execute("DROP TABLE main.audit")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
         conn.execute("DETACH DATABASE moved")
     finally:
         conn.close()
 
 
 class _Db:
-    """One connection per thread (and per process after fork) on the catalog file."""
+    """One connection per thread (and per process after fork) on one file (catalog or audit)."""
 
     def __init__(self, path: str | os.PathLike[str], timeout: float = 30.0, schema: str = _SCHEMA) -> None:
         self.path, self.timeout = Path(path), timeout
@@ -104,15 +112,10 @@ class _Db:
         # the audit INSERT of every request most of an item request's time
         if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(conn):
             for statement in schema.split(";\n"):
                 if statement.strip():
                     conn.execute(statement)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     def conn(self) -> sqlite3.Connection:
         if os.getpid() != self._pid:
@@ -152,8 +155,7 @@ class SQLitePartnerStore(PartnerStore):
     def add_partner(self, partner_id: str, name: str | None = None) -> IssuedKey:
         check_partner_id(partner_id)
         c = self._db.conn()
-        c.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(c):
             if c.execute("SELECT 1 FROM partners WHERE id = ?", (partner_id,)).fetchone():
                 raise Conflict(
                     f"partner {partner_id!r} already exists; use `datacenter partners keys rotate "
@@ -162,10 +164,6 @@ class SQLitePartnerStore(PartnerStore):
             c.execute("INSERT INTO partners (id, name, created) VALUES (?, ?, ?)",
                       (partner_id, name or partner_id, _now()))
             issued = self._issue(c, partner_id, "partner")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
-        c.execute("COMMIT")
         return issued
 
     def list_partners(self) -> list[Partner]:
@@ -190,16 +188,11 @@ class SQLitePartnerStore(PartnerStore):
 
     def rotate_key(self, partner_id: str) -> IssuedKey:
         c = self._db.conn()
-        c.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(c):
             self._require_partner(c, partner_id)
             c.execute("UPDATE api_keys SET revoked = ? WHERE partner = ? AND revoked IS NULL",
                       (_now(), partner_id))
             issued = self._issue(c, partner_id, "partner")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
-        c.execute("COMMIT")
         return issued
 
     def revoke_key(self, key_id: str) -> None:
@@ -216,13 +209,8 @@ class SQLitePartnerStore(PartnerStore):
 
     def create_admin_key(self) -> IssuedKey:
         c = self._db.conn()
-        c.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(c):
             issued = self._issue(c, None, "admin")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
-        c.execute("COMMIT")
         return issued
 
     def find_key(self, key_id: str) -> KeyRecord | None:
@@ -307,8 +295,7 @@ class SQLiteAuditLog(AuditLog):
 
     def remove_archived(self, before: datetime, last_seq: int, count: int) -> None:
         c = self._db.conn()
-        c.execute("BEGIN IMMEDIATE")  # writers wait: nobody sees the table without its trigger
-        try:
+        with _immediate(c):  # writers wait: nobody sees the table without its trigger
             c.execute("DROP TRIGGER audit_no_delete")
             deleted = c.execute("DELETE FROM audit WHERE at < ? AND seq <= ?",
                                 (to_us(before), last_seq)).rowcount
@@ -318,10 +305,6 @@ class SQLiteAuditLog(AuditLog):
                     f"audit rotation would delete {deleted} events but archived {count}; nothing "
                     "was deleted (the archive file stays); run `datacenter audit rotate` again"
                 )
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
-        c.execute("COMMIT")
 
     def close(self) -> None:
         self._db.close()
