@@ -55,13 +55,14 @@ from catalog.base import (
 from catalog.paging import PageToken, page_tokens
 from catalog.partners import PartnerStore
 from catalog.pg_partners import PgAuditLog, PgPartnerStore, create_tables
+from catalog.pgstac_counts import create_counts, visible_at_least, visible_count
 from catalog.pgstac_cql2 import compile_pg_filter
 from catalog.pgstac_free_text import create_free_text_index, free_text_pg
 from catalog.pgstac_hydrate import hydrate_one, hydrate_rows, item_columns, one_item_sql
 from catalog.pgstac_plan import count_sql, planner_neutral
 from catalog.pgstac_query import access_sql, build_search, check_limit, from_stored, to_stored
 from catalog.pgstac_sort import PgSortPlan, plan_pg_sort
-from catalog.sqlite_rows import prepare_items
+from catalog.sqlite_rows import prepare_items, to_us
 from datacenter.access import (
     ACCESS,
     ANONYMOUS,
@@ -141,9 +142,14 @@ def migrate(dsn: str) -> str:
             conn.execute("RESET ROLE")  # pypgstac leaves the session as pgstac_admin
             create_tables(conn)  # partners, keys, audit (catalog.pg_partners)
             create_free_text_index(conn)  # q (catalog.pgstac_free_text)
+            create_counts(conn)  # numberMatched of broad searches (catalog.pgstac_counts)
             return version
     except psycopg.Error as exc:
         raise ConfigError(f"cannot migrate the catalog database {redact(dsn)}: {exc}") from None
+
+
+_SCAN = object()  # `_count_from_tables`: the tables cannot say, count the rows
+_NO_TIME = (-(1 << 62), (1 << 62) - 1)  # open ends of a time span, in microseconds
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -160,7 +166,10 @@ class PgstacCatalog(Catalog):
         self._pool = open_pool(dsn, "catalog", max_size=max_size, timeout=timeout,
                                configure=self._configure)
         with self._conn() as c:
-            version = c.execute("SELECT to_regproc('pgstac.get_version') IS NOT NULL").fetchone()
+            version = c.execute("SELECT to_regproc('pgstac.get_version') IS NOT NULL,"
+                                " to_regclass('datacenter.item_count_changes') IS NOT NULL").fetchone()
+        # without the count tables (a database migrated before they existed) rows are counted
+        self._has_counts = bool(version and version[1])
         if not version or not version[0]:
             self._pool.close()
             raise ConfigError(
@@ -342,7 +351,9 @@ class PgstacCatalog(Catalog):
                 base = (row[0] if row else None) or "TRUE"
                 where = " AND ".join(f"({w})" for w in [base.replace("%", "%%"), *wheres])
                 after = sort.after(token.key, forward, params) if token is not None else None
-                matched, bound = self._count(c, where, params, sort, after, forward, query.limit)
+                counted = self._count_from_tables(c, query, collections)
+                matched, bound = (self._count(c, where, params, sort, after, forward, query.limit)
+                                  if counted is _SCAN else (counted, None))
                 if after is not None:
                     where += f" AND ({after})"
                 if bound is not None:
@@ -372,6 +383,25 @@ class PgstacCatalog(Catalog):
             next_token=next_token,
             prev_token=prev_token,
         )
+
+    def _count_from_tables(self, conn: psycopg.Connection[Any], query: SearchQuery,
+                           collections: list[str] | None) -> int | None | object:
+        """`numberMatched` from the count tables (`catalog.pgstac_counts`) when they decide
+        it: a search restricted by collections only (exact), or by collections and a time
+        span with more visible matches than the cap; else `_SCAN` (count the rows)."""
+        if (self.count_limit == 0 or not self._has_counts or query.bbox is not None
+                or query.intersects is not None or query.ids or query.filter is not None or query.q):
+            return _SCAN
+        if query.datetime is None:
+            total = visible_count(conn, query.viewer, collections)
+            if total is None:
+                return _SCAN
+            return None if total > self.count_limit else total
+        start, end = query.datetime
+        lower = visible_at_least(conn, query.viewer, collections,
+                                 _NO_TIME[0] if start is None else to_us(start),
+                                 _NO_TIME[1] if end is None else to_us(end))
+        return None if lower is not None and lower > self.count_limit else _SCAN
 
     def _count(
         self, conn: psycopg.Connection[Any], where: str, params: dict[str, Any], sort: PgSortPlan,

@@ -125,17 +125,30 @@ def access_sql(viewer: Viewer, params: dict[str, Any], now: datetime | None = No
     cannot be inlined (``to_tstz`` sets a time zone), which made the access rule the most
     expensive part of a broad search (~25 µs a row). Values are parameters; the tests check
     this against `datacenter.access.can_see` for every kind of viewer."""
+    p = "content->'properties'"
+    return _rule(viewer, params, now, access=f"{p}->>'{ACCESS}'", owner=f"{p}->>'{OWNER}'",
+                 releasable=f"{p}->'{RELEASABLE_TO}'",
+                 not_embargoed=(f"({p}->'{EMBARGO_UNTIL}' IS NULL"
+                                f" OR ({p}->>'{EMBARGO_UNTIL}')::timestamptz <= %(acc_now)s)"))
+
+
+def group_access_sql(viewer: Viewer, params: dict[str, Any], now: datetime | None = None) -> str | None:
+    """The same rule on the groups of `catalog.pgstac_counts` (columns access, owner,
+    embargo and releasable: a missing field as '', -infinity or JSON null)."""
+    return _rule(viewer, params, now, access="access", owner="owner", releasable="releasable",
+                 not_embargoed="embargo <= %(acc_now)s")
+
+
+def _rule(viewer: Viewer, params: dict[str, Any], now: datetime | None, *, access: str, owner: str,
+          releasable: str, not_embargoed: str) -> str | None:
     if viewer.admin:
         return None
-    p = "content->'properties'"
     params["acc_now"] = now or datetime.now(UTC)
-    not_embargoed = (f"({p}->'{EMBARGO_UNTIL}' IS NULL"
-                     f" OR ({p}->>'{EMBARGO_UNTIL}')::timestamptz <= %(acc_now)s)")
     if viewer.partner_id is None:
-        return f"({not_embargoed} AND {p}->>'{ACCESS}' = 'public')"
+        return f"({not_embargoed} AND {access} = 'public')"
     params["acc_partner"] = viewer.partner_id
-    allowed = (f"({p}->>'{ACCESS}' IN ('public', 'partners')"
-               f" OR ({p}->>'{ACCESS}' = 'restricted'"
-               f" AND jsonb_typeof({p}->'{RELEASABLE_TO}') = 'array'"
-               f" AND {p}->'{RELEASABLE_TO}' @> jsonb_build_array(%(acc_partner)s::text)))")
-    return f"({p}->>'{OWNER}' = %(acc_partner)s OR ({not_embargoed} AND {allowed}))"
+    allowed = (f"({access} IN ('public', 'partners')"
+               f" OR ({access} = 'restricted'"
+               f" AND jsonb_typeof({releasable}) = 'array'"
+               f" AND {releasable} @> jsonb_build_array(%(acc_partner)s::text)))")
+    return f"({owner} = %(acc_partner)s OR ({not_embargoed} AND {allowed}))"

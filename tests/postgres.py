@@ -104,7 +104,9 @@ class Cluster:
             conn.execute("SELECT delete_collection(id) FROM collections")
             conn.execute("TRUNCATE searches, search_wheres")
             conn.execute("TRUNCATE datacenter.audit, datacenter.api_keys, datacenter.partners, datacenter.jobs")
-            left = conn.execute("SELECT (SELECT count(*) FROM items) + (SELECT count(*) FROM collections)")
+            left = conn.execute("SELECT (SELECT count(*) FROM items) + (SELECT count(*) FROM collections)"
+                                " + (SELECT count(*) FROM datacenter.item_counts)"
+                                " + (SELECT count(*) FROM datacenter.item_count_changes)")
             assert left.fetchone() == (0,), "the shared test database did not empty"
         return self._clean
 

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.app import create_app
-from catalog.sqlite import SQLiteCatalog
+from catalog.base import Catalog, open_catalog
 from datacenter.access import SYSTEM
 from datacenter.storage import Store
 from tests.api.conftest import serving
@@ -108,16 +108,18 @@ def catalogs(draw: st.DrawFn) -> list[dict[str, Any]]:
 # --- the server -------------------------------------------------------------------------
 @dataclass
 class World:
-    catalog: SQLiteCatalog
+    catalog: Catalog
     store: Store
     url: str
     keys: dict[str, str]
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+@pytest.fixture(scope="module", params=["pgstac", "sqlite"])
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root: Path = tmp_path_factory.mktemp("access-property")
-    catalog = SQLiteCatalog(root / "catalog.sqlite")
+    url = (request.getfixturevalue("pg_cluster").new_database() if request.param == "pgstac"
+           else f"sqlite:///{root / 'catalog.sqlite'}")
+    catalog = open_catalog(url)
     store = Store(str(root / "store"))
     partners = catalog.partner_store()
     keys = {p: partners.add_partner(p).secret_text for p in PARTNERS}
