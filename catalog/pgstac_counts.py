@@ -29,6 +29,9 @@ How they stay right, whoever writes, without writers waiting for each other:
   moment; with more than `MAX_CHANGES` unmerged (a bulk load straight into partitions, not
   merged yet) they fall back to counting rows, and the next write or
   ``datacenter catalog migrate`` merges them.
+* `write_mark` tells readers whether a collection's items changed since they last looked
+  (the generation, bumped by each merge, and the unmerged changes): the API's per-viewer
+  collection extents are kept until it moves.
 * pgstac drops a collection's partition to delete it, and to repartition it, with no row
   triggers: triggers on ``collections`` drop the collection's counts then (and recount it
   after a repartition). ``TRUNCATE items`` empties the counts.
@@ -74,6 +77,9 @@ CREATE TABLE IF NOT EXISTS datacenter.item_time_counts (
 CREATE TABLE IF NOT EXISTS datacenter.item_count_changes (
     collection text NOT NULL, access text NOT NULL, owner text NOT NULL,
     embargo timestamptz NOT NULL, releasable jsonb NOT NULL, bucket integer, n integer NOT NULL);
+CREATE TABLE IF NOT EXISTS datacenter.item_count_generation (
+    one boolean PRIMARY KEY DEFAULT true CHECK (one), g bigint NOT NULL);
+INSERT INTO datacenter.item_count_generation (g) VALUES (0) ON CONFLICT DO NOTHING;
 CREATE OR REPLACE FUNCTION datacenter.item_count_row() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP <> 'INSERT' THEN
@@ -103,6 +109,7 @@ BEGIN
           ON CONFLICT (bucket, collection, kind) DO UPDATE SET n = c.n + excluded.n)
     SELECT count(*) INTO moved FROM d;
     IF moved > 0 THEN
+        UPDATE datacenter.item_count_generation SET g = g + 1;
         DELETE FROM datacenter.item_counts WHERE n = 0;
         DELETE FROM datacenter.item_time_counts WHERE n = 0;
     END IF;
@@ -120,6 +127,7 @@ BEGIN
     DELETE FROM datacenter.item_counts WHERE collection = collection_id;
     DELETE FROM datacenter.item_time_counts WHERE collection = collection_id;
     DELETE FROM datacenter.item_count_changes WHERE collection = collection_id;
+    UPDATE datacenter.item_count_generation SET g = g + 1;
     IF recount THEN
         INSERT INTO datacenter.item_count_changes
             SELECT {_groups("i")}, count(*) FROM pgstac.items i
@@ -136,6 +144,7 @@ CREATE OR REPLACE FUNCTION datacenter.item_count_truncate() RETURNS trigger LANG
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     TRUNCATE datacenter.item_counts, datacenter.item_time_counts, datacenter.item_count_changes;
+    UPDATE datacenter.item_count_generation SET g = g + 1;
     RETURN NULL;
 END $$;
 CREATE OR REPLACE TRIGGER datacenter_count_row AFTER INSERT OR UPDATE OR DELETE ON pgstac.items
@@ -154,7 +163,8 @@ CREATE OR REPLACE TRIGGER datacenter_count_repartition AFTER UPDATE ON pgstac.co
 # (the row trigger runs as the writer), readers read
 _GRANTS = """
 GRANT USAGE ON SCHEMA datacenter TO {role};
-GRANT SELECT ON datacenter.item_counts, datacenter.item_time_counts, datacenter.item_count_changes TO {role};
+GRANT SELECT ON datacenter.item_counts, datacenter.item_time_counts, datacenter.item_count_changes,
+    datacenter.item_count_generation TO {role};
 GRANT INSERT ON datacenter.item_count_changes TO {role}
 """
 
@@ -182,6 +192,16 @@ def has_counts(conn: psycopg.Connection[Any]) -> bool:
     """Whether the database has the count tables (migrated since they exist)."""
     row = conn.execute("SELECT to_regclass('datacenter.item_count_changes') IS NOT NULL").fetchone()
     return bool(row and row[0])
+
+
+def write_mark(conn: psycopg.Connection[Any], collection_id: str) -> tuple[int, int] | None:
+    """A value that changes with every committed write of the collection's items: the
+    generation (bumped by each merge) and the collection's unmerged changes (only ever added
+    between merges). None without the count tables."""
+    row = conn.execute("SELECT (SELECT g FROM datacenter.item_count_generation),"
+                       " (SELECT count(*) FROM datacenter.item_count_changes WHERE collection = %s)",
+                       (collection_id,)).fetchone()
+    return None if row is None or row[0] is None else (int(row[0]), int(row[1]))
 
 
 def _in_collections(collections: Sequence[str] | None, params: dict[str, Any]) -> str:

@@ -103,8 +103,11 @@ def test_pypgstac_loading_straight_into_partitions_is_counted(pg, pgstac_dsn):
     from pypgstac.load import Loader, Methods
 
     pg.upsert_items(_items(2, **{"dc:access": "public"}))
+    assert pg.collection_extent("mars", viewer=ESA)["temporal"]["interval"] == [[None, None]]  # kept
     with PgstacDB(dsn=pgstac_dsn) as db:
         Loader(db=db).load_items(iter(_items(30, "mars", **{"dc:access": "partners"})), Methods.insert)
+    assert pg.collection_extent("mars", viewer=ESA)["temporal"]["interval"] == [
+        ["2024-01-01T00:00:00Z", "2024-01-28T00:00:00Z"]]  # the kept extent saw the load
     assert matched(pg) == 32 == scanned(pg)
     assert matched(pg, ANONYMOUS) == 2 == scanned(pg, ANONYMOUS)
     assert tables(pgstac_dsn)[2] == 30  # left for the next merge; readers add them meanwhile
