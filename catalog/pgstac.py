@@ -23,6 +23,8 @@ Design
   inlinable SQL), and the search is restricted to the collections the viewer may see.
 * Counts: ``numberMatched`` is exact up to `count_limit` matches (counting stops there) and
   left out above it (`DATACENTER_SEARCH_COUNT_LIMIT`); pgstac's own API does not count.
+  Searches restricted only by collections (and a time span) are counted from the count
+  tables of `catalog.pgstac_counts`, for any viewer, without reading rows.
   Hidden records raise the same not-found errors as missing ones.
 * Order: datetime desc, then collection and id ascending (as the SQLite backend); paging by
   `catalog.paging.PageToken` keyset tokens (the sort values of the last row, and the sort's

@@ -187,3 +187,19 @@ def test_an_older_database_gets_count_tables_filled_by_migrate(pg, pgstac_dsn):
     assert tables(pgstac_dsn) == (5, 5, 0)
     with PgstacCatalog(pgstac_dsn) as cat:
         assert (matched(cat), matched(cat, ANONYMOUS), matched(cat, ESA)) == (5, 3, 5)
+
+
+def test_pgstacs_own_roles_keep_and_read_the_counts(pg, pgstac_dsn):
+    with psycopg.connect(pgstac_dsn, autocommit=True) as c:
+        for role, member_of in (("dc_test_ingest", "pgstac_ingest"), ("dc_test_read", "pgstac_read")):
+            if c.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
+                c.execute(f"CREATE ROLE {role} LOGIN IN ROLE {member_of}")  # type: ignore[arg-type]
+    as_role = lambda role: pgstac_dsn.replace("postgres@", f"{role}@")  # noqa: E731
+    with PgstacCatalog(as_role("dc_test_ingest")) as ingest:
+        ingest.upsert_items(_items(4, **{"dc:access": "public"}) + _items(3, "mars", **{"dc:access": "partners"}))
+        ingest.delete_item("moon", "moon-0")
+    with PgstacCatalog(as_role("dc_test_read")) as read:
+        assert (matched(read), matched(read, ANONYMOUS), matched(read, ESA, collections=["mars"])) == (6, 3, 3)
+        assert tables(pgstac_dsn) == (6, 6, 0)
+        assert read.collection_extent("moon", viewer=ANONYMOUS)["temporal"]["interval"] == [
+            ["2024-01-02T00:00:00Z", "2024-01-04T00:00:00Z"]]
