@@ -8,7 +8,7 @@ dropped (its searches count rows, as before the tables). Measured on each:
 
 * `--items` synthetic items (`bench/search_items.py`) through our `upsert_items` in batches
   of 1000 (pgstac's staging tables: the root statements, merged after each one);
-* the same items again through pypgstac's loader (`Methods.upsert`, straight into the
+* as many new items through pypgstac's loader (`Methods.upsert`, straight into the
   partitions: changes left for one merge, timed separately);
 * `--singles` one-item upserts (an operator ingesting product by product);
 * counted searches as an anonymous user and as a partner (p50 of 15): no filter, one
@@ -47,10 +47,13 @@ SEARCHES = {
 }
 
 
-def timed(work: Callable[[], object]) -> float:
+def timed(work: Callable[[], object], label: str = "") -> float:
     started = time.perf_counter()
     work()
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    if label:
+        print(f"  {label}: {seconds:.2f} s", flush=True)
+    return seconds
 
 
 def measure(dsn: str, items: int, singles: int) -> dict[str, float]:
@@ -62,15 +65,16 @@ def measure(dsn: str, items: int, singles: int) -> dict[str, float]:
         for collection in collections():
             cat.upsert_collection(collection)
         out["upsert_items, batches of 1000"] = timed(
-            lambda: [cat.upsert_items(batch) for batch in batches(items, 1000)])
+            lambda: [cat.upsert_items(batch) for batch in batches(items, 1000)], "upsert_items")
         extra = [dict(item, id=f"single-{n}") for n, item in enumerate(next(batches(singles, singles, seed=7)))]
-        out[f"{singles} one-item upserts"] = timed(lambda: [cat.upsert_items([item]) for item in extra])
+        out[f"{singles} one-item upserts"] = timed(lambda: [cat.upsert_items([item]) for item in extra], "singles")
     with PgstacDB(dsn=dsn) as db:
         loader = Loader(db=db)
         out["pypgstac loader (upsert)"] = timed(lambda: loader.load_items(
-            (item for batch in batches(items) for item in batch), Methods.upsert, chunksize=20_000))
+            (dict(item, id=f"bulk-{item['id']}") for batch in batches(items) for item in batch), Methods.upsert,
+            chunksize=20_000), "loader")
     with psycopg.connect(dsn, autocommit=True) as conn:
-        if conn.execute("SELECT to_regproc('datacenter.merge_item_counts') IS NOT NULL").fetchone()[0]:
+        if conn.execute("SELECT to_regclass('datacenter.item_count_changes') IS NOT NULL").fetchone()[0]:
             out["merge after the loader"] = timed(lambda: conn.execute("SELECT datacenter.merge_item_counts(true)"))
         conn.execute("VACUUM ANALYZE")
     with PgstacCatalog(dsn) as cat:
