@@ -188,12 +188,6 @@ def create_counts(conn: psycopg.Connection[Any]) -> None:
             conn.execute(_GRANTS.format(role=role))  # type: ignore[arg-type]
 
 
-def has_counts(conn: psycopg.Connection[Any]) -> bool:
-    """Whether the database has the count tables (migrated since they exist)."""
-    row = conn.execute("SELECT to_regclass('datacenter.item_count_changes') IS NOT NULL").fetchone()
-    return bool(row and row[0])
-
-
 def write_mark(conn: psycopg.Connection[Any], collection_id: str) -> tuple[int, int] | None:
     """A value that changes with every committed write of the collection's items: the
     generation (bumped by each merge) and the collection's unmerged changes (only ever added
