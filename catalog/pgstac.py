@@ -39,7 +39,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import psycopg
@@ -56,6 +56,7 @@ from catalog.base import (
     StacItem,
     check_count_limit,
 )
+from catalog.count_tables import SCAN, from_tables
 from catalog.paging import PageToken, page_tokens
 from catalog.partners import PartnerStore
 from catalog.pg_partners import PgAuditLog, PgPartnerStore, create_tables
@@ -66,7 +67,7 @@ from catalog.pgstac_hydrate import hydrate_one, hydrate_rows, item_columns, one_
 from catalog.pgstac_plan import count_sql, planner_neutral
 from catalog.pgstac_query import access_sql, build_search, check_limit, from_stored, to_stored
 from catalog.pgstac_sort import PgSortPlan, plan_pg_sort
-from catalog.sqlite_rows import prepare_items, to_us
+from catalog.sqlite_rows import prepare_items
 from datacenter.access import (
     ACCESS,
     ANONYMOUS,
@@ -153,8 +154,6 @@ def migrate(dsn: str) -> str:
 
 
 _EXTENT_TTL = 60.0  # seconds a viewer's collection extent is reused while nothing is written
-_SCAN = object()  # `_count_from_tables`: the tables cannot say, count the rows
-_NO_TIME = (-(1 << 62), (1 << 62) - 1)  # open ends of a time span, in microseconds
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -359,7 +358,7 @@ class PgstacCatalog(Catalog):
                 after = sort.after(token.key, forward, params) if token is not None else None
                 counted = self._count_from_tables(c, query, collections)
                 matched, bound = (self._count(c, where, params, sort, after, forward, query.limit)
-                                  if counted is _SCAN else (counted, None))
+                                  if counted is SCAN else (cast("int | None", counted), None))
                 if after is not None:
                     where += f" AND ({after})"
                 if bound is not None:
@@ -394,20 +393,13 @@ class PgstacCatalog(Catalog):
                            collections: list[str] | None) -> int | None | object:
         """`numberMatched` from the count tables (`catalog.pgstac_counts`) when they decide
         it: a search restricted by collections only (exact), or by collections and a time
-        span with more visible matches than the cap; else `_SCAN` (count the rows)."""
+        span with more visible matches than the cap; else `SCAN` (count the rows)."""
         if (self.count_limit == 0 or not self._has_counts or query.bbox is not None
                 or query.intersects is not None or query.ids or query.filter is not None or query.q):
-            return _SCAN
-        if query.datetime is None:
-            total = visible_count(conn, query.viewer, collections)
-            if total is None:
-                return _SCAN
-            return None if total > self.count_limit else total
-        start, end = query.datetime
-        lower = visible_at_least(conn, query.viewer, collections,
-                                 _NO_TIME[0] if start is None else to_us(start),
-                                 _NO_TIME[1] if end is None else to_us(end))
-        return None if lower is not None and lower > self.count_limit else _SCAN
+            return SCAN
+        return from_tables(query.datetime, self.count_limit,
+                           lambda: visible_count(conn, query.viewer, collections),
+                           lambda start, end: visible_at_least(conn, query.viewer, collections, start, end))
 
     def _count(
         self, conn: psycopg.Connection[Any], where: str, params: dict[str, Any], sort: PgSortPlan,

@@ -177,7 +177,7 @@ def create_counts(conn: psycopg.Connection[Any]) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
         row = conn.execute("SELECT to_regclass('datacenter.item_counts') IS NULL").fetchone()
         new = bool(row and row[0])
-        conn.execute(_SCHEMA)  # type: ignore[arg-type] - several statements, no parameters
+        conn.execute(_SCHEMA)  # type: ignore[arg-type]  # several statements: no parameters allowed
         if new:
             conn.execute(f"INSERT INTO datacenter.item_count_changes SELECT {_groups('i')}, count(*)"  # type: ignore[arg-type]
                          " FROM pgstac.items i GROUP BY 1, 2, 3, 4, 5, 6")

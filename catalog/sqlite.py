@@ -43,6 +43,7 @@ from catalog.base import (
     StacItem,
     check_count_limit,
 )
+from catalog.count_tables import SCAN, from_tables
 from catalog.paging import PageToken, page_tokens
 from catalog.partners import PartnerStore
 from catalog.sqlite_access import (
@@ -58,7 +59,7 @@ from catalog.sqlite_counts import create_counts, visible_at_least, visible_count
 from catalog.sqlite_cql2 import spatial_sql_function
 from catalog.sqlite_free_text import create_free_text_index
 from catalog.sqlite_query import Plan, plan_search
-from catalog.sqlite_rows import access_columns, from_us, load_json, prepare_items, to_us
+from catalog.sqlite_rows import access_columns, from_us, load_json, prepare_items
 from catalog.sqlite_sort import SortPlan, plan_sort
 from datacenter.access import ANONYMOUS, SYSTEM, Viewer
 from datacenter.errors import CollectionNotFound, ConfigError, InvalidRequest, ItemNotFound
@@ -66,8 +67,6 @@ from datacenter.errors import CollectionNotFound, ConfigError, InvalidRequest, I
 # 2: access columns and releasable side tables; 3: bounds in the sort indexes and `props`;
 # 4: free-text index; 5: count tables (`catalog.sqlite_counts`)
 SCHEMA_VERSION = 5
-_NO_TIME = (-(1 << 62), (1 << 62) - 1)  # open ends of a datetime interval, in us
-_SCAN = object()  # "the count tables cannot say; count by scanning"
 
 # The covering sort indexes: a search in the default order walks one of them and reads the
 # row only for the page's content. The access columns make the filter index-only; the
@@ -514,7 +513,7 @@ class SQLiteCatalog(Catalog):
                 matched, rows = one_pass
             else:
                 counted = self._count_from_tables(c, query, scoped, only)
-                matched = self._count(c, plan) if counted is _SCAN else cast("int | None", counted)
+                matched = self._count(c, plan) if counted is SCAN else cast("int | None", counted)
                 rows = self._walk(c, plan, sort, token.key if token else None, forward, query.limit + 1)
         more = len(rows) > query.limit
         rows = rows[: query.limit]
@@ -593,24 +592,17 @@ class SQLiteCatalog(Catalog):
                            only: list[str] | None) -> int | None | object:
         """`numberMatched` from the count tables (`catalog.sqlite_counts`) when they decide
         it: a search restricted by collections only (exact), or by collections and a time
-        span with more visible matches than the cap; else `_SCAN`."""
+        span with more visible matches than the cap; else `SCAN`."""
         if self.count_limit == 0:
             return None
         bare = replace(scoped, collections=None, datetime=None, token=None, sortby=None)
         rest = plan_search(bare, max_span=0)
         if rest.where != "1" or rest.sure_sql != "1":
-            return _SCAN  # a place, ids, a filter...: only a scan can count them
+            return SCAN  # a place, ids, a filter...: only a scan can count them
         collections = list(scoped.collections) if scoped.collections else only
-        if scoped.datetime is None:
-            total = visible_count(conn, query.viewer, collections)
-            if total is None:
-                return _SCAN
-            return None if total > self.count_limit else total
-        start, end = scoped.datetime
-        lower = visible_at_least(conn, query.viewer, collections,
-                                 _NO_TIME[0] if start is None else to_us(start),
-                                 _NO_TIME[1] if end is None else to_us(end))
-        return None if lower > self.count_limit else _SCAN
+        return from_tables(scoped.datetime, self.count_limit,
+                           lambda: visible_count(conn, query.viewer, collections),
+                           lambda start, end: visible_at_least(conn, query.viewer, collections, start, end))
 
     def _count(self, conn: sqlite3.Connection, plan: Plan) -> int | None:
         """The number of matches, or None if more than `count_limit` match (counting stops
