@@ -36,6 +36,7 @@ from __future__ import annotations
 import copy
 import re
 import time
+import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -101,6 +102,24 @@ def redact(dsn: str) -> str:
     return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", dsn)
 
 
+_CHECK_AFTER = 2.0  # seconds unused after which a pooled connection is checked before use
+_returned: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = weakref.WeakKeyDictionary()
+
+
+def _note_returned(conn: psycopg.Connection[Any]) -> None:
+    _returned[conn] = time.monotonic()
+
+
+def _check_if_idle(conn: psycopg.Connection[Any]) -> None:
+    """Check a connection handed out by the pool only if it sat unused for `_CHECK_AFTER`
+    seconds (as pgbouncer's ``server_check_delay``): the check is a round trip (~0.1 ms), and
+    a request borrows up to three connections (key, catalog, audit). A connection broken in
+    the meantime fails its request as `CatalogUnavailable`, which also purges the pool
+    (`PgstacCatalog._unavailable_as_error`)."""
+    if time.monotonic() - _returned.get(conn, 0.0) > _CHECK_AFTER:
+        ConnectionPool.check_connection(conn)
+
+
 def open_pool(dsn: str, purpose: str, *, max_size: int, timeout: float,
               configure: Any = None) -> ConnectionPool:
     """An open, checked, autocommit connection pool on `dsn` (named ``datacenter-<purpose>``);
@@ -108,7 +127,7 @@ def open_pool(dsn: str, purpose: str, *, max_size: int, timeout: float,
     pool = ConnectionPool(
         dsn, min_size=1, max_size=max_size, timeout=timeout, open=False,
         kwargs={"autocommit": True}, configure=configure, name=f"datacenter-{purpose}",
-        check=ConnectionPool.check_connection,
+        check=_check_if_idle, reset=_note_returned,
     )
     try:
         pool.open(wait=True, timeout=timeout)
@@ -207,12 +226,15 @@ class PgstacCatalog(Catalog):
     def _unavailable_as_error(self) -> Iterator[None]:
         """A lost server (restart, network) is `CatalogUnavailable` (HTTP 503), not a crash.
 
-        The pool checks each connection as it hands it out (`check_connection`), so once the
-        server is back the next request gets a fresh connection: no restart of ours needed.
+        The pool checks a connection that sat unused for a while as it hands it out
+        (`_check_if_idle`), and a lost connection here purges the pool's idle ones, so once
+        the server is back requests get fresh connections: no restart of ours needed.
         """
         try:
             yield
         except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
+            if not isinstance(exc, PoolTimeout):
+                self._pool.check()  # drop the other idle connections the outage broke
             raise CatalogUnavailable(
                 f"the catalog database {redact(self.dsn)} is unavailable ({type(exc).__name__}: "
                 f"{str(exc).strip()[:200]}); retry once it is back"
