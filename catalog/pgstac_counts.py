@@ -8,8 +8,9 @@ small tables in the ``datacenter`` schema answer those searches instead:
     item_counts (collection, access, owner, embargo, releasable) -> n
         every item, grouped by everything the access rule reads (a missing owner or access
         as '', no embargo as -infinity, `releasable` the JSON value or JSON null). The
-        access rule (`catalog.pgstac_query.access_sql`) runs on the groups, so a search
-        restricted only by collections is counted exactly.
+        access rule runs on the groups (`catalog.pgstac_query.group_access_sql`, built by
+        the same code as `access_sql`), so a search restricted only by collections is
+        counted exactly.
 
     item_time_counts (bucket, collection, kind) -> n
         items per `BUCKET_US` span of their ``datetime`` column (the start of a range), by
@@ -65,6 +66,10 @@ def _groups(r: str) -> str:
 _KIND = ("CASE WHEN embargo > '-infinity' OR access NOT IN ('public', 'partners') THEN 2"
          " WHEN access = 'partners' THEN 1 ELSE 0 END")
 _GROUP = "collection, access, owner, embargo, releasable"
+
+# the items (of one collection, or all) counted into changes: a fill, or a recount
+_COUNT_ITEMS = (f"INSERT INTO datacenter.item_count_changes SELECT {_groups('i')}, count(*)"
+                " FROM pgstac.items i {where} GROUP BY 1, 2, 3, 4, 5, 6")
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS datacenter.item_counts (
@@ -129,9 +134,7 @@ BEGIN
     DELETE FROM datacenter.item_count_changes WHERE collection = collection_id;
     UPDATE datacenter.item_count_generation SET g = g + 1;
     IF recount THEN
-        INSERT INTO datacenter.item_count_changes
-            SELECT {_groups("i")}, count(*) FROM pgstac.items i
-            WHERE i.collection = collection_id GROUP BY 1, 2, 3, 4, 5, 6;
+        {_COUNT_ITEMS.format(where="WHERE i.collection = collection_id")};
         PERFORM datacenter.merge_item_counts(true);
     END IF;
 END $$;
@@ -179,8 +182,7 @@ def create_counts(conn: psycopg.Connection[Any]) -> None:
         new = bool(row and row[0])
         conn.execute(_SCHEMA)  # type: ignore[arg-type]  # several statements: no parameters allowed
         if new:
-            conn.execute(f"INSERT INTO datacenter.item_count_changes SELECT {_groups('i')}, count(*)"  # type: ignore[arg-type]
-                         " FROM pgstac.items i GROUP BY 1, 2, 3, 4, 5, 6")
+            conn.execute(_COUNT_ITEMS.format(where=""))  # type: ignore[arg-type]
         conn.execute("SELECT datacenter.merge_item_counts(true)")
         roles = [r[0] for r in conn.execute(
             "SELECT rolname FROM pg_roles WHERE rolname IN ('pgstac_ingest', 'pgstac_read', 'pgstac_admin')")]
