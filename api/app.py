@@ -138,7 +138,8 @@ def create_app(
             jobs = open_job_store(f"sqlite:///{jobs_file}")
         app.state.owns_jobs = True
     ttl = timedelta(hours=settings.job_result_ttl_hours)
-    app.state.job_runner = JobRunner(catalog, store, jobs, app.state.compute, result_ttl=ttl)
+    app.state.job_runner = JobRunner(catalog, store, jobs, app.state.compute, result_ttl=ttl,
+                                     partners=app.state.partners, audit_log=app.state.audit)
     StacApi(
         app=app,
         settings=api_settings,

@@ -116,6 +116,10 @@ class Job:
     expires: datetime | None = None
     runner: str | None = None  # host:pid:token of the process running it (`this_runner`)
     heartbeat: datetime | None = None
+    #: what the results are made from: "collection/item" -> the asset keys read; every
+    #: result download re-checks the owner may still see each (`api.subset.jobs`)
+    sources: dict[str, list[str]] = field(default_factory=dict)
+    estimate: int = 0  # bytes the job was estimated to write (quotas count it)
 
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -130,7 +134,8 @@ class Job:
         times = {k: datetime.fromisoformat(doc[k]) if doc.get(k) else None for k in _TIMES}
         return cls(
             id=doc["id"], owner=doc["owner"], request=doc.get("request") or {},
-            runner=doc.get("runner"),
+            runner=doc.get("runner"), sources=doc.get("sources") or {},
+            estimate=int(doc.get("estimate") or 0),
             status=JobStatus(doc["status"]), progress=float(doc.get("progress") or 0.0),
             message=doc.get("message") or "", error=doc.get("error"),
             results=[JobResult(**r) for r in doc.get("results") or []],

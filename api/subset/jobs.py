@@ -33,9 +33,10 @@ from api.subset.source import open_source
 from catalog.audit import AuditLog
 from catalog.base import Catalog, SearchQuery, StacItem
 from catalog.jobs import Job, JobNotFound, JobResult, JobStatus, JobStore, now_utc, this_runner
-from datacenter.access import Viewer, visible_assets
+from catalog.partners import PartnerStore
+from datacenter.access import SYSTEM, Viewer, visible_assets
 from datacenter.compute import Compute
-from datacenter.errors import InvalidRequest, PartnerRequired
+from datacenter.errors import InvalidRequest, NotFound, PartnerRequired
 from datacenter.storage import Store, multihash_sha256
 
 logger = logging.getLogger(__name__)
@@ -91,10 +92,16 @@ def group_by_grid(items: list[StacItem]) -> list[list[StacItem]]:
     return list(groups.values())
 
 
+WITHDRAWN = ("the results of job {id} are no longer available: an item or asset they were made "
+             "from is no longer visible to you; submit the job again")
+
+
 class JobRunner:
     def __init__(self, catalog: Catalog, store: Store, jobs: JobStore, compute: Compute,
-                 *, result_ttl: timedelta, workers: int = 1) -> None:
+                 *, result_ttl: timedelta, workers: int = 1, partners: PartnerStore | None = None,
+                 audit_log: AuditLog | None = None) -> None:
         self.catalog, self.store, self.jobs, self.compute = catalog, store, jobs, compute
+        self.partners, self.audit_log = partners, audit_log
         self.result_ttl = result_ttl
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="subset-job")
         self._active: set[str] = set()  # jobs of this process not finished yet: their heartbeat
@@ -140,8 +147,13 @@ class JobRunner:
         request = JobRequest.model_validate(body)
         plans = self._plan(request, viewer)  # 400s happen here, before a job exists
         estimate = sum(s.nbytes for group in plans for s in group)
+        sources: dict[str, list[str]] = {}
+        for group in plans:
+            for s in group:
+                label = f"{s.source.item.get('collection')}/{s.source.item['id']}"
+                sources[label] = sorted({*sources.get(label, ()), *s.assets})
         job = Job(id=uuid.uuid4().hex, owner=owner, request=body, runner=this_runner(),
-                  heartbeat=now_utc(),
+                  heartbeat=now_utc(), sources=sources, estimate=estimate,
                   message=f"{len(plans)} output file(s), about {estimate} bytes uncompressed")
         with self._active_lock:
             self._active.add(job.id)
@@ -228,6 +240,63 @@ class JobRunner:
     def _delete_results(self, job_id: str) -> None:
         self.store.delete(f"jobs/{job_id}")
 
+    # -- re-checking results ------------------------------------------------------------
+    def withdrawal_reason(self, job: Job) -> str | None:
+        """Why `job`'s results may no longer be served (None while they may): its partner
+        is disabled or gone, or it may no longer see an item or asset they were made from.
+        Checked as the owner sees the catalog now; an administrator's job is never withdrawn."""
+        if job.owner == "admin":
+            return None
+        if not job.sources:
+            return "the job recorded no sources (made before sources were recorded)"
+        if self.partners is not None:
+            partner = next((p for p in self.partners.list_partners() if p.id == job.owner), None)
+            if partner is None or not partner.enabled:
+                return f"partner {job.owner} is disabled or removed"
+        owner = Viewer(partner_id=job.owner)
+        for label, assets in job.sources.items():
+            collection_id, _, item_id = label.partition("/")
+            try:
+                item = self.catalog.get_item(collection_id, item_id, viewer=owner)
+            except NotFound:
+                return f"item {label} is no longer visible to {job.owner}"
+            hidden = sorted(set(assets) - set(visible_assets(owner, item)))
+            if hidden:
+                return f"asset(s) {', '.join(hidden)} of item {label} no longer visible to {job.owner}"
+        return None
+
+    def checked_results(self, job: Job, viewer: Viewer, action: str, log: AuditLog | None = None) -> Job:
+        """`job` if its results may still be served; otherwise they are deleted (the job
+        keeps its status, without results), the refusal is audited with the reason, and
+        `JobNotFound` (404) is raised."""
+        reason = self.withdrawal_reason(job)
+        if reason is None:
+            return job
+        self._withdraw(job, reason, log if log is not None else self.audit_log, viewer, action)
+        raise JobNotFound(WITHDRAWN.format(id=job.id))
+
+    def _withdraw(self, job: Job, reason: str, log: AuditLog | None, viewer: Viewer, action: str) -> None:
+        logger.warning("job %s: results withdrawn (%s)", job.id, reason)
+        self._delete_results(job.id)
+        job.results = []
+        job.message = "results withdrawn: an item or asset they were made from is no longer visible"
+        self.jobs.save(job)
+        if log is not None:
+            audit(log, viewer, action, f"jobs/{job.id}", False, detail=f"results withdrawn: {reason}")
+            if viewer != SYSTEM:
+                audit(log, SYSTEM, "job-withdraw", f"jobs/{job.id}", True, detail=reason)
+
+    def withdraw_revoked(self) -> list[str]:
+        """The sweep's pass: withdraw the results of every job that may no longer serve them."""
+        withdrawn = []
+        for job in self.jobs.list(limit=1_000_000):
+            if job.status is JobStatus.SUCCESSFUL and job.results:
+                reason = self.withdrawal_reason(job)
+                if reason is not None:
+                    self._withdraw(job, reason, self.audit_log, SYSTEM, "job-withdraw")
+                    withdrawn.append(job.id)
+        return withdrawn
+
     # -- operating ----------------------------------------------------------------------
     def cancel(self, job: Job) -> Job:
         if not job.status.finished or job.status is JobStatus.SUCCESSFUL:
@@ -257,12 +326,14 @@ class JobRunner:
 
 
 def start_expiry_sweeper(runner: JobRunner, every: float, stop: threading.Event) -> threading.Thread:
-    """Every `every` seconds: expire result files, and fail jobs whose runner is gone (a
-    replica on another host that died is noticed here, not only at a restart)."""
+    """Every `every` seconds: expire result files, withdraw those their owner may no longer
+    see, and fail jobs whose runner is gone (a replica on another host that died is noticed
+    here, not only at a restart)."""
     def sweep() -> None:
         while not stop.wait(every):
             try:
                 runner.expire_results()
+                runner.withdraw_revoked()
                 runner.recover()
             except Exception:  # pragma: no cover - logged, retried at the next sweep
                 logger.exception("expiring job results failed")

@@ -40,6 +40,12 @@ class Selection:
         """Uncompressed size of the selected values (from shapes and dtypes; nothing is read)."""
         return int(sum(v.nbytes for v in self.dataset.data_vars.values()))
 
+    @property
+    def assets(self) -> list[str]:
+        """The item's assets this selection reads (what a job result is made from)."""
+        origins = self.source.origins
+        return sorted({origins.get(str(n), str(n)) for n in self.dataset.data_vars})
+
 
 def spatial_dims(ds: xr.Dataset | xr.DataArray) -> tuple[str, str] | None:
     for x, y in SPATIAL_NAMES:
