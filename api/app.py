@@ -37,6 +37,7 @@ from api.models import (
 )
 from api.subset import job_routes
 from api.subset import routes as subset_routes
+from api.subset.compute import TaskTally
 from api.subset.jobs import JobRunner, start_expiry_sweeper, start_heartbeat
 from api.transactions import Transactions, TransactionsClient
 from catalog.audit import AuditLog
@@ -138,8 +139,10 @@ def create_app(
             jobs = open_job_store(f"sqlite:///{jobs_file}")
         app.state.owns_jobs = True
     ttl = timedelta(hours=settings.job_result_ttl_hours)
+    app.state.subset_tasks = TaskTally()
     app.state.job_runner = JobRunner(catalog, store, jobs, app.state.compute, result_ttl=ttl,
-                                     partners=app.state.partners, audit_log=app.state.audit)
+                                     settings=settings, partners=app.state.partners,
+                                     audit_log=app.state.audit)
     StacApi(
         app=app,
         settings=api_settings,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,12 +46,26 @@ class WrittenFile:
     sha256: str
 
 
+class TaskTally:
+    """Dask tasks of subsets and jobs run by this process, thread-safe (the API keeps one on
+    ``app.state.subset_tasks``: an operator's and a test's view of work going on)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.done = 0
+
+    def add(self, n: int = 1) -> None:
+        with self._lock:
+            self.done += n
+
+
 class _TaskCounter(Callback):
     """Progress (tasks done / tasks in the graph) and cancellation for local schedulers."""
 
-    def __init__(self, progress: Progress | None, cancelled: Cancelled | None) -> None:
+    def __init__(self, progress: Progress | None, cancelled: Cancelled | None,
+                 tally: TaskTally | None = None) -> None:
         super().__init__()
-        self.progress, self.cancelled = progress, cancelled
+        self.progress, self.cancelled, self.tally = progress, cancelled, tally
         self.total, self.done, self.last = 1, 0, 0.0
 
     def _start_state(self, dsk: Any, state: Any) -> None:
@@ -62,23 +77,30 @@ class _TaskCounter(Callback):
 
     def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
         self.done += 1
+        if self.tally is not None:
+            self.tally.add()
         now = time.monotonic()
         if self.progress is not None and now - self.last > 0.5:
             self.last = now
             self.progress(min(0.99, self.done / self.total))
 
 
-def _run_graph(graph: Any, compute: Compute, progress: Progress | None, cancelled: Cancelled | None) -> None:
+def _run_graph(graph: Any, compute: Compute, progress: Progress | None, cancelled: Cancelled | None,
+               tally: TaskTally | None = None) -> None:
     if not compute.distributed:
-        with _TaskCounter(progress, cancelled):
+        with _TaskCounter(progress, cancelled, tally):
             dask.compute(graph, scheduler="threads", num_workers=compute.threads)
         return
     from distributed import futures_of
 
     persisted = compute.client.persist(graph)
     futures = futures_of(persisted)
+    counted = 0
     while True:
         done = sum(f.done() for f in futures)
+        if tally is not None:
+            tally.add(done - counted)
+            counted = done
         if progress is not None:
             progress(min(0.99, done / max(1, len(futures))))
         if done == len(futures):
@@ -112,6 +134,7 @@ def write_subset(
     progress: Progress | None = None,
     cancelled: Cancelled | None = None,
     direct_limit: int = 0,
+    tally: TaskTally | None = None,
 ) -> WrittenFile:
     """Write the selection(s) (several only when they share a grid) to `out` in `fmt`.
 
@@ -119,6 +142,8 @@ def write_subset(
     local COGs is copied by GDAL's COG driver straight from the source window
     (`api.subset.cog`), without Dask, progress or cancellation: the synchronous route
     passes its size limit; jobs leave it at 0 and always write through Dask.
+    `cancelled` is polled between tasks (`JobCancelled` once it is true); `tally` counts
+    the tasks run.
     """
     ds, crs = merge_selections(selections) if len(selections) > 1 else (selections[0].dataset, selections[0].crs)
     attrs = provenance(selections)
@@ -138,7 +163,7 @@ def write_subset(
             lock = Lock(f"subset-{out.name}", scheduler_rpc=client.scheduler, loop=client.loop)
         with dask.config.set(scheduler=compute.scheduler):
             graph, finish = plan_write(ds, crs, fmt, Path(work), out, attrs, lock)
-            _run_graph(graph, compute, progress, cancelled)
+            _run_graph(graph, compute, progress, cancelled, tally)
         finish()
     return _written(out, progress)
 

@@ -18,7 +18,6 @@ import tempfile
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,16 +26,20 @@ from pydantic import Field
 
 from api.audit import audit
 from api.subset.compute import JobCancelled, write_subset
+from api.subset.quotas import JobLimits, check_bytes, check_queue, limits_for, too_large_for_a_job
 from api.subset.request import MEDIA_TYPES, SUFFIXES, SubsetOptions
-from api.subset.select import Selection, select
+from api.subset.scheduler import FairScheduler
+from api.subset.select import OutputTooLarge, Selection, select
 from api.subset.source import open_source
+from api.subset.workdir import job_work_prefix, sweep_work_folders, work_root
 from catalog.audit import AuditLog
 from catalog.base import Catalog, SearchQuery, StacItem
 from catalog.jobs import Job, JobNotFound, JobResult, JobStatus, JobStore, now_utc, this_runner
 from catalog.partners import PartnerStore
 from datacenter.access import SYSTEM, Viewer, visible_assets
 from datacenter.compute import Compute
-from datacenter.errors import InvalidRequest, NotFound, PartnerRequired
+from datacenter.errors import InvalidRequest, NotFound, PartnerRequired, QuotaExceeded, TooLarge
+from datacenter.settings import Settings
 from datacenter.storage import Store, multihash_sha256
 
 logger = logging.getLogger(__name__)
@@ -98,12 +101,14 @@ WITHDRAWN = ("the results of job {id} are no longer available: an item or asset 
 
 class JobRunner:
     def __init__(self, catalog: Catalog, store: Store, jobs: JobStore, compute: Compute,
-                 *, result_ttl: timedelta, workers: int = 1, partners: PartnerStore | None = None,
-                 audit_log: AuditLog | None = None) -> None:
+                 *, result_ttl: timedelta, settings: Settings | None = None,
+                 partners: PartnerStore | None = None, audit_log: AuditLog | None = None) -> None:
         self.catalog, self.store, self.jobs, self.compute = catalog, store, jobs, compute
         self.partners, self.audit_log = partners, audit_log
+        self.settings = settings or Settings()
         self.result_ttl = result_ttl
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="subset-job")
+        self.scheduler = FairScheduler(self.settings.job_workers)
+        self._submit_lock = threading.Lock()  # quota check + create, one submit at a time
         self._active: set[str] = set()  # jobs of this process not finished yet: their heartbeat
         self._active_lock = threading.Lock()
 
@@ -129,24 +134,64 @@ class JobRunner:
             raise InvalidRequest("the job's search matches no item; check collections, ids, bbox, datetime")
         return items
 
-    def _plan(self, request: JobRequest, viewer: Viewer) -> list[list[Selection]]:
+    def _plan(self, request: JobRequest, viewer: Viewer, limits: JobLimits, owner: str
+              ) -> list[list[Selection]]:
+        """The selections, each estimated on its output grid before anything is built; a
+        job over its size cap is refused as soon as the running total passes it."""
         options = SubsetOptions.model_validate(request.model_dump(include=set(SubsetOptions.model_fields)))
-        plans = []
+        plans, total, cap = [], 0, limits.max_job_bytes
         for group in group_by_grid(self._items(request, viewer)):
-            plans.append([select(open_source(item, self.store), options) for item in group])
+            selections = []
+            for item in group:
+                try:
+                    selection = select(open_source(item, self.store), options, max_bytes=cap - total)
+                except OutputTooLarge as exc:
+                    raise too_large_for_a_job(total + exc.nbytes, limits, owner) from None
+                total += selection.nbytes
+                selections.append(selection)
+            plans.append(selections)
         return plans
 
+    def limits(self, owner: str) -> JobLimits:
+        return limits_for(owner, self.settings, self.partners)
+
     def submit(self, body: dict[str, Any], viewer: Viewer, log: AuditLog | None = None) -> Job:
-        """Check and plan the job, store it and start it; with `log`, the job and each item
-        it reads go to the audit log (action ``job-submit``, then ``job-subset`` per item)."""
+        """Check and plan the job, store it and queue it; with `log`, the job and each item
+        it reads go to the audit log (action ``job-submit``, then ``job-subset`` per item).
+        A quota refusal (429) or a job over its size cap (413) is audited as denied."""
         owner = owner_of(viewer)
         from api.subset.request import parse_options  # the same error wording as the sync path
 
         parse_options({k: v for k, v in body.items()
                        if k not in ("collections", "ids", "filter", "filter-lang", "filter_lang")})
         request = JobRequest.model_validate(body)
-        plans = self._plan(request, viewer)  # 400s happen here, before a job exists
-        estimate = sum(s.nbytes for group in plans for s in group)
+        limits = self.limits(owner)
+        retry = self.settings.job_retry_after
+        try:
+            check_queue(self.jobs, owner, limits, retry)  # a full queue costs no planning
+            plans = self._plan(request, viewer, limits, owner)  # 400s / 413s before a job exists
+            estimate = sum(s.nbytes for group in plans for s in group)
+            with self._submit_lock:
+                check_queue(self.jobs, owner, limits, retry)
+                check_bytes(self.jobs, owner, estimate, limits)
+                job = self._create(owner, body, plans, estimate)
+        except (QuotaExceeded, TooLarge) as exc:
+            if log is not None:
+                audit(log, viewer, "job-submit", None, False, detail=f"{type(exc).__name__}: {exc}")
+            raise
+        if log is not None:
+            sources = [f"{s.source.item.get('collection')}/{s.source.item['id']}"
+                       for group in plans for s in group]
+            audit(log, viewer, "job-submit", f"jobs/{job.id}", True,
+                  detail=f"{len(sources)} item(s), about {estimate} bytes: {json.dumps(body)}")
+            for source in sources:
+                audit(log, viewer, "job-subset", source, True, detail=f"job {job.id}")
+        concurrent = limits.concurrent_jobs or self.settings.job_workers
+        self.scheduler.submit(owner, job.id, lambda: self._run(job.id, plans, request),
+                              concurrent=concurrent)
+        return job
+
+    def _create(self, owner: str, body: dict[str, Any], plans: list[list[Selection]], estimate: int) -> Job:
         sources: dict[str, list[str]] = {}
         for group in plans:
             for s in group:
@@ -158,14 +203,6 @@ class JobRunner:
         with self._active_lock:
             self._active.add(job.id)
         self.jobs.create(job)
-        if log is not None:
-            sources = [f"{s.source.item.get('collection')}/{s.source.item['id']}"
-                       for group in plans for s in group]
-            audit(log, viewer, "job-submit", f"jobs/{job.id}", True,
-                  detail=f"{len(sources)} item(s), about {estimate} bytes: {json.dumps(body)}")
-            for source in sources:
-                audit(log, viewer, "job-subset", source, True, detail=f"job {job.id}")
-        self._pool.submit(self._run, job.id, plans, request)
         return job
 
     # -- running ------------------------------------------------------------------------
@@ -206,7 +243,7 @@ class JobRunner:
     def _run_job(self, job_id: str, plans: list[list[Selection]], request: JobRequest) -> None:
         if self._update(job_id, status=JobStatus.RUNNING, started=now_utc()) is None:
             return
-        work = Path(tempfile.mkdtemp(prefix=f"job-{job_id[:8]}-"))
+        work = Path(tempfile.mkdtemp(prefix=job_work_prefix(job_id), dir=work_root(self.settings)))
         results: list[JobResult] = []
         try:
             for i, group in enumerate(plans):
@@ -319,10 +356,16 @@ class JobRunner:
         return expired
 
     def recover(self) -> list[str]:
-        return self.jobs.fail_interrupted(INTERRUPTED)
+        """Fail the jobs a dead runner left unfinished, then remove the work folders no live
+        process will finish (`api.subset.workdir`); returns the failed jobs."""
+        failed = self.jobs.fail_interrupted(INTERRUPTED)
+        with self._active_lock:
+            active = set(self._active)
+        sweep_work_folders(work_root(self.settings), self.jobs, active)
+        return failed
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.scheduler.shutdown()  # queued jobs stay accepted: the next start fails them
 
 
 def start_expiry_sweeper(runner: JobRunner, every: float, stop: threading.Event) -> threading.Thread:

@@ -5,63 +5,24 @@ says why. On each catalog backend (SQLite, pgstac), with its own partner store a
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
-from api.app import create_app
 from catalog.access_edit import set_access
-from catalog.base import Catalog, open_catalog
-from catalog.partners import PartnerStore
-from datacenter.access import SYSTEM
-from datacenter.settings import Settings
-from tests.api.conftest import serving
-from tests.api.subset.conftest import POLAR, SubsetData
+from tests.api.subset.conftest import POLAR, Served, SubsetData, serve_copy
 from tests.api.subset.test_jobs import wait_finished
 
 POLAR_BOX = [-180, -90, 180, -89.8]
 
 
-@dataclass
-class Served:
-    url: str
-    catalog: Catalog
-    partners: PartnerStore
-    store: Any
-    app: Any
-
-    def partner(self) -> tuple[str, dict[str, str]]:
-        """A new partner of its own (so disabling it touches no other test) and its header."""
-        pid = f"P{uuid.uuid4().hex[:8]}"
-        return pid, {"Authorization": f"Bearer {self.partners.add_partner(pid).secret_text}"}
-
-    def item_copy(self) -> str:
-        """A public copy of the polar DEM (with its owner-only "slope" asset) to revoke."""
-        item = self.catalog.get_item("lunar", POLAR, viewer=SYSTEM)
-        iid = f"revocable-{uuid.uuid4().hex[:8]}"
-        self.catalog.upsert_items([{**item, "id": iid}])
-        return iid
-
-
 @pytest.fixture(scope="module", params=["sqlite", "pgstac"])
 def served(request: pytest.FixtureRequest, subset_data: SubsetData,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    root = tmp_path_factory.mktemp("revocation")
-    if request.param == "pgstac":
-        url = request.getfixturevalue("pg_cluster").new_database()
-    else:
-        url = f"sqlite:///{root / 'catalog.sqlite'}"
-    catalog = open_catalog(url)
-    catalog.upsert_collection(subset_data.catalog.get_collection("lunar", viewer=SYSTEM))
-    catalog.upsert_items([subset_data.catalog.get_item("lunar", POLAR, viewer=SYSTEM)])
-    app = create_app(catalog, subset_data.store, settings=Settings(home=root))
-    with serving(app) as base:
-        yield Served(base, catalog, app.state.partners, subset_data.store, app)
-    catalog.close()
+    with serve_copy(request, subset_data, tmp_path_factory.mktemp("revocation")) as served:
+        yield served
 
 
 def run_job(http: httpx.Client, headers: dict[str, str], body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
