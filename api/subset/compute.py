@@ -8,7 +8,6 @@ bounded by (parallel tasks x chunk size): nothing is gathered into this process.
 
 from __future__ import annotations
 
-import contextlib
 import tempfile
 import threading
 import time
@@ -108,12 +107,12 @@ def _run_graph(graph: Any, compute: Compute, progress: Progress | None, cancelle
         if cancelled is not None and cancelled():
             compute.client.cancel(futures)
             raise JobCancelled("the job was cancelled")
-        # Future.result goes through the future's own client (`distributed.wait` needs a
-        # default client, which the API's is not); a failed task raises here, as below.
-        pending = [f for f in futures if not f.done()]
-        with contextlib.suppress(TimeoutError):
-            if pending:
-                pending[0].result(timeout=0.5)
+        if any(f.status == "error" for f in futures):
+            break  # re-raised below
+        # Polled, not waited on: `Future.result(timeout=...)` can fail with an
+        # UnboundLocalError inside distributed's `sync` when the wait is cancelled under
+        # load (seen with distributed 2026.8), and `distributed.wait` needs a default client.
+        time.sleep(0.2)
     for f in futures:
         f.result()  # re-raise a task's error here
 
@@ -156,7 +155,7 @@ def write_subset(
         if bands is not None:
             write_window_cog(ds, crs, bands, Path(work), out, attrs)
             return _written(out, progress)
-        if compute.distributed and fmt is OutputFormat.GEOTIFF:
+        if compute.distributed and fmt in (OutputFormat.GEOTIFF, OutputFormat.NETCDF):
             from distributed import Lock
 
             client = compute.client  # distributed >= 2024: a Lock takes the scheduler, not a client
