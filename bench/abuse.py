@@ -39,7 +39,7 @@ from ingest.samples import make_pds4_south_polar_dem
 
 POLAR = "ldem_87s_40m"
 SMALL = {"ids": [POLAR], "bbox": [-180, -90, 180, -89.8], "format": "netcdf"}
-LARGE = {"ids": [POLAR], "crs": "IAU_2015:30135", "resolution": 10.0, "format": "netcdf"}
+LARGE = {"ids": [POLAR], "crs": "IAU_2015:30135", "resolution": 5.0, "format": "netcdf"}  # 32 MiB
 SEARCH = {"collections": "lunar", "limit": "10"}
 
 

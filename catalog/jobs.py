@@ -169,6 +169,10 @@ class JobStore(abc.ABC):
     def touch(self, job_ids: Sequence[str]) -> None:
         """Set the heartbeat of these jobs to now, changing nothing else of them."""
 
+    def count(self, *, owner: str, status: JobStatus) -> int:
+        """How many of `owner`'s jobs have `status` (backends answer from an index)."""
+        return sum(1 for j in self.list(owner=owner, limit=1_000_000) if j.status is status)
+
     def fail_interrupted(self, reason: str, *, stale_after: timedelta = STALE_AFTER) -> list[str]:
         """Mark accepted/running jobs whose runner is gone (`runner_is_gone`) failed with
         `reason`; returns their ids. Jobs of live runners, here or elsewhere, are left alone."""

@@ -20,6 +20,8 @@
     DATACENTER_WORK_DIR         where subsets and jobs write before serving or storing (default:
                                 the system temp folder)
     DATACENTER_JOB_WORKERS      jobs run at once by one API process, fairly across partners (2)
+    DATACENTER_JOB_NICE         how much lower large jobs' threads run than the API's (nice; 10)
+    DATACENTER_JOB_SMALL_BYTES  jobs estimated at most this run at the API's priority (16 MiB)
     DATACENTER_JOB_MAX_BYTES    hard cap on a job's estimated output, anyone's (16 GiB; more: 413)
     DATACENTER_JOB_RETRY_AFTER  seconds in `Retry-After` of a 429 for a full job queue (30)
     DATACENTER_PARTNER_CONCURRENT_JOBS  a partner's jobs running at once per API process (1)
@@ -72,6 +74,8 @@ class Settings(BaseSettings):
     job_result_ttl_hours: float = 72.0
     work_dir: Path | None = None
     job_workers: int = Field(2, ge=1)
+    job_nice: int = Field(10, ge=0, le=19)
+    job_small_bytes: int = Field(16 * 1024**2, ge=0)
     job_max_bytes: int = Field(16 * 1024**3, ge=1)
     job_retry_after: int = Field(30, ge=1)
     partner_concurrent_jobs: int = Field(1, ge=0)

@@ -8,10 +8,12 @@ bounded by (parallel tasks x chunk size): nothing is gathered into this process.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
@@ -43,6 +45,25 @@ class WrittenFile:
     path: Path
     size: int
     sha256: str
+
+
+def lower_priority(niceness: int) -> None:
+    """Make the calling thread yield the CPU to the rest of the process (Linux: a thread's
+    nice value is its own); a no-op where it cannot."""
+    if niceness <= 0 or not hasattr(os, "setpriority"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + niceness))
+    except OSError:  # pragma: no cover - not permitted here
+        pass
+
+
+def background_pool(workers: int, niceness: int) -> ThreadPoolExecutor:
+    """Threads for batch work (jobs) at `niceness` above the API's own: while a job computes,
+    searches and synchronous subsets keep the CPU first."""
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job-dask",
+                              initializer=lower_priority, initargs=(niceness,))
 
 
 class TaskTally:
@@ -85,10 +106,13 @@ class _TaskCounter(Callback):
 
 
 def _run_graph(graph: Any, compute: Compute, progress: Progress | None, cancelled: Cancelled | None,
-               tally: TaskTally | None = None) -> None:
+               tally: TaskTally | None = None, pool: Executor | None = None) -> None:
     if not compute.distributed:
         with _TaskCounter(progress, cancelled, tally):
-            dask.compute(graph, scheduler="threads", num_workers=compute.threads)
+            if pool is not None:
+                dask.compute(graph, scheduler="threads", pool=pool)
+            else:
+                dask.compute(graph, scheduler="threads", num_workers=compute.threads)
         return
     from distributed import futures_of
 
@@ -134,6 +158,7 @@ def write_subset(
     cancelled: Cancelled | None = None,
     direct_limit: int = 0,
     tally: TaskTally | None = None,
+    pool: Executor | None = None,
 ) -> WrittenFile:
     """Write the selection(s) (several only when they share a grid) to `out` in `fmt`.
 
@@ -142,7 +167,8 @@ def write_subset(
     (`api.subset.cog`), without Dask, progress or cancellation: the synchronous route
     passes its size limit; jobs leave it at 0 and always write through Dask.
     `cancelled` is polled between tasks (`JobCancelled` once it is true); `tally` counts
-    the tasks run.
+    the tasks run. `pool` runs the tasks on local threads of the caller's (jobs pass their
+    lower-priority pool, `background_pool`).
     """
     ds, crs = merge_selections(selections) if len(selections) > 1 else (selections[0].dataset, selections[0].crs)
     attrs = provenance(selections)
@@ -162,7 +188,7 @@ def write_subset(
             lock = Lock(f"subset-{out.name}", scheduler_rpc=client.scheduler, loop=client.loop)
         with dask.config.set(scheduler=compute.scheduler):
             graph, finish = plan_write(ds, crs, fmt, Path(work), out, attrs, lock)
-            _run_graph(graph, compute, progress, cancelled, tally)
+            _run_graph(graph, compute, progress, cancelled, tally, pool)
         finish()
     return _written(out, progress)
 

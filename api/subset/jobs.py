@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -25,7 +26,7 @@ from typing import Any
 from pydantic import Field
 
 from api.audit import audit
-from api.subset.compute import JobCancelled, write_subset
+from api.subset.compute import JobCancelled, background_pool, write_subset
 from api.subset.quotas import JobLimits, check_bytes, check_queue, limits_for, too_large_for_a_job
 from api.subset.request import MEDIA_TYPES, SUFFIXES, SubsetOptions
 from api.subset.scheduler import FairScheduler
@@ -108,6 +109,8 @@ class JobRunner:
         self.settings = settings or Settings()
         self.result_ttl = result_ttl
         self.scheduler = FairScheduler(self.settings.job_workers)
+        self._pools: list[Any] = []  # one Dask thread pool per job worker (`_worker_pool`)
+        self._local = threading.local()
         self._submit_lock = threading.Lock()  # quota check + create, one submit at a time
         self._active: set[str] = set()  # jobs of this process not finished yet: their heartbeat
         self._active_lock = threading.Lock()
@@ -206,6 +209,22 @@ class JobRunner:
         return job
 
     # -- running ------------------------------------------------------------------------
+    def _worker_pool(self, estimate: int) -> Any:
+        """This job worker's own Dask threads, so a small job's tasks never queue behind
+        another job's long ones in a shared pool. A job estimated above
+        ``DATACENTER_JOB_SMALL_BYTES`` runs on threads ``DATACENTER_JOB_NICE`` below the API's
+        (searches, synchronous subsets and small jobs keep the CPU first)."""
+        large = estimate > self.settings.job_small_bytes
+        pools = getattr(self._local, "pools", None)
+        if pools is None:
+            pools = self._local.pools = {}
+        if large not in pools:
+            pools[large] = background_pool(max(2, os.cpu_count() or 2),
+                                           self.settings.job_nice if large else 0)
+            with self._active_lock:
+                self._pools.append(pools[large])
+        return pools[large]
+
     def _cancelled_check(self, job_id: str) -> Any:
         last = [0.0, False]
 
@@ -254,7 +273,8 @@ class JobRunner:
                     self._update(job_id, progress=(i + fraction) / len(plans))
 
                 written = write_subset(group, request.format, work / name, self.compute,
-                                       progress=progress, cancelled=self._cancelled_check(job_id))
+                                       progress=progress, cancelled=self._cancelled_check(job_id),
+                                       pool=self._worker_pool(sum(s.nbytes for s in group)))
                 key = f"jobs/{job_id}/{name}"
                 self.store.put_file(written.path, key)
                 written.path.unlink()
@@ -366,6 +386,8 @@ class JobRunner:
 
     def shutdown(self) -> None:
         self.scheduler.shutdown()  # queued jobs stay accepted: the next start fails them
+        for pool in self._pools:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def start_expiry_sweeper(runner: JobRunner, every: float, stop: threading.Event) -> threading.Thread:

@@ -71,7 +71,7 @@ def check_queue(jobs: JobStore, owner: str, limits: JobLimits, retry_after: int)
     """429 if `owner` already has `queued_jobs` jobs waiting to run."""
     if not limits.queued_jobs:
         return
-    waiting = sum(1 for j in jobs.list(owner=owner, limit=100_000) if j.status is JobStatus.ACCEPTED)
+    waiting = jobs.count(owner=owner, status=JobStatus.ACCEPTED)
     if waiting >= limits.queued_jobs:
         raise QuotaExceeded(
             f"partner {owner} has {waiting} job(s) waiting to run, its limit; retry when one has "

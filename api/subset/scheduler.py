@@ -32,7 +32,8 @@ class _Task:
 class FairScheduler:
     """`workers` threads running submitted callables, fairly across owners."""
 
-    def __init__(self, workers: int, *, name: str = "subset-job") -> None:
+    def __init__(self, workers: int, *, name: str = "subset-job",
+                 on_start: Callable[[], None] | None = None) -> None:
         if workers < 1:
             raise ValueError(f"a scheduler needs at least one worker, not {workers}")
         self._cond = threading.Condition()
@@ -42,6 +43,7 @@ class FairScheduler:
         self._served: dict[str, int] = {}  # owner -> sequence number of its last start
         self._sequence = itertools.count(1)
         self._stopped = False
+        self._on_start = on_start
         self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
                          for i in range(workers)]
         for thread in self._threads:
@@ -78,6 +80,8 @@ class FairScheduler:
         return owner, task
 
     def _work(self) -> None:
+        if self._on_start is not None:
+            self._on_start()
         while True:
             with self._cond:
                 picked = self._next()
