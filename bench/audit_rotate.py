@@ -39,7 +39,7 @@ def seed_rows(n: int) -> list[tuple]:
 def seed_sqlite(path: Path, n: int) -> str:
     import sqlite3
 
-    from catalog.sqlite_rows import to_us
+    from catalog.items import to_us
 
     url = f"sqlite:///{path}"
     with open_catalog(url) as cat:

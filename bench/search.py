@@ -13,7 +13,7 @@ cluster (`tests/postgres.py`; pypgstac's loader, which COPYs). Three servers the
 free 127.0.0.1 ports, uvicorn, one worker each, access logs off:
 
   sqlite     our API (`api.app.app_from_settings`) on the SQLite catalog
-  pgstac     our API on the pgstac database (`catalog.pgstac`)
+  pgstac     our API on the pgstac database (`catalog.pgstac.catalog`)
   reference  stac-fastapi-pgstac 7.x on the *same* database, from a separate virtualenv
              (``--system-site-packages`` + ``pip install stac-fastapi.pgstac``; created if
              missing; never a dependency of ours)
@@ -106,7 +106,7 @@ def load_pgstac(dsn: str, count: int) -> float:
             conn.execute("SELECT upsert_queryable(%s, jsonb_build_object('type', %s::text), %s)",
                          (name, kind, wrapper))
         # The loader writes straight into partitions, where no statement trigger merges the
-        # count changes (`catalog.pgstac_counts`): merge them once, as `catalog migrate` would.
+        # count changes (`catalog.pgstac.counts`): merge them once, as `catalog migrate` would.
         conn.execute("SELECT datacenter.merge_item_counts(true)")
         conn.execute("VACUUM ANALYZE")
     return time.monotonic() - started

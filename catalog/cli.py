@@ -53,8 +53,8 @@ def migrate(catalog_url: str | None = URL_OPTION) -> None:
     """Create or upgrade the catalog's schema (SQLite file, or PostGIS + pgstac)."""
     url = _url(catalog_url)
     if url.startswith(("postgresql://", "postgres://")):
-        from catalog.pgstac import migrate as migrate_pgstac
-        from catalog.pgstac import redact
+        from catalog.pgstac.catalog import migrate as migrate_pgstac
+        from catalog.pgstac.catalog import redact
 
         version = migrate_pgstac(url)
         typer.echo(f"pgstac {version} ready in {redact(url)}")

@@ -196,11 +196,11 @@ def sqlite_path(url: str) -> str:
 def open_job_store(catalog_url: str) -> JobStore:
     """The job store living in the catalog database named by `catalog_url`."""
     if catalog_url.startswith("sqlite://"):
-        from catalog.sqlite_jobs import SQLiteJobStore
+        from catalog.sqlite.jobs import SQLiteJobStore
 
         return SQLiteJobStore(sqlite_path(catalog_url))
     if catalog_url.startswith(("postgresql://", "postgres://")):
-        from catalog.pg_jobs import PgJobStore
+        from catalog.pgstac.jobs import PgJobStore
 
         return PgJobStore(catalog_url)
     raise ConfigError(f"catalog URL {catalog_url!r} has no job store; use sqlite:///path "

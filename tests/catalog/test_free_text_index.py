@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from catalog.base import SearchQuery, open_catalog
-from catalog.pgstac_free_text import free_text_pg
+from catalog.pgstac.free_text import free_text_pg
 from catalog.sqlite import SCHEMA_VERSION, SQLiteCatalog
 from datacenter.access import SYSTEM
 from datacenter.cli import load_commands

@@ -14,7 +14,7 @@ Design
 * Search: R*Tree prefilter, then exact double-precision box tests in SQL for rectangular
   footprints and a vectorised shapely test (prepared query geometry) for the rest, applied
   while walking the sorted rows so pages stay full. Order: datetime desc, collection, id;
-  paging by keyset tokens (`catalog.paging`).
+  paging by keyset tokens (`catalog.query.paging`).
 """
 
 from __future__ import annotations
@@ -43,10 +43,12 @@ from catalog.base import (
     StacItem,
     check_count_limit,
 )
-from catalog.count_tables import SCAN, from_tables
-from catalog.paging import PageToken, page_tokens
+from catalog.items import access_columns, from_us, load_json, prepare_items
 from catalog.partners import PartnerStore
-from catalog.sqlite_access import (
+from catalog.query.counts import SCAN, from_tables
+from catalog.query.cql2 import spatial_sql_function
+from catalog.query.paging import PageToken, page_tokens
+from catalog.sqlite.access import (
     ACCESS_SCHEMA,
     collection_visibility,
     item_visibility,
@@ -55,17 +57,15 @@ from catalog.sqlite_access import (
     visibility_sql,
     write_collection_access,
 )
-from catalog.sqlite_counts import create_counts, visible_at_least, visible_count
-from catalog.sqlite_cql2 import spatial_sql_function
-from catalog.sqlite_free_text import create_free_text_index
-from catalog.sqlite_query import Plan, plan_search
-from catalog.sqlite_rows import access_columns, from_us, load_json, prepare_items
-from catalog.sqlite_sort import SortPlan, plan_sort
+from catalog.sqlite.counts import create_counts, visible_at_least, visible_count
+from catalog.sqlite.free_text import create_free_text_index
+from catalog.sqlite.query import Plan, plan_search
+from catalog.sqlite.sort import SortPlan, plan_sort
 from datacenter.access import ANONYMOUS, SYSTEM, Viewer
 from datacenter.errors import CollectionNotFound, ConfigError, InvalidRequest, ItemNotFound
 
 # 2: access columns and releasable side tables; 3: bounds in the sort indexes and `props`;
-# 4: free-text index; 5: count tables (`catalog.sqlite_counts`)
+# 4: free-text index; 5: count tables (`catalog.sqlite.counts`)
 SCHEMA_VERSION = 5
 
 # The covering sort indexes: a search in the default order walks one of them and reads the
@@ -187,12 +187,12 @@ class SQLiteCatalog(Catalog):
         return f"SQLiteCatalog({str(self.path)!r})"
 
     def partner_store(self) -> PartnerStore:
-        from catalog.sqlite_partners import SQLitePartnerStore
+        from catalog.sqlite.partners import SQLitePartnerStore
 
         return SQLitePartnerStore(self.path)
 
     def audit_log(self) -> AuditLog:
-        from catalog.sqlite_partners import SQLiteAuditLog, audit_path, move_audit_out
+        from catalog.sqlite.partners import SQLiteAuditLog, audit_path, move_audit_out
 
         move_audit_out(self.path, self.timeout)
         return SQLiteAuditLog(audit_path(self.path))
@@ -590,7 +590,7 @@ class SQLiteCatalog(Catalog):
 
     def _count_from_tables(self, conn: sqlite3.Connection, query: SearchQuery, scoped: SearchQuery,
                            only: list[str] | None) -> int | None | object:
-        """`numberMatched` from the count tables (`catalog.sqlite_counts`) when they decide
+        """`numberMatched` from the count tables (`catalog.sqlite.counts`) when they decide
         it: a search restricted by collections only (exact), or by collections and a time
         span with more visible matches than the cap; else `SCAN`."""
         if self.count_limit == 0:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from catalog.audit import AuditEvent, AuditLog
+from catalog.items import from_us, to_us
 from catalog.partners import (
     IssuedKey,
     KeyRecord,
@@ -31,7 +32,6 @@ from catalog.partners import (
     check_partner_id,
     new_key,
 )
-from catalog.sqlite_rows import from_us, to_us
 from datacenter.errors import Conflict, NotFound
 
 _SCHEMA = """

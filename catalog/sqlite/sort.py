@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from catalog.paging import Scalar
+from catalog.query.paging import Scalar
 from datacenter.errors import InvalidRequest
 
 _COLUMNS = {"datetime": "i.dt", "id": "i.id", "collection": "i.collection",

@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 import shapely
 
-from catalog.cql2_temporal import TEMPORAL_SQL
-from catalog.sqlite_rows import Box, box_geometry, from_us, part_boxes, to_us
+from catalog.items import Box, box_geometry, from_us, part_boxes, to_us
+from catalog.query.temporal import TEMPORAL_SQL
 from datacenter.errors import InvalidRequest
 
 _TIME_COLUMNS = {"datetime": ("i.dt", "i.t_start", "i.t_end"),

@@ -1,9 +1,9 @@
 """`sortby` -> ORDER BY and keyset conditions over pgstac's ``items``, with the contract's
-order: the same as the SQLite backend (`catalog.sqlite_sort`).
+order: the same as the SQLite backend (`catalog.sqlite.sort`).
 
-* Requests are validated by `catalog.sqlite_sort.plan_sort` (same refusals, same messages)
+* Requests are validated by `catalog.sqlite.sort.plan_sort` (same refusals, same messages)
   and carry its `signature`, so a token replayed with another sortby is refused by
-  `catalog.paging.PageToken` on both backends alike.
+  `catalog.query.paging.PageToken` on both backends alike.
 * A missing value is the smallest: first in ASC, last in DESC (``NULLS FIRST`` /
   ``NULLS LAST``), as SQLite orders NULL. pgstac's own search puts NULL last in ASC.
 * A property sorts by its ``jsonb`` value, so numbers sort as numbers (pgstac's search sorts
@@ -19,9 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from catalog.paging import Scalar
-from catalog.pgstac_cql2 import property_sql
-from catalog.sqlite_sort import DEFAULT_SORT, plan_sort
+from catalog.pgstac.cql2 import property_sql
+from catalog.query.paging import Scalar
+from catalog.sqlite.sort import DEFAULT_SORT, plan_sort
 
 _COLUMNS = {"datetime": ("datetime", "timestamptz"), "start_datetime": ("datetime", "timestamptz"),
             "end_datetime": ("end_datetime", "timestamptz"), "id": ("id", "text"),

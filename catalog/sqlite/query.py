@@ -18,9 +18,9 @@ import numpy as np
 import shapely
 
 from catalog.base import SearchQuery
-from catalog.sqlite_cql2 import SpatialTest, compile_filter
-from catalog.sqlite_free_text import free_text_sql
-from catalog.sqlite_rows import Box, box_geometry, is_own_bbox, part_boxes, to_us
+from catalog.items import Box, box_geometry, is_own_bbox, part_boxes, to_us
+from catalog.query.cql2 import SpatialTest, compile_filter
+from catalog.sqlite.free_text import free_text_sql
 from datacenter.errors import InvalidRequest
 
 _INLINE_LIST = 200  # longer id/collection lists go through json_each
