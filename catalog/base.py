@@ -150,22 +150,3 @@ def check_count_limit(count_limit: int) -> int:
         )
     return count_limit
 
-
-def open_catalog(url: str, *, count_limit: int = DEFAULT_COUNT_LIMIT) -> Catalog:
-    """The catalog backend named by `url`: ``sqlite:///path`` or ``postgresql://...`` (pgstac).
-
-    Searches count their matches exactly up to `count_limit` (0: never); above it a page's
-    `number_matched` is None.
-    """
-    if url.startswith("sqlite://"):
-        from catalog.sqlite.catalog import SQLiteCatalog
-
-        return SQLiteCatalog.from_url(url, count_limit=count_limit)
-    if url.startswith(("postgresql://", "postgres://")):
-        from catalog.pgstac.catalog import PgstacCatalog
-
-        return PgstacCatalog.from_url(url, count_limit=count_limit)
-    raise ConfigError(
-        f"catalog URL {url!r} names no backend this install has: use sqlite:///path/to/catalog.sqlite"
-        " or postgresql://user@host:port/dbname"
-    )

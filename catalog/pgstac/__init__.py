@@ -5,6 +5,7 @@ Imports only the contracts (`catalog.base`, `catalog.items`, `catalog.partners`,
 never `catalog.sqlite`.
 """
 
-from catalog.pgstac.catalog import PgstacCatalog, migrate, redact
+from catalog.pgstac.catalog import PgstacCatalog, migrate
+from catalog.pgstac.pool import redact
 
 __all__ = ["PgstacCatalog", "migrate", "redact"]

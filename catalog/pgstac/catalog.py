@@ -34,9 +34,7 @@ Design
 from __future__ import annotations
 
 import copy
-import re
 import time
-import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -45,7 +43,7 @@ from typing import Any, cast
 import orjson
 import psycopg
 from psycopg.types.json import Jsonb, set_json_loads
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import PoolTimeout
 
 from catalog.audit import AuditLog
 from catalog.base import (
@@ -65,6 +63,7 @@ from catalog.pgstac.free_text import create_free_text_index, free_text_pg
 from catalog.pgstac.hydrate import hydrate_one, hydrate_rows, item_columns, one_item_sql
 from catalog.pgstac.partners import PgAuditLog, PgPartnerStore, create_tables
 from catalog.pgstac.plan import count_sql, planner_neutral
+from catalog.pgstac.pool import open_pool, redact
 from catalog.pgstac.query import access_sql, build_search, check_limit, from_stored, to_stored
 from catalog.pgstac.sort import PgSortPlan, plan_pg_sort
 from catalog.query.counts import SCAN, from_tables
@@ -97,51 +96,6 @@ _SESSION = (
 )
 
 
-def redact(dsn: str) -> str:
-    """The DSN without its password, for messages."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", dsn)
-
-
-_CHECK_AFTER = 2.0  # seconds unused after which a pooled connection is checked before use
-_returned: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = weakref.WeakKeyDictionary()
-
-
-def _note_returned(conn: psycopg.Connection[Any]) -> None:
-    _returned[conn] = time.monotonic()
-
-
-def _check_if_idle(conn: psycopg.Connection[Any]) -> None:
-    """Check a connection handed out by the pool only if it sat unused for `_CHECK_AFTER`
-    seconds (as pgbouncer's ``server_check_delay``): the check is a round trip (~0.1 ms), and
-    a request borrows up to three connections (key, catalog, audit). A connection broken in
-    the meantime fails its request as `CatalogUnavailable`, which also purges the pool
-    (`PgstacCatalog._unavailable_as_error`)."""
-    if time.monotonic() - _returned.get(conn, 0.0) > _CHECK_AFTER:
-        ConnectionPool.check_connection(conn)
-
-
-def open_pool(dsn: str, purpose: str, *, max_size: int, timeout: float,
-              configure: Any = None) -> ConnectionPool:
-    """An open, checked, autocommit connection pool on `dsn` (named ``datacenter-<purpose>``);
-    `ConfigError` naming the database (password hidden) if it cannot connect in `timeout`."""
-    pool = ConnectionPool(
-        dsn, min_size=1, max_size=max_size, timeout=timeout, open=False,
-        kwargs={"autocommit": True}, configure=configure, name=f"datacenter-{purpose}",
-        check=_check_if_idle, reset=_note_returned,
-    )
-    try:
-        pool.open(wait=True, timeout=timeout)
-    except PoolTimeout:
-        pool.close()
-        raise ConfigError(
-            f"cannot connect to the {purpose} database {redact(dsn)} within {timeout:g} s; "
-            "check DATACENTER_CATALOG_URL and that the server is running"
-        ) from None
-    return pool
-
-
-# The access fields as pgstac queryables, so `visibility_cql2` compares them with the
-# right types (a time with a time, an array with an array) rather than as text.
 _QUERYABLES = (
     (OWNER, {"type": "string"}, "to_text"),
     (ACCESS, {"type": "string", "enum": [a.value for a in AccessClass]}, "to_text"),
@@ -227,7 +181,7 @@ class PgstacCatalog(Catalog):
         """A lost server (restart, network) is `CatalogUnavailable` (HTTP 503), not a crash.
 
         The pool checks a connection that sat unused for a while as it hands it out
-        (`_check_if_idle`), and a lost connection here purges the pool's idle ones, so once
+        (`catalog.pgstac.pool._check_if_idle`), and a lost connection here purges the pool's idle ones, so once
         the server is back requests get fresh connections: no restart of ours needed.
         """
         try:

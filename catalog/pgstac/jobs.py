@@ -21,8 +21,8 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import PoolTimeout
 
 from catalog.jobs import Job, JobNotFound, JobStore, now_utc
-from catalog.pgstac.catalog import open_pool, redact
 from catalog.pgstac.partners import ensure_tables
+from catalog.pgstac.pool import open_pool, redact
 from datacenter.errors import CatalogUnavailable
 
 _COLUMNS = "doc, heartbeat"

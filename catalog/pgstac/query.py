@@ -23,7 +23,7 @@ import shapely
 
 from catalog.base import MAX_LIMIT, SearchQuery, StacItem
 from catalog.items import ItemRow
-from catalog.sqlite.query import _query_boxes, _query_geometry
+from catalog.query.spatial import query_boxes, query_geometry
 from datacenter.access import ACCESS, EMBARGO_UNTIL, OWNER, RELEASABLE_TO, Viewer
 from datacenter.errors import InvalidRequest
 
@@ -108,13 +108,13 @@ def build_search(
     if query.bbox is not None and query.intersects is not None:
         raise InvalidRequest("give either bbox or intersects, not both")
     if query.bbox is not None:
-        boxes = _query_boxes(query.bbox)
+        boxes = query_boxes(query.bbox)
         if len(boxes) == 1:
             body["bbox"] = list(boxes[0])
         else:  # across the antimeridian: one box either side of 180°
             body["intersects"] = {"type": "MultiPolygon", "coordinates": [_box(*b) for b in boxes]}
     elif query.intersects is not None:
-        body["intersects"] = json.loads(shapely.to_geojson(_query_geometry(query.intersects)))
+        body["intersects"] = json.loads(shapely.to_geojson(query_geometry(query.intersects)))
     return body
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from catalog.items import to_us
+from catalog.query.temporal import to_us
 
 SCAN = object()  # the tables cannot say: count the rows
 NO_TIME = (-(1 << 62), (1 << 62) - 1)  # open ends of a time span, in microseconds

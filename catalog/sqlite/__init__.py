@@ -5,6 +5,7 @@ Imports only the contracts (`catalog.base`, `catalog.items`, `catalog.partners`,
 never `catalog.pgstac`.
 """
 
-from catalog.sqlite.catalog import SCHEMA_VERSION, SQLiteCatalog
+from catalog.sqlite.catalog import SQLiteCatalog
+from catalog.sqlite.schema import SCHEMA_VERSION
 
 __all__ = ["SCHEMA_VERSION", "SQLiteCatalog"]

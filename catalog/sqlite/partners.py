@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from catalog.audit import AuditEvent, AuditLog
-from catalog.items import from_us, to_us
 from catalog.partners import (
     IssuedKey,
     KeyRecord,
@@ -32,6 +31,7 @@ from catalog.partners import (
     check_partner_id,
     new_key,
 )
+from catalog.query.temporal import from_us, to_us
 from datacenter.errors import Conflict, NotFound
 
 _SCHEMA = """

@@ -14,8 +14,8 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
+from catalog import open_catalog
 from catalog.audit import AuditEvent
-from catalog.base import open_catalog
 from datacenter.cli import load_commands
 from datacenter.settings import get_settings
 from tests.conftest import use_s3

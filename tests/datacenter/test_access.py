@@ -11,7 +11,7 @@ import cql2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from catalog.items import to_us
+from catalog.query.temporal import to_us
 from catalog.sqlite.access import access_columns, releasable_mask, visibility_sql
 from datacenter.access import (
     ANONYMOUS,
