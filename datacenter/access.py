@@ -266,3 +266,23 @@ def with_fields(target: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[st
 def dc_fields(target: Mapping[str, Any]) -> dict[str, Any]:
     """The ``dc:`` fields of a collection, item properties or asset."""
     return {k: target[k] for k in FIELDS if k in target}
+
+
+def describe_visibility(fields: Mapping[str, Any]) -> str:
+    """Who sees a record with these ``dc:`` fields, in words (for command output):
+    "everyone (public)", "CNSA and every partner", "CNSA and ESA, JAXA", "administrators only"."""
+    meta = AccessMeta.from_fields(fields)
+    owner = meta.owner
+    if meta.access is AccessClass.PUBLIC:
+        who = "everyone (public)"
+    elif meta.access is AccessClass.PARTNERS:
+        who = f"{owner} and every partner" if owner else "every partner"
+    elif meta.access is AccessClass.RESTRICTED and meta.releasable_to:
+        released = ", ".join(sorted(meta.releasable_to))
+        who = f"{owner} and {released}" if owner else released
+    else:  # owner-only, or restricted to nobody
+        who = f"{owner} only" if owner else "administrators only"
+    if meta.embargo_until is not None and meta.access is not AccessClass.OWNER:
+        until = meta.embargo_until.isoformat().replace("+00:00", "Z")
+        who += f" (from {until}; before it {owner + ' only' if owner else 'administrators only'})"
+    return who
