@@ -43,7 +43,7 @@ from catalog.audit import AuditLog
 from catalog.base import Catalog, open_catalog
 from catalog.jobs import HEARTBEAT_EVERY, JobStore, open_job_store
 from catalog.partners import PartnerStore
-from datacenter import __version__
+from datacenter import STAC_VERSION, __version__
 from datacenter.compute import Compute, compute_from_settings, local_threads
 from datacenter.settings import Settings
 from datacenter.storage import Store
@@ -143,6 +143,7 @@ def create_app(
         app=app,
         settings=api_settings,
         client=CatalogClient(landing_page_id=LANDING_ID),
+        stac_version=STAC_VERSION,  # the landing page's, as our items and collections (StacApi sets it on the client)
         extensions=[*app_extensions(), transactions],
         exceptions=STATUS,
         search_get_request_model=SearchGetRequest,

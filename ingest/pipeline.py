@@ -22,6 +22,7 @@ from typing import Any
 
 from catalog.access_edit import check_narrows
 from catalog.base import Catalog, SearchQuery, StacItem
+from datacenter import STAC_VERSION
 from datacenter.access import FIELDS as DC_FIELDS
 from datacenter.access import OWNER as DC_OWNER
 from datacenter.access import SCHEMA_URL, SYSTEM, dc_fields, with_fields
@@ -39,8 +40,6 @@ from ingest.publish import (
     upload_verified,
 )
 from ingest.readers import find_reader
-
-STAC_VERSION = "1.1.0"
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from datacenter import __version__
+from datacenter import STAC_VERSION, __version__
 from datacenter.errors import MissingDatetime
 from datacenter.storage import multihash_sha256
 from ingest.cog import CogResult
@@ -16,7 +16,6 @@ from ingest.crs import lunar_proj_code, to_pyproj
 from ingest.footprint import footprint
 from ingest.product import ArrayProduct, RasterProduct
 
-STAC_VERSION = "1.1.0"
 PROJECTION = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
 FILE = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
 PROCESSING = "https://stac-extensions.github.io/processing/v1.2.0/schema.json"
