@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from catalog.base import Catalog, SearchQuery, open_catalog
+from catalog import open_catalog
+from catalog.base import Catalog, SearchQuery
 from datacenter.access import (
     SYSTEM,
     AccessClass,

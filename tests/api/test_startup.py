@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from catalog.base import open_catalog
+from catalog import open_catalog
 from datacenter import STAC_VERSION, __version__
 from datacenter.storage import Store
 from ingest import samples

@@ -13,7 +13,7 @@ import numpy as np
 import rasterio
 from typer.testing import CliRunner
 
-from catalog.base import open_catalog
+from catalog import open_catalog
 from datacenter.access import SYSTEM
 from datacenter.cli import load_commands
 from datacenter.settings import get_settings
