@@ -12,7 +12,7 @@ from datacenter import __version__
 from datacenter.errors import MissingDatetime
 from datacenter.storage import multihash_sha256
 from ingest.cog import CogResult
-from ingest.crs import lunar_proj_code, to_pyproj
+from ingest.crs import projection_fields
 from ingest.footprint import footprint
 from ingest.product import ArrayProduct, RasterProduct
 
@@ -153,12 +153,7 @@ def target_class(targets: tuple[str, ...]) -> str | None:
 def _projection(cog: CogResult) -> dict[str, Any]:
     if cog.crs is None:
         return {}
-    code = lunar_proj_code(cog.crs)
-    fields: dict[str, Any] = {"proj:code": code}
-    if code is None:
-        pcrs = to_pyproj(cog.crs)
-        fields["proj:wkt2"] = pcrs.to_wkt("WKT2_2019")
-        fields["proj:projjson"] = pcrs.to_json_dict()
+    fields = projection_fields(cog.crs)
     t = cog.transform
     west, north = t.c, t.f
     east, south = t @ (cog.width, cog.height)
