@@ -43,7 +43,7 @@ def build_item(
     """A STAC 1.1.0 Item for `product`, whose pixels are the COG `cog` stored at `data_key`.
 
     Times: `datetime_override` wins; else the product's start/end (a range gives
-    start_datetime/end_datetime and datetime null). Neither raises MissingDatetime.
+    start_datetime/end_datetime, and datetime its start). Neither raises MissingDatetime.
     """
     geometry, bbox = footprint(cog.crs, cog.transform, cog.width, cog.height)
     properties = product_properties(product, datetime_override, **_projection(cog))
@@ -136,7 +136,10 @@ def _time_properties(product: RasterProduct | ArrayProduct, override: datetime |
     if start is None or end is None or start == end:
         return {"datetime": _iso(start or end)}  # type: ignore[arg-type]
     start, end = min(start, end), max(start, end)
-    return {"datetime": None, "start_datetime": _iso(start), "end_datetime": _iso(end)}
+    # `datetime` is the start, not null: STAC allows either beside a range, and clients sort,
+    # stack and label by `datetime` (stackstac, STAC Browser, pystac's Item.datetime,
+    # stac-api-validator's sort checks); searches still match the whole range.
+    return {"datetime": _iso(start), "start_datetime": _iso(start), "end_datetime": _iso(end)}
 
 
 def target_class(targets: tuple[str, ...]) -> str | None:

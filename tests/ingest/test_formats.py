@@ -74,8 +74,8 @@ def test_item_carries_the_label_times_and_names(case: Ingested) -> None:
     assert case.item["id"] == info.id
     if info.start == info.end:
         assert _parse(props["datetime"]) == info.start
-    else:
-        assert props["datetime"] is None
+    else:  # a range: datetime is its start, which clients sort and stack by
+        assert _parse(props["datetime"]) == info.start
         assert _parse(props["start_datetime"]) == info.start
         assert _parse(props["end_datetime"]) == info.end
     assert props["platform"] == info.platform
