@@ -39,9 +39,10 @@ from api.subset import job_routes
 from api.subset import routes as subset_routes
 from api.subset.jobs import JobRunner, start_expiry_sweeper, start_heartbeat
 from api.transactions import Transactions, TransactionsClient
+from catalog import open_catalog, open_job_store
 from catalog.audit import AuditLog
-from catalog.base import Catalog, open_catalog
-from catalog.jobs import HEARTBEAT_EVERY, JobStore, open_job_store
+from catalog.base import Catalog
+from catalog.jobs import HEARTBEAT_EVERY, JobStore
 from catalog.partners import PartnerStore
 from datacenter import __version__
 from datacenter.compute import Compute, compute_from_settings, local_threads

@@ -91,7 +91,7 @@ class _FreeTextPost(BaseModel):
 
 @attr.s
 class FreeText(FreeTextExtension):
-    """The advanced free-text form (catalog.free_text), which includes the basic one: GET
+    """The advanced free-text form (catalog.query.free_text), which includes the basic one: GET
     ``q`` is one string (commas inside parentheses stay there), POST ``q`` a string or a list."""
 
     GET: type[APIRequest] = FreeTextAdvancedExtensionGetRequest

@@ -10,7 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from catalog.base import SearchQuery, open_catalog
+from catalog import open_catalog
+from catalog.base import SearchQuery
 from datacenter.access import SYSTEM
 from datacenter.errors import InvalidRequest
 from datacenter.settings import get_settings
@@ -53,8 +54,8 @@ def migrate(catalog_url: str | None = URL_OPTION) -> None:
     """Create or upgrade the catalog's schema (SQLite file, or PostGIS + pgstac)."""
     url = _url(catalog_url)
     if url.startswith(("postgresql://", "postgres://")):
-        from catalog.pgstac import migrate as migrate_pgstac
-        from catalog.pgstac import redact
+        from catalog.pgstac.catalog import migrate as migrate_pgstac
+        from catalog.pgstac.pool import redact
 
         version = migrate_pgstac(url)
         typer.echo(f"pgstac {version} ready in {redact(url)}")

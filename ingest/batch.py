@@ -25,7 +25,8 @@ from typing import Any
 import fsspec
 from distributed import as_completed
 
-from catalog.base import Catalog, open_catalog
+from catalog import open_catalog
+from catalog.base import Catalog
 from datacenter.compute import dask_client
 from datacenter.errors import InvalidRequest, NotFound
 from datacenter.settings import Settings

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from catalog.base import open_catalog
+from catalog import open_catalog
 from datacenter.access import fields_from_options
 from datacenter.errors import InvalidRequest
 from datacenter.settings import get_settings

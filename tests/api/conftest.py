@@ -29,7 +29,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from api.app import create_app
-from catalog.base import Catalog, open_catalog
+from catalog import open_catalog
+from catalog.base import Catalog
 from datacenter.access import SCHEMA_URL
 from datacenter.storage import Store, multihash_sha256
 from tests.conftest import free_port

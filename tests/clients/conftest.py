@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from api.app import create_app
-from catalog.base import open_catalog
+from catalog import open_catalog
 from datacenter.storage import Store
 from ingest import samples
 from ingest.pipeline import ingest_paths

@@ -13,9 +13,9 @@ import rasterio
 import xarray as xr
 
 from ingest import samples
-from ingest.array_samples import band_centres, diviner_records, lander_series, vnis_spectra
 from ingest.datacube import build_zarr_item
 from ingest.readers import find_reader
+from ingest.samples import band_centres, diviner_records, lander_series, vnis_spectra
 from ingest.zarr_writer import open_written, write_zarr, zarr_format_of
 
 

@@ -1,5 +1,5 @@
-"""The decision both backends' count tables share (`catalog.sqlite_counts`,
-`catalog.pgstac_counts`): when a search is restricted only by collections and a time span,
+"""The decision both backends' count tables share (`catalog.sqlite.counts`,
+`catalog.pgstac.counts`): when a search is restricted only by collections and a time span,
 what the tables can say about its ``numberMatched``."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from catalog.sqlite_rows import to_us
+from catalog.query.temporal import to_us
 
 SCAN = object()  # the tables cannot say: count the rows
 NO_TIME = (-(1 << 62), (1 << 62) - 1)  # open ends of a time span, in microseconds

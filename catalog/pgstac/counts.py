@@ -1,5 +1,5 @@
 """Item counts kept on write in PostgreSQL, so broad counted searches do not scan (the
-pgstac side of `catalog.sqlite_counts`; measured in docs/benchmarks.md, "Access filter").
+pgstac side of `catalog.sqlite.counts`; measured in docs/benchmarks.md, "Access filter").
 
 A capped ``count(*)`` under the access rule reads each counted row's access fields out of
 its JSON (10-35 ms at 1 M items for a broad search, 2-5x an administrator's count). Two
@@ -8,7 +8,7 @@ small tables in the ``datacenter`` schema answer those searches instead:
     item_counts (collection, access, owner, embargo, releasable) -> n
         every item, grouped by everything the access rule reads (a missing owner or access
         as '', no embargo as -infinity, `releasable` the JSON value or JSON null). The
-        access rule runs on the groups (`catalog.pgstac_query.group_access_sql`, built by
+        access rule runs on the groups (`catalog.pgstac.query.group_access_sql`, built by
         the same code as `access_sql`), so a search restricted only by collections is
         counted exactly.
 
@@ -45,7 +45,7 @@ from typing import Any
 
 import psycopg
 
-from catalog.pgstac_query import group_access_sql
+from catalog.pgstac.query import group_access_sql
 from datacenter.access import ACCESS, EMBARGO_UNTIL, OWNER, RELEASABLE_TO, Viewer
 
 BUCKET_US = 1 << 42  # the datetime bucket of item_time_counts: about 50.9 days (as SQLite's)

@@ -441,32 +441,3 @@ def make_truncated_geotiff(directory: Path) -> Path:
     """A GeoTIFF whose header is intact but whose last tiles are cut off."""
     path = make_geotiff(directory, name="truncated_tc", data=image_dn(1024, 1024), nodata=None)
     return truncate(path, 0.6)
-
-
-# -- array products (cubes, series, spectra, radargrams): see ingest.array_samples -----------
-
-from ingest.array_samples import (  # noqa: E402,F401  (re-exported for tests and the demo)
-    make_apxs_spectra,
-    make_cf_netcdf,
-    make_csv_with_impossible_position,
-    make_csv_without_time,
-    make_diviner_series,
-    make_isis3_spectral_cube,
-    make_lander_series_csv,
-    make_lpr_radargram,
-    make_pds4_spectral_cube,
-    make_vnis_spectra_csv,
-)
-
-
-def make_array_sample_set(directory: Path) -> list[Path]:
-    """Array products for the demo (they go to Zarr): a spectral cube, a Yutu-2-like radargram,
-    APXS spectra, a Diviner-like series and a lander series; their entry files."""
-    directory = Path(directory)
-    return [
-        make_pds4_spectral_cube(directory / "cube"),
-        make_lpr_radargram(directory / "lpr"),
-        make_apxs_spectra(directory / "apxs"),
-        make_diviner_series(directory / "diviner"),
-        make_lander_series_csv(directory / "lander"),
-    ]

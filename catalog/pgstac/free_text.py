@@ -5,7 +5,7 @@
 pgstac 0.10's own `q` (``stac_search_to_where``) stems English words, skips stop words,
 drops items that have no description, and has no index, so it is not used. The ``simple``
 configuration only folds case; punctuation is turned into spaces first, so the words are
-those of `catalog.free_text.words` and of the SQLite FTS5 index. An index on the partitioned
+those of `catalog.query.free_text.words` and of the SQLite FTS5 index. An index on the partitioned
 ``items`` table is created on every partition, present and future.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from catalog.free_text import And, FreeText, Not, Or, Phrase, parse_free_text
+from catalog.query.free_text import And, FreeText, Not, Or, Phrase, parse_free_text
 
 # STRICT is left out: an item without any of the three fields still gets an (empty) vector.
 _FUNCTION = r"""

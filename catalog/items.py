@@ -1,12 +1,14 @@
-"""STAC item -> the row the SQLite catalog stores: validation, times, footprint boxes.
+"""STAC item -> the prepared row a catalog backend stores: validation, times, footprint boxes.
 
-Everything here is pure Python + shapely so it runs *before* the write transaction opens:
-an invalid item in a batch fails the whole batch without ever taking the write lock.
+Shared by both backends (`catalog.sqlite` writes the row's columns; `catalog.pgstac` hands
+pgstac the item with the same checks and the same refusals). Everything here is pure Python +
+shapely so it runs *before* the write transaction opens: an invalid item in a batch fails the
+whole batch without ever taking the write lock.
 
-Times are integer microseconds since 1970-01-01T00:00:00Z (negative for Apollo-era data):
-exact, sortable and cheap to compare in SQL. Footprints are lon/lat on the body; an item
-gets one R*Tree box per polygon part, so a MultiPolygon split at the antimeridian (RFC 7946)
-is found by boxes on either side of 180°.
+Times are integer microseconds since 1970-01-01T00:00:00Z (`catalog.query.temporal`).
+Footprints are lon/lat on the body; an item gets one box per polygon part
+(`catalog.query.spatial`), so a MultiPolygon split at the antimeridian (RFC 7946) is found
+by boxes on either side of 180°.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -23,16 +25,12 @@ import shapely
 from shapely.geometry import box
 
 from catalog.base import StacItem
+from catalog.query.spatial import MAX_BOXES, Box, part_boxes
+from catalog.query.temporal import to_us
 from datacenter.access import AccessClass, AccessMeta
 from datacenter.errors import InvalidRequest
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_US = timedelta(microseconds=1)
-MAX_BOXES = 64  # more polygon parts than this: two hemisphere boxes instead (still conservative)
 _EPS = 1e-9
-
-Box = tuple[float, float, float, float]  # (west, south, east, north), west <= east
-
 
 def load_json(text: str) -> Any:
     """Stored JSON parsed by orjson (3x faster than `json.loads` on page-sized batches);
@@ -41,19 +39,6 @@ def load_json(text: str) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         return json.loads(text)
-
-
-def to_us(value: datetime) -> int:
-    """Microseconds since the Unix epoch of an aware datetime (naive ones are taken as UTC)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return (value - EPOCH) // _ONE_US
-
-
-def from_us(us: int) -> str:
-    """RFC 3339 UTC text (``...Z``) of microseconds since the epoch."""
-    text = (EPOCH + timedelta(microseconds=us)).isoformat()
-    return text.removesuffix("+00:00") + "Z"
 
 
 CLASS_CODES = {AccessClass.PUBLIC: 0, AccessClass.PARTNERS: 1, AccessClass.RESTRICTED: 2, AccessClass.OWNER: 3}
@@ -293,37 +278,3 @@ def _touches_both_sides(parts: list[list[float]]) -> bool:
     if len(parts) < 2 or any(b[0] <= -180 + _EPS and b[2] >= 180 - _EPS for b in parts):
         return False
     return any(b[2] >= 180 - _EPS for b in parts) and any(b[0] <= -180 + _EPS for b in parts)
-
-
-def is_own_bbox(geom: shapely.Geometry, bounds: Box) -> bool:
-    """True when the footprint is exactly its bounding rectangle (so a box test is exact)."""
-    if shapely.get_type_id(geom) != 3 or shapely.get_num_interior_rings(geom) != 0:
-        return False
-    w, s, e, n = bounds
-    full = (e - w) * (n - s)
-    return full > 0 and abs(float(shapely.area(geom)) - full) <= 1e-12 * full
-
-
-def part_boxes(geom: shapely.Geometry) -> list[Box]:
-    parts = shapely.get_parts(geom)
-    bounds = shapely.bounds(parts)
-    if len(parts) <= MAX_BOXES:
-        return [tuple(map(float, b)) for b in bounds]  # type: ignore[misc]
-    east, west = bounds[bounds[:, 0] >= 0], bounds[bounds[:, 0] < 0]
-    out: list[Box] = []
-    for group in (east, west):
-        if len(group):
-            out.append((float(group[:, 0].min()), float(group[:, 1].min()),
-                        float(group[:, 2].max()), float(group[:, 3].max())))
-    return out
-
-
-def box_geometry(b: Box) -> shapely.Geometry:
-    """The box as a polygon, or as the line / point it is when it has no height or width
-    (GEOS finds nothing intersecting a zero-area polygon)."""
-    w, s, e, n = b
-    if w == e and s == n:
-        return shapely.Point(w, s)
-    if w == e or s == n:
-        return shapely.LineString([(w, s), (e, n)])
-    return box(w, s, e, n)

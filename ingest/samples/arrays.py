@@ -18,6 +18,8 @@ from lxml import etree
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
+from ingest.samples.images import _insert_isis_label_text
+
 PDS_NS = "http://pds.nasa.gov/pds4/pds/v1"
 IMG_NS = "http://pds.nasa.gov/pds4/img/v1"
 CE4_SITE = (177.5991, -45.4446)  # Chang'e-4 landing site, Von Karman crater (lon, lat)
@@ -83,8 +85,6 @@ def make_pds4_spectral_cube(directory: Path, *, bands: int = 24, height: int = 4
 def make_isis3_spectral_cube(directory: Path, *, bands: int = 12, size: int = 40) -> Path:
     """A multispectral south-polar cube (IAU_2015:30135) written by GDAL's ISIS3 driver with
     a `BandBin` group (centres in nm) and Instrument / Archive groups."""
-    from ingest.samples import _insert_isis_label_text
-
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "ce1_iim_south_cube.cub"
     with rasterio.open(
@@ -377,3 +377,16 @@ def _observing_system(tree: etree._ElementTree, host: str, host_type: str, instr
         comp = etree.SubElement(system, f"{{{PDS_NS}}}Observing_System_Component")
         etree.SubElement(comp, f"{{{PDS_NS}}}name").text = name
         etree.SubElement(comp, f"{{{PDS_NS}}}type").text = kind
+
+
+def make_array_sample_set(directory: Path) -> list[Path]:
+    """Array products for the demo (they go to Zarr): a spectral cube, a Yutu-2-like radargram,
+    APXS spectra, a Diviner-like series and a lander series; their entry files."""
+    directory = Path(directory)
+    return [
+        make_pds4_spectral_cube(directory / "cube"),
+        make_lpr_radargram(directory / "lpr"),
+        make_apxs_spectra(directory / "apxs"),
+        make_diviner_series(directory / "diviner"),
+        make_lander_series_csv(directory / "lander"),
+    ]

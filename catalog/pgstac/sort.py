@@ -1,9 +1,9 @@
 """`sortby` -> ORDER BY and keyset conditions over pgstac's ``items``, with the contract's
-order: the same as the SQLite backend (`catalog.sqlite_sort`).
+order: the same as the SQLite backend (`catalog.sqlite.sort`).
 
-* Requests are validated by `catalog.sqlite_sort.plan_sort` (same refusals, same messages)
-  and carry its `signature`, so a token replayed with another sortby is refused by
-  `catalog.paging.PageToken` on both backends alike.
+* Requests are validated by `catalog.query.sort.sort_request` (same refusals, same messages
+  as the SQLite backend) and carry its `signature`, so a token replayed with another sortby is refused by
+  `catalog.query.paging.PageToken` on both backends alike.
 * A missing value is the smallest: first in ASC, last in DESC (``NULLS FIRST`` /
   ``NULLS LAST``), as SQLite orders NULL. pgstac's own search puts NULL last in ASC.
 * A property sorts by its ``jsonb`` value, so numbers sort as numbers (pgstac's search sorts
@@ -19,9 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from catalog.paging import Scalar
-from catalog.pgstac_cql2 import property_sql
-from catalog.sqlite_sort import DEFAULT_SORT, plan_sort
+from catalog.pgstac.cql2 import property_sql
+from catalog.query.paging import Scalar
+from catalog.query.sort import TIES, sort_request
 
 _COLUMNS = {"datetime": ("datetime", "timestamptz"), "start_datetime": ("datetime", "timestamptz"),
             "end_datetime": ("end_datetime", "timestamptz"), "id": ("id", "text"),
@@ -107,20 +107,16 @@ def _beyond(k: PgSortKey, name: str, value: Scalar, descending: bool) -> str:
 def plan_pg_sort(sortby: tuple[tuple[str, str], ...] | None, params: dict[str, Any]) -> PgSortPlan:
     """The order for `sortby` ((field, "asc"|"desc"), ...); default datetime desc.
     Property names land in `params`."""
-    signature = plan_sort(sortby).signature  # validates, with the SQLite backend's messages
+    request = sort_request(sortby)  # validates, with the messages both backends share
     keys: list[PgSortKey] = []
-    seen: set[str] = set()
-    for name, direction in tuple(sortby) if sortby else DEFAULT_SORT:
-        name = name.strip().removeprefix("properties.")
-        if name in seen:
-            continue
-        seen.add(name)
-        if name in _COLUMNS:
-            column, cast = _COLUMNS[name]
-            keys.append(PgSortKey(column, cast, direction == "desc", False))
+    for field in request.fields:
+        if field.name in _COLUMNS:
+            column, cast = _COLUMNS[field.name]
+            keys.append(PgSortKey(column, cast, field.descending, False))
         else:
-            keys.append(PgSortKey(property_sql(name, params, "sp"), "jsonb", direction == "desc", True))
-    for tie in ("collection", "id"):
-        if tie not in seen:
+            keys.append(PgSortKey(property_sql(field.name, params, "sp"), "jsonb", field.descending, True))
+    named = {field.name for field in request.fields}
+    for tie in TIES:
+        if tie not in named:
             keys.append(PgSortKey(tie, "text", False, False))
-    return PgSortPlan(keys, signature)
+    return PgSortPlan(keys, request.signature)

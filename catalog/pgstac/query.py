@@ -22,8 +22,8 @@ from typing import Any
 import shapely
 
 from catalog.base import MAX_LIMIT, SearchQuery, StacItem
-from catalog.sqlite_query import _query_boxes, _query_geometry
-from catalog.sqlite_rows import ItemRow
+from catalog.items import ItemRow
+from catalog.query.spatial import query_boxes, query_geometry
 from datacenter.access import ACCESS, EMBARGO_UNTIL, OWNER, RELEASABLE_TO, Viewer
 from datacenter.errors import InvalidRequest
 
@@ -89,7 +89,7 @@ def build_search(
 ) -> dict[str, Any]:
     """The pgstac search body whose ``stac_search_to_where`` is the base of the WHERE clause:
     collections, ids, datetime, bbox / intersects and the viewer's access rule. The user's
-    filter, `q` and the order are translated by `catalog.pgstac_cql2` / `catalog.pgstac_sort`.
+    filter, `q` and the order are translated by `catalog.pgstac.cql2` / `catalog.pgstac.sort`.
     `collections` is the request's list already narrowed to what the viewer may see (None:
     no restriction)."""
     body: dict[str, Any] = {}
@@ -108,13 +108,13 @@ def build_search(
     if query.bbox is not None and query.intersects is not None:
         raise InvalidRequest("give either bbox or intersects, not both")
     if query.bbox is not None:
-        boxes = _query_boxes(query.bbox)
+        boxes = query_boxes(query.bbox)
         if len(boxes) == 1:
             body["bbox"] = list(boxes[0])
         else:  # across the antimeridian: one box either side of 180°
             body["intersects"] = {"type": "MultiPolygon", "coordinates": [_box(*b) for b in boxes]}
     elif query.intersects is not None:
-        body["intersects"] = json.loads(shapely.to_geojson(_query_geometry(query.intersects)))
+        body["intersects"] = json.loads(shapely.to_geojson(query_geometry(query.intersects)))
     return body
 
 
@@ -133,7 +133,7 @@ def access_sql(viewer: Viewer, params: dict[str, Any], now: datetime | None = No
 
 
 def group_access_sql(viewer: Viewer, params: dict[str, Any], now: datetime | None = None) -> str | None:
-    """The same rule on the groups of `catalog.pgstac_counts` (columns access, owner,
+    """The same rule on the groups of `catalog.pgstac.counts` (columns access, owner,
     embargo and releasable: a missing field as '', -infinity or JSON null)."""
     return _rule(viewer, params, now, access="access", owner="owner", releasable="releasable",
                  not_embargoed="embargo <= %(acc_now)s")

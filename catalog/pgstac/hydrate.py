@@ -16,7 +16,7 @@ the function stac-fastapi-pgstac's ``use_api_hydrate`` uses), so the rules stay 
   equal length merge element-wise, an item value of ``𒍟※`` drops the key;
 * JSON nulls are stripped from the result, as ``merge_jsonb`` does (``jsonb_strip_nulls``):
   the base item's nulls (a collection without ``item_assets`` has ``"assets": null``) and
-  any the content kept (in SQL, `item_columns`). `catalog.pgstac_query.from_stored` then restores the nulls the
+  any the content kept (in SQL, `item_columns`). `catalog.pgstac.query.from_stored` then restores the nulls the
   item really had.
 """
 

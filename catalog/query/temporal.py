@@ -1,9 +1,33 @@
-"""CQL2 temporal operators as SQL templates, shared by the SQLite and pgstac compilers.
+"""Time as both backends compare it, and the CQL2 temporal operators as SQL templates.
+
+Times are integer microseconds since 1970-01-01T00:00:00Z (negative for Apollo-era data):
+exact, sortable and cheap to compare in SQL (`to_us`, `from_us`).
 
 Allen relations on intervals a = [as, ae] (the item) and b = [bs, be] (the literal),
 CQL2 section 6.3; each backend fills the four placeholders with its own column and
 parameter expressions.
 """
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
+
+
+def to_us(value: datetime) -> int:
+    """Microseconds since the Unix epoch of an aware datetime (naive ones are taken as UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return (value - EPOCH) // _ONE_US
+
+
+def from_us(us: int) -> str:
+    """RFC 3339 UTC text (``...Z``) of microseconds since the epoch."""
+    text = (EPOCH + timedelta(microseconds=us)).isoformat()
+    return text.removesuffix("+00:00") + "Z"
+
 
 TEMPORAL_SQL: dict[str, str] = {
     "t_after": "{as_} > {be}",

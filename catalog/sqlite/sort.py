@@ -13,13 +13,11 @@ correctly too.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
-from catalog.paging import Scalar
-from datacenter.errors import InvalidRequest
+from catalog.query.paging import Scalar
+from catalog.query.sort import TIES, sort_request
 
 _COLUMNS = {"datetime": "i.dt", "id": "i.id", "collection": "i.collection",
             "start_datetime": "i.t_start", "end_datetime": "i.t_end"}
@@ -78,43 +76,20 @@ def _beyond(k: SortKey, name: str, value: Scalar, descending: bool) -> str:
     return f"{k.sql} > {name}"
 
 
-DEFAULT_SORT = (("datetime", "desc"),)
-
-
 def plan_sort(sortby: tuple[tuple[str, str], ...] | None) -> SortPlan:
     """The order for `sortby` ((field, "asc"|"desc"), ...); default datetime desc."""
-    fields = tuple(sortby) if sortby else DEFAULT_SORT
+    request = sort_request(sortby)
     params: dict[str, Any] = {}
     keys: list[SortKey] = []
-    seen: set[str] = set()
-    for n, entry in enumerate(fields):
-        try:
-            name, direction = entry
-        except (TypeError, ValueError):
-            raise InvalidRequest(f"sortby entry {entry!r} is not (field, direction)") from None
-        if not isinstance(name, str) or not name.strip():
-            raise InvalidRequest(f"sortby field {name!r} is empty; name a property such as datetime")
-        if direction not in ("asc", "desc"):
-            raise InvalidRequest(f"sortby direction {direction!r} of {name!r} must be 'asc' or 'desc'")
-        name = name.strip().removeprefix("properties.")
-        if name in seen:
-            continue
-        seen.add(name)
-        if name in _COLUMNS:
-            keys.append(SortKey(_COLUMNS[name], direction == "desc", False))
-        elif name in ("geometry", "bbox", "assets", "links"):
-            raise InvalidRequest(f"sortby field {name!r} cannot be sorted; use a property")
+    for field in request.fields:
+        if field.name in _COLUMNS:
+            keys.append(SortKey(_COLUMNS[field.name], field.descending, False))
         else:
-            if '"' in name:
-                raise InvalidRequest(f"sortby field {name!r} is not usable")
-            params[f"sp{n}"] = f'$."{name}"'
-            sql = f"json_extract(i.props, :sp{n})"
-            keys.append(SortKey(sql, direction == "desc", True))
-    for tie in ("collection", "id"):  # (collection, id) is unique: rows never tie
-        if tie not in seen:
+            params[f"sp{field.position}"] = f'$."{field.name}"'
+            sql = f"json_extract(i.props, :sp{field.position})"
+            keys.append(SortKey(sql, field.descending, True))
+    named = {field.name for field in request.fields}
+    for tie in TIES:
+        if tie not in named:
             keys.append(SortKey(_COLUMNS[tie], False, False))
-    if fields == DEFAULT_SORT:
-        signature = ""
-    else:
-        signature = hashlib.sha1(json.dumps(fields).encode()).hexdigest()[:8]
-    return SortPlan(keys, params, signature)
+    return SortPlan(keys, params, request.signature)

@@ -1,16 +1,25 @@
-"""CQL2 JSON -> a SQLite boolean expression over ``items i``, with every value a parameter.
+"""CQL2 JSON -> a boolean SQL expression: the compiler core both backends share.
 
 The API parses cql2-text with the `cql2` package and hands backends CQL2 JSON only, so this
-module sees plain dicts. Core fields map to columns (`id`, `collection`; `datetime`,
-`start_datetime`, `end_datetime` to the integer-microsecond time columns); any other name is
-an item property read with ``json_extract`` from the stored JSON (``properties.`` prefixes
-are accepted). Comparisons follow SQL's three-valued logic: a missing property makes a
-comparison unknown, so neither ``p = 1`` nor ``NOT (p = 1)`` matches it.
+module sees plain dicts. `Compiler` walks the tree and refuses, with one message for both
+backends, whatever the catalog contract does not take; the SQL it writes for each node goes
+through hooks a dialect overrides (`TRUE` / `FALSE`, `like`, `spatial`, `timestamp`,
+`as_timestamp`, `json_property`, `array`, the column tables), in the way SQLAlchemy's dialects
+override its base compiler. `catalog.sqlite.cql2.SQLiteCompiler` is the SQLite dialect. The
+base compiler's own spellings are plain SQL no backend runs: `compile_filter` with it is the
+reference validator, which `catalog.pgstac.cql2` runs first so that pgstac refuses the same
+filters with the same messages.
 
-Spatial operators on `geometry` that sit in the top-level AND become *post-tests*: an
-R*Tree prefilter in SQL plus a vectorised shapely predicate on the candidates' footprints,
-applied while the page is walked (pages stay full). Spatial operators inside OR / NOT run
-through the ``dc_spatial`` SQL function (`spatial_sql_function`), row by row.
+Core fields map to columns (`id`, `collection`; `datetime`, `start_datetime`, `end_datetime`
+to the integer-microsecond time columns); any other name is an item property read from the
+stored JSON (``properties.`` prefixes are accepted). Comparisons follow SQL's three-valued
+logic: a missing property makes a comparison unknown, so neither ``p = 1`` nor ``NOT (p = 1)``
+matches it.
+
+Spatial operators on `geometry` that sit in the top-level AND become *post-tests*: a box
+prefilter plus a vectorised shapely predicate on the candidates' footprints, applied while
+the page is walked (pages stay full). Spatial operators inside OR / NOT are compiled to SQL
+(`Compiler.spatial`), row by row.
 
 Temporal operators treat `datetime` as the item's interval [start, end] (its instant when
 it has no start/end) and follow the CQL2 definitions of the Allen relations.
@@ -22,20 +31,15 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import shapely
 
-from catalog.cql2_temporal import TEMPORAL_SQL
-from catalog.sqlite_rows import Box, box_geometry, from_us, part_boxes, to_us
+from catalog.query.spatial import Box, box_geometry, part_boxes
+from catalog.query.temporal import TEMPORAL_SQL, from_us, to_us
 from datacenter.errors import InvalidRequest
 
-_TIME_COLUMNS = {"datetime": ("i.dt", "i.t_start", "i.t_end"),
-                 "start_datetime": ("i.t_start", "i.t_start", "i.t_start"),
-                 "end_datetime": ("i.t_end", "i.t_end", "i.t_end")}
-_TEXT_COLUMNS = {"id": "i.id", "collection": "i.collection"}
 _COMPARE = {"=": "=", "<>": "<>", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _ARITHMETIC = {"+": "+", "-": "-", "*": "*", "/": "/", "%": "%"}
 # item-first predicate -> the same predicate with the arguments swapped
@@ -70,31 +74,23 @@ class CompiledFilter:
     boxes: list[list[Box]] = field(default_factory=list)  # R*Tree prefilters, one per test
 
 
-def compile_filter(expr: Any, *, prefix: str = "f") -> CompiledFilter:
-    """Translate a CQL2 JSON expression; `InvalidRequest` naming the part it cannot use."""
-    compiler = _Compiler(prefix)
+def compile_filter(expr: Any, *, prefix: str = "f", dialect: type[Compiler] | None = None) -> CompiledFilter:
+    """Translate a CQL2 JSON expression with `dialect` (the base `Compiler`: validate only);
+    `InvalidRequest` naming the part it cannot use."""
+    compiler = (dialect or Compiler)(prefix)
     conjuncts = _flatten_and(expr)
     sql: list[str] = []
     for node in conjuncts:
         test = compiler.top_level_spatial(node)
         if test is None:
             sql.append(compiler.boolean(node))
-    return CompiledFilter(" AND ".join(f"({s})" for s in sql) or "1", compiler.params,
+    return CompiledFilter(" AND ".join(f"({s})" for s in sql) or compiler.TRUE, compiler.params,
                           compiler.tests, compiler.boxes)
 
 
-def spatial_sql_function(predicate: str, footprint: bytes, geometry: bytes) -> int | None:
-    """``dc_spatial(predicate, footprint_wkb, query_wkb)``: registered on every connection."""
-    if footprint is None or geometry is None:
-        return None
-    return int(bool(_SHAPELY[predicate](shapely.from_wkb(footprint), _prepared(geometry))))
-
-
-@lru_cache(maxsize=64)
-def _prepared(wkb: bytes) -> shapely.Geometry:
-    geom = shapely.from_wkb(wkb)
-    shapely.prepare(geom)
-    return geom
+def spatial_test(predicate: str, footprints: Any, geometry: shapely.Geometry) -> Any:
+    """`predicate(footprints, geometry)` with shapely (vectorised over `footprints`)."""
+    return _SHAPELY[predicate](footprints, geometry)
 
 
 def _flatten_and(expr: Any) -> list[Any]:
@@ -121,10 +117,10 @@ def _short(node: Any) -> str:
 def _is_property(node: Any, name: str | None = None) -> bool:
     if not (isinstance(node, dict) and isinstance(node.get("property"), str)):
         return False
-    return name is None or _property_name(node) == name
+    return name is None or property_name(node) == name
 
 
-def _property_name(node: dict[str, Any]) -> str:
+def property_name(node: dict[str, Any]) -> str:
     name: str = node["property"]
     return name.removeprefix("properties.")
 
@@ -150,7 +146,18 @@ def _is_temporal_literal(node: Any) -> bool:
     return isinstance(node, dict) and ("timestamp" in node or "date" in node or "interval" in node)
 
 
-class _Compiler:
+class Compiler:
+    """Walks CQL2 JSON and refuses what the contract does not take; a dialect overrides the
+    hooks (the methods and tables below the walk) with its own SQL."""
+
+    # name -> (value, interval start, interval end)
+    TIME_COLUMNS: dict[str, tuple[str, str, str]] = {
+        "datetime": ("datetime", "start_datetime", "end_datetime"),
+        "start_datetime": ("start_datetime", "start_datetime", "start_datetime"),
+        "end_datetime": ("end_datetime", "end_datetime", "end_datetime")}
+    TEXT_COLUMNS: dict[str, str] = {"id": "id", "collection": "collection"}
+    TRUE, FALSE = "TRUE", "FALSE"
+
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
         self.params: dict[str, Any] = {}
@@ -165,7 +172,7 @@ class _Compiler:
     # booleans ----------------------------------------------------------------------
     def boolean(self, node: Any) -> str:
         if isinstance(node, bool):
-            return "1" if node else "0"
+            return self.TRUE if node else self.FALSE
         if not isinstance(node, dict) or not isinstance(node.get("op"), str):
             raise InvalidRequest(
                 f"CQL2 expression {_short(node)} is not a boolean expression "
@@ -188,7 +195,7 @@ class _Compiler:
             pattern = args[1]
             if not isinstance(pattern, str):
                 raise InvalidRequest(f"CQL2 like needs a text pattern, got {_short(pattern)}")
-            return f"{self.value(args[0])} GLOB {self.param(_like_to_glob(pattern))}"
+            return self.like(self.value(args[0]), pattern)
         if op == "between":
             self._arity(node, op, 3)
             return (f"{self.value(args[0])} BETWEEN {self._scalar_for(args[0], args[1])}"
@@ -205,9 +212,7 @@ class _Compiler:
         if op in _SPATIAL:
             self._arity(node, op, 2)
             predicate, geometry = self._spatial_parts(op, args)
-            wkb = shapely.to_wkb(geometry)
-            return (f"dc_spatial({self.param(predicate)},"
-                    f" (SELECT d.geom FROM item_data d WHERE d.pk = i.pk), {self.param(wkb)})")
+            return self.spatial(predicate, geometry)
         if op.startswith("t_"):
             return self._temporal(op, node, args)
         if op in ("a_contains", "a_containedby", "a_overlaps", "a_equals"):
@@ -263,7 +268,7 @@ class _Compiler:
                 return f"lower({self.value(args[0])})"
             return f"({self.boolean(node)})"
         if isinstance(node, dict) and ("timestamp" in node or "date" in node):
-            return f"julianday({self.param(from_us(_instant(node, 'CQL2 timestamp')))})"
+            return self.timestamp(_instant(node, 'CQL2 timestamp'))
         if isinstance(node, bool):
             return self.param(int(node))
         if isinstance(node, int | float | str):
@@ -271,33 +276,30 @@ class _Compiler:
         raise InvalidRequest(f"CQL2 value {_short(node)} is not a property, number, text or timestamp")
 
     def property(self, node: dict[str, Any], *, for_null: bool = False, as_json: bool = False) -> str:
-        name = _property_name(node)
-        if name in _TEXT_COLUMNS:
-            return _TEXT_COLUMNS[name]
+        name = property_name(node)
+        if name in self.TEXT_COLUMNS:
+            return self.TEXT_COLUMNS[name]
         if name == "geometry":
             raise InvalidRequest("CQL2 'geometry' can only be used in spatial operators (s_intersects, ...)")
-        if name in _TIME_COLUMNS and not for_null:
-            return _TIME_COLUMNS[name][0]
+        if name in self.TIME_COLUMNS and not for_null:
+            return self.TIME_COLUMNS[name][0]
         if '"' in name or not name:
             raise InvalidRequest(f"CQL2 property name {name!r} is not usable")
-        path = self.param(f'$."{name}"')  # in `i.props`, the item's properties
-        if as_json:  # JSON text even for strings ('"lro"'), so json_each() takes any value
-            return f"(i.props -> {path})"
-        return f"json_extract(i.props, {path})"
+        return self.json_property(name, as_json=as_json)
 
     def _scalar_for(self, left: Any, literal: Any) -> str:
         """A literal compared with `left`: instants for the time columns, else as it is."""
-        if _is_property(left) and _property_name(left) in _TIME_COLUMNS and not _is_property(literal):
-            return self.param(_instant(literal, f"CQL2 comparison with {_property_name(left)}"))
+        if _is_property(left) and property_name(left) in self.TIME_COLUMNS and not _is_property(literal):
+            return self.param(_instant(literal, f"CQL2 comparison with {property_name(left)}"))
         return self.value(literal)
 
     def _comparison(self, op: str, left: Any, right: Any) -> str:
         if _is_property(right) and not _is_property(left):
             left, right, op = right, left, {"<": ">", ">": "<", "<=": ">=", ">=": "<="}.get(op, op)
-        if _is_property(left) and _property_name(left) in _TIME_COLUMNS and not _is_property(right):
+        if _is_property(left) and property_name(left) in self.TIME_COLUMNS and not _is_property(right):
             return f"{self.value(left)} {op} {self._scalar_for(left, right)}"
         if _is_temporal_literal(right):  # a free-form property against a timestamp
-            return f"julianday({self.value(left)}) {op} {self.value(right)}"
+            return f"{self.as_timestamp(self.value(left))} {op} {self.value(right)}"
         return f"{self.value(left)} {op} {self.value(right)}"
 
     def _temporal(self, op: str, node: dict[str, Any], args: list[Any]) -> str:
@@ -305,11 +307,11 @@ class _Compiler:
             raise InvalidRequest(f"CQL2 temporal operator {node['op']!r} is not supported")
         self._arity(node, op, 2)
         first, second = args
-        if not _is_property(first) or _property_name(first) not in _TIME_COLUMNS:
+        if not _is_property(first) or property_name(first) not in self.TIME_COLUMNS:
             raise InvalidRequest(
                 f"CQL2 {node['op']} needs datetime, start_datetime or end_datetime first, got {_short(first)}"
             )
-        _, a_start, a_end = _TIME_COLUMNS[_property_name(first)]
+        _, a_start, a_end = self.TIME_COLUMNS[property_name(first)]
         b_start, b_end = self._interval(second, node["op"])
         return "(" + _TEMPORAL[op].format(as_=a_start, ae=a_end, bs=b_start, be=b_end) + ")"
 
@@ -321,8 +323,8 @@ class _Compiler:
             start = _FAR_PAST if bounds[0] in ("..", None) else _instant(bounds[0], f"CQL2 {op}")
             end = _FAR_FUTURE if bounds[1] in ("..", None) else _instant(bounds[1], f"CQL2 {op}")
             return self.param(start), self.param(end)
-        if _is_property(node) and _property_name(node) in _TIME_COLUMNS:
-            _, s, e = _TIME_COLUMNS[_property_name(node)]
+        if _is_property(node) and property_name(node) in self.TIME_COLUMNS:
+            _, s, e = self.TIME_COLUMNS[property_name(node)]
             return s, e
         moment = self.param(_instant(node, f"CQL2 {op}"))
         return moment, moment
@@ -334,21 +336,34 @@ class _Compiler:
             op = {"a_contains": "a_containedby", "a_containedby": "a_contains"}.get(op, op)
         if not _is_property(left) or not isinstance(right, list):
             raise InvalidRequest(f"CQL2 {op} needs a property and a literal list, got {_short(args)}")
-        name = _property_name(left)
-        if name in _TEXT_COLUMNS:
-            prop = f"json_quote({_TEXT_COLUMNS[name]})"
-        else:
-            prop = self.property(left, for_null=True, as_json=True)
-        lit = self.param(json.dumps(right))
-        mine = f"(SELECT value FROM json_each({prop}))"
-        theirs = f"(SELECT value FROM json_each({lit}))"
-        body = {
-            "a_contains": f"NOT EXISTS (SELECT 1 FROM json_each({lit}) l WHERE l.value NOT IN {mine})",
-            "a_containedby": f"NOT EXISTS (SELECT 1 FROM json_each({prop}) p WHERE p.value NOT IN {theirs})",
-            "a_overlaps": f"EXISTS (SELECT 1 FROM json_each({prop}) p WHERE p.value IN {theirs})",
-            "a_equals": f"json({prop}) = json({lit})",
-        }[op]
-        return f"CASE WHEN {prop} IS NULL THEN NULL ELSE ({body}) END"
+        return self.array(op, left, right)
+
+    # dialect hooks: the SQL of one node ----------------------------------------------
+    def like(self, value: str, pattern: str) -> str:
+        """`value` matching the CQL2 LIKE `pattern` (% _ with backslash escapes)."""
+        return f"{value} LIKE {self.param(pattern)}"
+
+    def spatial(self, predicate: str, geometry: shapely.Geometry) -> str:
+        """`predicate(item footprint, geometry)` in SQL (inside OR / NOT)."""
+        return f"{predicate}(geometry, {self.param(shapely.to_wkb(geometry))})"
+
+    def timestamp(self, us: int) -> str:
+        """A timestamp literal (microseconds) comparable with `as_timestamp` of a property."""
+        return self.param(from_us(us))
+
+    def as_timestamp(self, value: str) -> str:
+        """A free-form property's value read as a timestamp."""
+        return value
+
+    def json_property(self, name: str, *, as_json: bool = False) -> str:
+        """The item property `name` (not a core field) from the stored JSON; `as_json`: its
+        JSON text even for strings, for the array operators."""
+        return f"property({self.param(name)})"
+
+    def array(self, op: str, left: dict[str, Any], right: list[Any]) -> str:
+        """An array operator (`a_contains`, `a_containedby`, `a_overlaps`, `a_equals`) of the
+        property `left` and the literal list `right`."""
+        return f"{op}({self.property(left, for_null=True, as_json=True)}, {self.param(json.dumps(right))})"
 
 
 def geometry_literal(node: Any, where: str = "CQL2") -> shapely.Geometry:
@@ -377,24 +392,3 @@ def geometry_literal(node: Any, where: str = "CQL2") -> shapely.Geometry:
         raise InvalidRequest(f"{where}: the geometry {_short(node)} is empty")
     return geom if shapely.is_valid(geom) else shapely.make_valid(geom)
 
-
-def _like_to_glob(pattern: str) -> str:
-    """CQL2 LIKE (% _ with backslash escapes, case-sensitive) as an SQLite GLOB pattern."""
-    out, escaped = [], False
-    for ch in pattern:
-        if escaped:
-            out.append(f"[{ch}]" if ch in "*?[" else ch)
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch == "%":
-            out.append("*")
-        elif ch == "_":
-            out.append("?")
-        elif ch in "*?[":
-            out.append(f"[{ch}]")
-        else:
-            out.append(ch)
-    if escaped:
-        out.append("\\")
-    return "".join(out)

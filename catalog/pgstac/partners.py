@@ -1,9 +1,9 @@
 """Partners, keys and the audit log in PostgreSQL, beside pgstac (schema ``datacenter``,
-which also holds the ``jobs`` table of `catalog.pg_jobs`).
+which also holds the ``jobs`` table of `catalog.pgstac.jobs`).
 
 Plain tables, created by `create_tables` (run by `datacenter catalog migrate`, and again,
 idempotently, when a store is first opened on a database migrated before they existed).
-The same contract and rules as `catalog.sqlite_partners`: keys stored as digests, looked up
+The same contract and rules as `catalog.sqlite.partners`: keys stored as digests, looked up
 on every request (no cache), and the audit table append-only: a trigger refuses UPDATE, and
 DELETE unless the transaction has set ``datacenter.audit_rotation`` to the rotation's own
 token (`PgAuditLog.remove_archived`, called by `datacenter audit rotate` after archiving).

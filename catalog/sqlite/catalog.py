@@ -2,10 +2,10 @@
 
 Design
 ------
-* One connection per thread (``threading.local``; re-opened after ``fork``), WAL mode,
-  ``synchronous=NORMAL`` and a busy timeout, so the API's threadpool and an ingest process
-  can read while one writer writes. Writes run in ``BEGIN IMMEDIATE`` transactions; a search
-  reads its count and its page from one snapshot.
+* One connection per thread, WAL mode (`catalog.sqlite.connection`), so the API's threadpool
+  and an ingest process can read while one writer writes. Writes run in ``BEGIN IMMEDIATE``
+  transactions; a search reads its count and its page from one snapshot. The tables and
+  their upgrades: `catalog.sqlite.schema`.
 * ``items`` is narrow: ids, integer microsecond times, the footprint's bounds and whether
   the footprint is exactly its bounding rectangle; ``item_data`` holds the item JSON as text
   (returned with one ``json.loads``, fetched only for the rows of the page) and the WKB. ``items_rtree`` holds one box per polygon part (R*Tree id
@@ -14,7 +14,7 @@ Design
 * Search: R*Tree prefilter, then exact double-precision box tests in SQL for rectangular
   footprints and a vectorised shapely test (prepared query geometry) for the rest, applied
   while walking the sorted rows so pages stay full. Order: datetime desc, collection, id;
-  paging by keyset tokens (`catalog.paging`).
+  paging by keyset tokens (`catalog.query.paging`).
 """
 
 from __future__ import annotations
@@ -23,11 +23,8 @@ import copy
 import json
 import os
 import sqlite3
-import threading
 import time
-import weakref
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
@@ -43,110 +40,31 @@ from catalog.base import (
     StacItem,
     check_count_limit,
 )
-from catalog.count_tables import SCAN, from_tables
-from catalog.paging import PageToken, page_tokens
+from catalog.items import access_columns, load_json, prepare_items
 from catalog.partners import PartnerStore
-from catalog.sqlite_access import (
-    ACCESS_SCHEMA,
+from catalog.query.counts import SCAN, from_tables
+from catalog.query.paging import PageToken, page_tokens
+from catalog.query.temporal import from_us
+from catalog.sqlite.access import (
     collection_visibility,
     item_visibility,
     releasable_mask,
-    upgrade_from_1,
     visibility_sql,
     write_collection_access,
 )
-from catalog.sqlite_counts import create_counts, visible_at_least, visible_count
-from catalog.sqlite_cql2 import spatial_sql_function
-from catalog.sqlite_free_text import create_free_text_index
-from catalog.sqlite_query import Plan, plan_search
-from catalog.sqlite_rows import access_columns, from_us, load_json, prepare_items
-from catalog.sqlite_sort import SortPlan, plan_sort
+from catalog.sqlite.connection import SQLiteConnections
+from catalog.sqlite.counts import visible_at_least, visible_count
+from catalog.sqlite.query import Plan, plan_search
+from catalog.sqlite.schema import RTREE_STRIDE, create_or_upgrade
+from catalog.sqlite.sort import SortPlan, plan_sort
 from datacenter.access import ANONYMOUS, SYSTEM, Viewer
 from datacenter.errors import CollectionNotFound, ConfigError, InvalidRequest, ItemNotFound
 
-# 2: access columns and releasable side tables; 3: bounds in the sort indexes and `props`;
-# 4: free-text index; 5: count tables (`catalog.sqlite_counts`)
-SCHEMA_VERSION = 5
-
-# The covering sort indexes: a search in the default order walks one of them and reads the
-# row only for the page's content. The access columns make the filter index-only; the
-# bounds and `needs_exact` let a broad bbox test candidates there too (no R*Tree, no sort).
-SORT_INDEXES = """
-DROP INDEX IF EXISTS items_dt;
-CREATE INDEX items_dt ON items (dt DESC, collection, id, t_start, t_end,
-    acc_class, acc_embargo, acc_owner, acc_rel_mask, needs_exact, w, s, e, n);
-DROP INDEX IF EXISTS items_collection_dt;
-CREATE INDEX items_collection_dt ON items (collection, dt DESC, id, t_start, t_end,
-    acc_class, acc_embargo, acc_owner, acc_rel_mask, needs_exact, w, s, e, n);
-"""
-RTREE_STRIDE = 1024  # R*Tree id = item pk * RTREE_STRIDE + part number
 _EXTENT_TTL = 60.0  # seconds a viewer's collection extent is reused while nothing is written
 _ONE_PASS_ROWS = 20_000  # R*Tree candidates read at once to count and page in one pass
 
-_SCHEMA = """
-CREATE TABLE collections (
-    id TEXT PRIMARY KEY,
-    content TEXT NOT NULL,
-    acc_owner TEXT, acc_class INTEGER NOT NULL DEFAULT 3, acc_embargo INTEGER,  -- sqlite_access
-    acc_rel_mask INTEGER NOT NULL DEFAULT 0
-) WITHOUT ROWID;
-CREATE TABLE items (
-    pk INTEGER PRIMARY KEY,
-    collection TEXT NOT NULL,
-    id TEXT NOT NULL,
-    dt INTEGER NOT NULL,          -- sort key: datetime, else start_datetime (us since epoch, UTC)
-    t_start INTEGER NOT NULL,     -- start_datetime, else datetime
-    t_end INTEGER NOT NULL,       -- end_datetime, else datetime
-    w REAL NOT NULL, s REAL NOT NULL, e REAL NOT NULL, n REAL NOT NULL,  -- footprint bounds
-    needs_exact INTEGER NOT NULL, -- 1: footprint is not its own bounding rectangle
-    crosses INTEGER NOT NULL,     -- 1: footprint crosses the antimeridian
-    nboxes INTEGER NOT NULL,      -- R*Tree entries: pk * 1024 + 0 .. nboxes - 1
-    acc_owner TEXT, acc_class INTEGER NOT NULL DEFAULT 3, acc_embargo INTEGER,  -- sqlite_access
-    acc_rel_mask INTEGER NOT NULL DEFAULT 0,
-    props TEXT NOT NULL DEFAULT '{}',  -- `properties` as JSON (CQL2 and sortby read it here)
-    UNIQUE (id, collection)
-);
--- the bulky part of an item, apart so that filtering and sorting touch only narrow rows
-CREATE TABLE item_data (
-    pk INTEGER PRIMARY KEY,       -- = items.pk
-    geom BLOB NOT NULL,           -- footprint WKB for exact tests
-    content TEXT NOT NULL         -- the STAC item JSON
-);
-CREATE VIRTUAL TABLE items_rtree USING rtree (id, minx, maxx, miny, maxy, +item INTEGER);
-CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
-"""
 
-def _upgrade_from_2(c: sqlite3.Connection) -> None:
-    """Schema 3: the bounds join the sort indexes; `props` copies each item's properties."""
-    c.execute("ALTER TABLE items ADD COLUMN props TEXT NOT NULL DEFAULT '{}'")
-    try:
-        c.execute("UPDATE items SET props = (SELECT json_extract(d.content, '$.properties')"
-                  " FROM item_data d WHERE d.pk = items.pk)")
-    except sqlite3.OperationalError:  # JSON SQLite cannot read (NaN, written by Python's json)
-        for pk, content in c.execute("SELECT pk, content FROM item_data").fetchall():
-            props = json.loads(content).get("properties") or {}
-            c.execute("UPDATE items SET props = ? WHERE pk = ?", (json.dumps(props, separators=(",", ":")), pk))
-    for statement in SORT_INDEXES.split(";"):
-        if statement.strip():
-            c.execute(statement)
-
-
-class _Holder:
-    """Owns one thread's connection; closes it when the thread (and so its local) goes."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn: sqlite3.Connection | None = conn
-
-    def close(self) -> None:
-        conn, self.conn = self.conn, None
-        if conn is not None:
-            conn.close()
-
-    def __del__(self) -> None:
-        self.close()
-
-
-class SQLiteCatalog(Catalog):
+class SQLiteCatalog(SQLiteConnections, Catalog):
     """A catalog in one SQLite file; safe for many reader threads/processes and one writer."""
 
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0,
@@ -158,12 +76,9 @@ class SQLiteCatalog(Catalog):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"cannot create the catalog folder {self.path.parent}: {exc}") from None
-        self._lock = threading.Lock()
+        self._open_connections()
         # per-viewer collection extents: (collection, viewer) -> (generation, computed at, extent)
         self._extents: dict[tuple[str, Viewer], tuple[int, float, dict[str, Any]]] = {}
-        self._holders: weakref.WeakSet[_Holder] = weakref.WeakSet()
-        self._local = threading.local()
-        self._pid = os.getpid()
         self._create_schema()
 
     @classmethod
@@ -187,111 +102,19 @@ class SQLiteCatalog(Catalog):
         return f"SQLiteCatalog({str(self.path)!r})"
 
     def partner_store(self) -> PartnerStore:
-        from catalog.sqlite_partners import SQLitePartnerStore
+        from catalog.sqlite.partners import SQLitePartnerStore
 
         return SQLitePartnerStore(self.path)
 
     def audit_log(self) -> AuditLog:
-        from catalog.sqlite_partners import SQLiteAuditLog, audit_path, move_audit_out
+        from catalog.sqlite.partners import SQLiteAuditLog, audit_path, move_audit_out
 
         move_audit_out(self.path, self.timeout)
         return SQLiteAuditLog(audit_path(self.path))
 
-    # connections ------------------------------------------------------------------
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
-        )
-        conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-        self._set_wal(conn)
-        conn.create_function("dc_spatial", 3, spatial_sql_function, deterministic=True)
-        # Reads go through a memory map as large as SQLite allows (its build caps the request:
-        # 2 GiB for the wheel's 3.40): a row probe then costs no read() call, which at 1 M
-        # items (1.7 GB) made an R*Tree-driven count 2.7x faster than the former 256 MiB map.
-        for pragma in ("synchronous = NORMAL", "temp_store = MEMORY", "cache_size = -32000",
-                       "mmap_size = 17179869184"):
-            conn.execute(f"PRAGMA {pragma}")
-        return conn
-
-    def _set_wal(self, conn: sqlite3.Connection) -> None:
-        deadline = time.monotonic() + self.timeout
-        while conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            try:
-                conn.execute("PRAGMA journal_mode = WAL")
-            except sqlite3.OperationalError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def _conn(self) -> sqlite3.Connection:
-        if os.getpid() != self._pid:  # forked: never share the parent's connections
-            self._pid, self._local, self._holders = os.getpid(), threading.local(), weakref.WeakSet()
-        holder: _Holder | None = getattr(self._local, "holder", None)
-        if holder is None or holder.conn is None:
-            holder = _Holder(self._connect())
-            self._local.holder = holder
-            with self._lock:
-                self._holders.add(holder)
-        assert holder.conn is not None
-        return holder.conn
-
-    def close(self) -> None:
-        with self._lock:
-            holders = list(self._holders)
-        for holder in holders:
-            holder.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-            # every write moves the generation on: what was derived from the data (extents)
-            # is recomputed, in this process and in any other on the same file
-            conn.execute("INSERT INTO meta (key, value) VALUES ('generation', 1)"
-                         " ON CONFLICT (key) DO UPDATE SET value = value + 1")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        """One read snapshot (several statements see the same data)."""
-        conn = self._conn()
-        conn.execute("BEGIN")
-        try:
-            yield conn
-        finally:
-            conn.execute("COMMIT")
-
     def _create_schema(self) -> None:
         with self._write() as c:  # statement by statement: executescript would COMMIT midway
-            c.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            row = c.execute("SELECT max(version) FROM schema_version").fetchone()
-            version = row[0]
-            if version is None:
-                for statement in (_SCHEMA + ACCESS_SCHEMA + SORT_INDEXES).split(";"):
-                    if statement.strip():
-                        c.execute(statement)
-                create_free_text_index(c)
-                create_counts(c)
-                c.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-            elif version < SCHEMA_VERSION:
-                if version == 1:
-                    upgrade_from_1(c)
-                if version <= 2:
-                    _upgrade_from_2(c)
-                if version <= 3:
-                    create_free_text_index(c)
-                create_counts(c)  # version 4 -> 5
-                c.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-            elif version > SCHEMA_VERSION:
-                raise ConfigError(
-                    f"catalog {self.path} has schema version {version}, newer than this install "
-                    f"understands ({SCHEMA_VERSION}); upgrade lunar-datacenter"
-                )
+            create_or_upgrade(c, self.path)
 
     # collections ------------------------------------------------------------------
     def upsert_collection(self, collection: StacCollection) -> None:
@@ -590,7 +413,7 @@ class SQLiteCatalog(Catalog):
 
     def _count_from_tables(self, conn: sqlite3.Connection, query: SearchQuery, scoped: SearchQuery,
                            only: list[str] | None) -> int | None | object:
-        """`numberMatched` from the count tables (`catalog.sqlite_counts`) when they decide
+        """`numberMatched` from the count tables (`catalog.sqlite.counts`) when they decide
         it: a search restricted by collections only (exact), or by collections and a time
         span with more visible matches than the cap; else `SCAN`."""
         if self.count_limit == 0:

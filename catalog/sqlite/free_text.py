@@ -5,7 +5,7 @@ keywords, kept in step by triggers on ``item_data`` (so upserts, deletes, access
 The FTS5 table stores its own copy of the indexed text (SQLite 3.40 has no
 ``contentless_delete``, and an external-content table would need the old text to delete a
 row, which ``INSERT OR REPLACE`` does not give its triggers). The unicode61 tokenizer splits
-on everything but letters and digits and folds case, like `catalog.free_text.words`.
+on everything but letters and digits and folds case, like `catalog.query.free_text.words`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from catalog.free_text import And, FreeText, Not, Or, Phrase, parse_free_text
+from catalog.query.free_text import And, FreeText, Not, Or, Phrase, parse_free_text
 
 # title, description and keywords (a JSON array reads as its JSON text: brackets and quotes
 # are separators to the tokenizer), one line per item

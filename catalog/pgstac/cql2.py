@@ -6,11 +6,11 @@ the temporal operators (the contract uses the item's [start, end] interval), it 
 ``end_datetime`` for every item (so ``end_datetime IS NULL`` never matches), it lower-cases
 both sides of ``casei`` comparisons, sorts and compares unregistered properties as text
 (``"50" > "400"``), and refuses a ``bbox`` literal that crosses the antimeridian. So user
-filters are translated here, with the same meaning as `catalog.sqlite_cql2`; pgstac keeps
+filters are translated here, with the same meaning as `catalog.query.cql2`; pgstac keeps
 the storage, the indexes and the base of the WHERE clause (collections, ids, bbox,
 datetime, the access rule).
 
-Every request is first run through `catalog.sqlite_cql2.compile_filter`, a pure-Python
+Every request is first run through `catalog.query.cql2.compile_filter`, a pure-Python
 translation that touches no database: it is the reference validator, so both backends
 refuse the same filters with the same messages. This module can then assume a well-formed
 tree.
@@ -30,8 +30,8 @@ from typing import Any
 
 import shapely
 
-from catalog.cql2_temporal import TEMPORAL_SQL
-from catalog.sqlite_cql2 import compile_filter, geometry_literal
+from catalog.query.cql2 import compile_filter, geometry_literal
+from catalog.query.temporal import TEMPORAL_SQL
 
 _COMPARE = {"=": "=", "<>": "<>", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}

@@ -18,9 +18,18 @@ import numpy as np
 import shapely
 
 from catalog.base import SearchQuery
-from catalog.sqlite_cql2 import SpatialTest, compile_filter
-from catalog.sqlite_free_text import free_text_sql
-from catalog.sqlite_rows import Box, box_geometry, is_own_bbox, part_boxes, to_us
+from catalog.query.cql2 import SpatialTest
+from catalog.query.spatial import (
+    Box,
+    box_geometry,
+    is_own_bbox,
+    part_boxes,
+    query_boxes,
+    query_geometry,
+)
+from catalog.query.temporal import to_us
+from catalog.sqlite.cql2 import compile_sqlite_filter
+from catalog.sqlite.free_text import free_text_sql
 from datacenter.errors import InvalidRequest
 
 _INLINE_LIST = 200  # longer id/collection lists go through json_each
@@ -72,11 +81,11 @@ def plan_search(query: SearchQuery, *, max_span: int, total: int = 0, want: int 
     if query.bbox is not None and query.intersects is not None:
         raise InvalidRequest("give either bbox or intersects, not both")
     if query.bbox is not None:
-        boxes = _query_boxes(query.bbox)
+        boxes = query_boxes(query.bbox)
         walk = in_time_order and _walk_index(boxes, total, want)
         sure, geometry = _rect_filter(where, params, boxes, use_rtree=not walk)
     elif query.intersects is not None:
-        geom = _query_geometry(query.intersects)
+        geom = query_geometry(query.intersects)
         bounds = tuple(float(v) for v in shapely.bounds(geom))
         if is_own_bbox(geom, bounds):  # type: ignore[arg-type]
             walk = in_time_order and _walk_index([bounds], total, want)  # type: ignore[list-item]
@@ -91,7 +100,7 @@ def plan_search(query: SearchQuery, *, max_span: int, total: int = 0, want: int 
             shapely.prepare(geometry)
     tests: list[SpatialTest] = []
     if query.filter is not None:
-        compiled = compile_filter(query.filter)
+        compiled = compile_sqlite_filter(query.filter)
         where.append(compiled.sql)
         params.update(compiled.params)
         for k, boxes in enumerate(compiled.boxes):
@@ -135,38 +144,6 @@ def _time_filter(where: list[str], params: dict[str, Any], interval: Any, max_sp
     if qe is not None:
         params.update(qe=qe, qe_hi=qe + max_span)
         where.append("i.t_start <= :qe AND i.dt <= :qe_hi")
-
-
-def _query_boxes(bbox: Any) -> list[Box]:
-    try:
-        values = [float(v) for v in bbox]
-    except (TypeError, ValueError):
-        raise InvalidRequest(f"bbox {bbox!r} must be four numbers: west, south, east, north") from None
-    if len(values) == 6:
-        values = [values[0], values[1], values[3], values[4]]
-    if len(values) != 4 or any(v != v for v in values):
-        raise InvalidRequest(f"bbox {bbox!r} must be four numbers: west, south, east, north")
-    w, s, e, n = values
-    if not (-180 <= w <= 180 and -180 <= e <= 180 and -90 <= s <= n <= 90):
-        raise InvalidRequest(
-            f"bbox {bbox!r} is not west,south,east,north in degrees with -180 <= lon <= 180 and "
-            "-90 <= south <= north <= 90 (west > east means the box crosses the antimeridian)"
-        )
-    if w > e:
-        return [(w, s, 180.0, n), (-180.0, s, e, n)]
-    return [(w, s, e, n)]
-
-
-def _query_geometry(geojson: Any) -> shapely.Geometry:
-    if isinstance(geojson, dict) and geojson.get("type") == "Feature":
-        geojson = geojson.get("geometry")
-    try:
-        geom = shapely.from_geojson(json.dumps(geojson))
-    except (shapely.errors.GEOSException, TypeError, ValueError) as exc:
-        raise InvalidRequest(f"intersects is not a GeoJSON geometry: {exc}") from None
-    if geom is None or geom.is_empty:
-        raise InvalidRequest("intersects is an empty geometry")
-    return geom if shapely.is_valid(geom) else shapely.make_valid(geom)
 
 
 def _rtree_filter(where: list[str], params: dict[str, Any], boxes: list[Box], prefix: str = "r") -> None:

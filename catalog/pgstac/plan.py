@@ -9,7 +9,7 @@ without statistics (measured at 1 M items in docs/benchmarks.md, "pgstac backend
 
 from __future__ import annotations
 
-from catalog.pgstac_sort import PgSortPlan
+from catalog.pgstac.sort import PgSortPlan
 
 
 def planner_neutral(condition: str) -> str:

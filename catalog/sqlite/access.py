@@ -28,7 +28,8 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
-from catalog.sqlite_rows import AccessColumns, access_columns, to_us
+from catalog.items import AccessColumns, access_columns
+from catalog.query.temporal import to_us
 from datacenter.access import Viewer
 
 __all__ = ["AccessColumns", "access_columns", "item_visibility", "visibility_sql"]

@@ -31,7 +31,7 @@ from catalog.partners import (
     check_partner_id,
     new_key,
 )
-from catalog.sqlite_rows import from_us, to_us
+from catalog.query.temporal import from_us, to_us
 from datacenter.errors import Conflict, NotFound
 
 _SCHEMA = """

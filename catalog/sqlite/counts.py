@@ -26,7 +26,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from catalog.sqlite_access import has_mask_bit, visibility_sql
+from catalog.sqlite.access import has_mask_bit, visibility_sql
 from datacenter.access import Viewer
 
 NO_EMBARGO = -(1 << 62)  # stands for "no embargo" in item_counts (before any "now")

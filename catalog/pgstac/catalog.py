@@ -5,38 +5,36 @@ Design
 * pgstac owns the schema (``datacenter catalog migrate`` runs ``pypgstac migrate``); every
   write goes through pgstac's own SQL functions (``upsert_collection``, ``upsert_items``,
   ``delete_collection``); items are read back as pgstac's dehydrated ``content`` and
-  hydrated in Python (`catalog.pgstac_hydrate`, pypgstac's own ``hydrate``), not by
+  hydrated in Python (`catalog.pgstac.hydrate`, pypgstac's own ``hydrate``), not by
   ``content_hydrate`` in SQL (~1.3 ms an item).
 * Search: the base of the WHERE clause (collections, ids, datetime, bbox / intersects and
   the access rule) is pgstac's own ``stac_search_to_where``; the user's CQL2 filter and `q`
-  are translated by `catalog.pgstac_cql2`, the order and keyset paging by
-  `catalog.pgstac_sort`, so results, order and refusals match the SQLite backend (pgstac's
+  are translated by `catalog.pgstac.cql2`, the order and keyset paging by
+  `catalog.pgstac.sort`, so results, order and refusals match the SQLite backend (pgstac's
   ``search()`` differs from the contract: its temporal operators, ``casei``, text-typed
   property sorting and NULL placement). One capped ``count(*)`` gives ``numberMatched``
   and a bound on the page's datetime range; the page is one ``ORDER BY ... LIMIT`` query
-  that the per-partition datetime indexes serve (`catalog.pgstac_plan`).
-* Items are validated by the same code as the SQLite backend (`catalog.sqlite_rows`)
+  that the per-partition datetime indexes serve (`catalog.pgstac.plan`).
+* Items are validated by the same code as the SQLite backend (`catalog.items`)
   before any connection is taken, so both backends refuse the same items with the same
-  messages; `catalog.pgstac_query` keeps nulls and bbox-only footprints lossless.
+  messages; `catalog.pgstac.query` keeps nulls and bbox-only footprints lossless.
 * Access: collections are filtered in Python with `datacenter.access.can_see_fields`;
-  items with `catalog.pgstac_query.access_sql` (the rule of `visibility_cql2`, written as
+  items with `catalog.pgstac.query.access_sql` (the rule of `visibility_cql2`, written as
   inlinable SQL), and the search is restricted to the collections the viewer may see.
 * Counts: ``numberMatched`` is exact up to `count_limit` matches (counting stops there) and
   left out above it (`DATACENTER_SEARCH_COUNT_LIMIT`); pgstac's own API does not count.
   Searches restricted only by collections (and a time span) are counted from the count
-  tables of `catalog.pgstac_counts`, for any viewer, without reading rows.
+  tables of `catalog.pgstac.counts`, for any viewer, without reading rows.
   Hidden records raise the same not-found errors as missing ones.
 * Order: datetime desc, then collection and id ascending (as the SQLite backend); paging by
-  `catalog.paging.PageToken` keyset tokens (the sort values of the last row, and the sort's
+  `catalog.query.paging.PageToken` keyset tokens (the sort values of the last row, and the sort's
   signature), which stay correct under inserts and deletes.
 """
 
 from __future__ import annotations
 
 import copy
-import re
 import time
-import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -45,7 +43,7 @@ from typing import Any, cast
 import orjson
 import psycopg
 from psycopg.types.json import Jsonb, set_json_loads
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import PoolTimeout
 
 from catalog.audit import AuditLog
 from catalog.base import (
@@ -57,18 +55,19 @@ from catalog.base import (
     StacItem,
     check_count_limit,
 )
-from catalog.count_tables import SCAN, from_tables
-from catalog.paging import PageToken, page_tokens
+from catalog.items import prepare_items
 from catalog.partners import PartnerStore
-from catalog.pg_partners import PgAuditLog, PgPartnerStore, create_tables
-from catalog.pgstac_counts import create_counts, visible_at_least, visible_count, write_mark
-from catalog.pgstac_cql2 import compile_pg_filter
-from catalog.pgstac_free_text import create_free_text_index, free_text_pg
-from catalog.pgstac_hydrate import hydrate_one, hydrate_rows, item_columns, one_item_sql
-from catalog.pgstac_plan import count_sql, planner_neutral
-from catalog.pgstac_query import access_sql, build_search, check_limit, from_stored, to_stored
-from catalog.pgstac_sort import PgSortPlan, plan_pg_sort
-from catalog.sqlite_rows import prepare_items
+from catalog.pgstac.counts import create_counts, visible_at_least, visible_count, write_mark
+from catalog.pgstac.cql2 import compile_pg_filter
+from catalog.pgstac.free_text import create_free_text_index, free_text_pg
+from catalog.pgstac.hydrate import hydrate_one, hydrate_rows, item_columns, one_item_sql
+from catalog.pgstac.partners import PgAuditLog, PgPartnerStore, create_tables
+from catalog.pgstac.plan import count_sql, planner_neutral
+from catalog.pgstac.pool import open_pool, redact
+from catalog.pgstac.query import access_sql, build_search, check_limit, from_stored, to_stored
+from catalog.pgstac.sort import PgSortPlan, plan_pg_sort
+from catalog.query.counts import SCAN, from_tables
+from catalog.query.paging import PageToken, page_tokens
 from datacenter.access import (
     ACCESS,
     ANONYMOUS,
@@ -97,51 +96,6 @@ _SESSION = (
 )
 
 
-def redact(dsn: str) -> str:
-    """The DSN without its password, for messages."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", dsn)
-
-
-_CHECK_AFTER = 2.0  # seconds unused after which a pooled connection is checked before use
-_returned: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = weakref.WeakKeyDictionary()
-
-
-def _note_returned(conn: psycopg.Connection[Any]) -> None:
-    _returned[conn] = time.monotonic()
-
-
-def _check_if_idle(conn: psycopg.Connection[Any]) -> None:
-    """Check a connection handed out by the pool only if it sat unused for `_CHECK_AFTER`
-    seconds (as pgbouncer's ``server_check_delay``): the check is a round trip (~0.1 ms), and
-    a request borrows up to three connections (key, catalog, audit). A connection broken in
-    the meantime fails its request as `CatalogUnavailable`, which also purges the pool
-    (`PgstacCatalog._unavailable_as_error`)."""
-    if time.monotonic() - _returned.get(conn, 0.0) > _CHECK_AFTER:
-        ConnectionPool.check_connection(conn)
-
-
-def open_pool(dsn: str, purpose: str, *, max_size: int, timeout: float,
-              configure: Any = None) -> ConnectionPool:
-    """An open, checked, autocommit connection pool on `dsn` (named ``datacenter-<purpose>``);
-    `ConfigError` naming the database (password hidden) if it cannot connect in `timeout`."""
-    pool = ConnectionPool(
-        dsn, min_size=1, max_size=max_size, timeout=timeout, open=False,
-        kwargs={"autocommit": True}, configure=configure, name=f"datacenter-{purpose}",
-        check=_check_if_idle, reset=_note_returned,
-    )
-    try:
-        pool.open(wait=True, timeout=timeout)
-    except PoolTimeout:
-        pool.close()
-        raise ConfigError(
-            f"cannot connect to the {purpose} database {redact(dsn)} within {timeout:g} s; "
-            "check DATACENTER_CATALOG_URL and that the server is running"
-        ) from None
-    return pool
-
-
-# The access fields as pgstac queryables, so `visibility_cql2` compares them with the
-# right types (a time with a time, an array with an array) rather than as text.
 _QUERYABLES = (
     (OWNER, {"type": "string"}, "to_text"),
     (ACCESS, {"type": "string", "enum": [a.value for a in AccessClass]}, "to_text"),
@@ -164,9 +118,9 @@ def migrate(dsn: str) -> str:
             for name, definition, wrapper in _QUERYABLES:
                 conn.execute("SELECT upsert_queryable(%s, %s, %s)", (name, Jsonb(definition), wrapper))
             conn.execute("RESET ROLE")  # pypgstac leaves the session as pgstac_admin
-            create_tables(conn)  # partners, keys, audit (catalog.pg_partners)
-            create_free_text_index(conn)  # q (catalog.pgstac_free_text)
-            create_counts(conn)  # numberMatched of broad searches (catalog.pgstac_counts)
+            create_tables(conn)  # partners, keys, audit (catalog.pgstac.partners)
+            create_free_text_index(conn)  # q (catalog.pgstac.free_text)
+            create_counts(conn)  # numberMatched of broad searches (catalog.pgstac.counts)
             return version
     except psycopg.Error as exc:
         raise ConfigError(f"cannot migrate the catalog database {redact(dsn)}: {exc}") from None
@@ -227,7 +181,7 @@ class PgstacCatalog(Catalog):
         """A lost server (restart, network) is `CatalogUnavailable` (HTTP 503), not a crash.
 
         The pool checks a connection that sat unused for a while as it hands it out
-        (`_check_if_idle`), and a lost connection here purges the pool's idle ones, so once
+        (`catalog.pgstac.pool._check_if_idle`), and a lost connection here purges the pool's idle ones, so once
         the server is back requests get fresh connections: no restart of ours needed.
         """
         try:
@@ -413,7 +367,7 @@ class PgstacCatalog(Catalog):
 
     def _count_from_tables(self, conn: psycopg.Connection[Any], query: SearchQuery,
                            collections: list[str] | None) -> int | None | object:
-        """`numberMatched` from the count tables (`catalog.pgstac_counts`) when they decide
+        """`numberMatched` from the count tables (`catalog.pgstac.counts`) when they decide
         it: a search restricted by collections only (exact), or by collections and a time
         span with more visible matches than the cap; else `SCAN` (count the rows)."""
         if (self.count_limit == 0 or not self._has_counts or query.bbox is not None
@@ -428,7 +382,7 @@ class PgstacCatalog(Catalog):
         after: str | None, forward: bool, limit: int,
     ) -> tuple[int | None, Any]:
         """The number of matches (None above `count_limit`: counting stops there), and a
-        bound on the page's first sort key (`catalog.pgstac_plan.count_sql`), or None."""
+        bound on the page's first sort key (`catalog.pgstac.plan.count_sql`), or None."""
         if self.count_limit == 0:
             return None, None
         row = conn.execute(count_sql(where, sort, after, forward, limit, self.count_limit), params).fetchone()

@@ -1,6 +1,6 @@
 """`JobStore` in PostgreSQL, beside pgstac: the table ``datacenter.jobs``.
 
-Created with the partners and audit tables (`catalog.pg_partners.create_tables`, run by
+Created with the partners and audit tables (`catalog.pgstac.partners.create_tables`, run by
 `datacenter catalog migrate`, or on first use). Every API replica on the same database sees
 every job, so a client may reach any replica. The row keeps the runner and heartbeat as
 columns beside the job document, so `touch` is one narrow UPDATE and recovery rules
@@ -21,8 +21,8 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import PoolTimeout
 
 from catalog.jobs import Job, JobNotFound, JobStore, now_utc
-from catalog.pg_partners import ensure_tables
-from catalog.pgstac import open_pool, redact
+from catalog.pgstac.partners import ensure_tables
+from catalog.pgstac.pool import open_pool, redact
 from datacenter.errors import CatalogUnavailable
 
 _COLUMNS = "doc, heartbeat"
