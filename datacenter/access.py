@@ -292,6 +292,8 @@ def describe_visibility(fields: Mapping[str, Any]) -> str:
         until = meta.embargo_until.isoformat().replace("+00:00", "Z")
         who += f" (from {until}; before it {owner + ' only' if owner else 'administrators only'})"
     return who
+
+
 def schema_document() -> dict[str, Any]:
     """The ``dc:`` extension's JSON schema (its `$id` is SCHEMA_URL)."""
     text = resources.files("datacenter").joinpath("dc_extension_schema.json").read_text("utf-8")
