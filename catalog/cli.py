@@ -12,7 +12,7 @@ from rich.table import Table
 
 from catalog import open_catalog
 from catalog.base import SearchQuery
-from datacenter.access import SYSTEM
+from datacenter.access import SYSTEM, dc_fields, describe_visibility
 from datacenter.errors import InvalidRequest
 from datacenter.settings import get_settings
 
@@ -30,14 +30,15 @@ def _url(url: str | None) -> str:
 
 @catalog_app.command("list")
 def list_collections() -> None:
-    """List collections with their item counts and time span."""
+    """List collections with their item counts, time span and who sees them."""
     settings = get_settings()
     with open_catalog(settings.resolved_catalog_url) as cat:
-        table = Table("collection", "title", "items", "first", "last")
+        table = Table("collection", "title", "items", "first", "last", "visible to")
         for coll in cat.list_collections(viewer=SYSTEM):
             count = cat.search(SearchQuery(collections=[coll["id"]], limit=1, viewer=SYSTEM)).number_matched
             interval = (coll.get("extent", {}).get("temporal", {}).get("interval") or [[None, None]])[0]
-            table.add_row(coll["id"], coll.get("title", ""), str(count), str(interval[0]), str(interval[1]))
+            table.add_row(coll["id"], coll.get("title", ""), str(count), str(interval[0]), str(interval[1]),
+                          describe_visibility(dc_fields(coll)))
         console.print(table)
 
 

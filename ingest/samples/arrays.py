@@ -91,6 +91,7 @@ def make_isis3_spectral_cube(directory: Path, *, bands: int = 12, size: int = 40
         path, "w", driver="ISIS3", width=size, height=size, count=bands, dtype="float32",
         crs=CRS.from_user_input("IAU_2015:30135"),
         transform=from_origin(-size / 2 * 200.0, size / 2 * 200.0, 200.0, 200.0),
+        ADD_GDAL_HISTORY="NO",  # GDAL's History object holds the time and host: not reproducible
     ) as ds:  # fmt: skip
         ds.write(cube_values(bands, size, size, seed=8))
     centres = ", ".join(f"{c:.1f}" for c in np.linspace(480.0, 946.0, bands))

@@ -319,6 +319,7 @@ def make_isis3_cube(directory: Path, *, size: int = 600) -> Path:
         path, "w", driver="ISIS3", width=size, height=size, count=1, dtype="uint8",
         crs=CRS.from_user_input(info.proj_code),
         transform=from_origin(-size / 2 * res, size / 2 * res, res, res), nodata=0,
+        ADD_GDAL_HISTORY="NO",  # GDAL's History object holds the time and host: not reproducible
     ) as ds:  # fmt: skip
         ds.write(image_dn(size, size, seed=6), 1)
     groups = f"""  Group = Instrument
