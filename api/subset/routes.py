@@ -54,6 +54,8 @@ from datacenter.storage import Store
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["Subsets"])
 WATCH_EVERY = 0.2  # seconds between two looks at the client's connection
+#: what the 413 tells an anonymous caller, since jobs need a key (POST /jobs is 401 without)
+_JOB_KEY = "a partner key (Authorization: Bearer <key>; anonymous callers cannot run jobs) and the body "
 
 
 def get_compute(request: Request) -> Compute:
@@ -86,7 +88,7 @@ def subset_item(
             f"this subset is about {human_bytes(exc.nbytes)} ({exc.nbytes} bytes, "
             f"uncompressed), above the {human_bytes(limit)} answered directly; narrow bbox, "
             f"bands, datetime or raise step, or submit it as a job: POST /jobs with "
-            f"{json.dumps(job)}"
+            f"{_JOB_KEY if viewer.anonymous else ''}{json.dumps(job)}"
         ) from None
     work = Path(tempfile.mkdtemp(prefix=subset_work_prefix(), dir=work_root(settings)))
     name = f"{item_id}-subset{SUFFIXES[options.format]}"

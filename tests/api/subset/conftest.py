@@ -25,12 +25,13 @@ import pytest
 import xarray as xr
 
 from api.app import create_app
-from catalog.base import Catalog, StacItem, open_catalog
+from catalog import open_catalog
+from catalog.base import Catalog, StacItem
 from catalog.jobs import JobStore
 from catalog.partners import PartnerStore
-from catalog.pg_jobs import PgJobStore
+from catalog.pgstac.jobs import PgJobStore
 from catalog.sqlite import SQLiteCatalog
-from catalog.sqlite_jobs import SQLiteJobStore
+from catalog.sqlite.jobs import SQLiteJobStore
 from datacenter.access import SYSTEM
 from datacenter.settings import Settings
 from datacenter.storage import Store
