@@ -23,7 +23,7 @@ from stac_fastapi.types.config import ApiSettings
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
-from api import downloads
+from api import downloads, extensions
 from api.client import CatalogClient
 from api.deps import bind_catalog, require_admin
 from api.errors import STATUS, install_error_handlers
@@ -171,6 +171,7 @@ def create_app(
         route_dependencies=[([{"path": "*", "method": "*"}], [Depends(bind_catalog)])],
     )
     app.include_router(downloads.router)
+    app.include_router(extensions.router)
     app.include_router(subset_routes.router)
     app.include_router(job_routes.router)
     install_error_handlers(app, retry_after=limits.api_retry_after)

@@ -19,10 +19,12 @@ other. Filters are built as data, never by pasting ids into query text.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from importlib import resources
 from typing import Any
 
 OWNER = "dc:owner"
@@ -31,8 +33,12 @@ RELEASABLE_TO = "dc:releasable_to"
 EMBARGO_UNTIL = "dc:embargo_until"
 EXPORT_CONTROL = "dc:export_control"
 FIELDS = (OWNER, ACCESS, RELEASABLE_TO, EMBARGO_UNTIL, EXPORT_CONTROL)
-#: the JSON schema of the ``dc:`` STAC extension (docs/extensions/<host>/... in the repo)
+#: the `$id` of the ``dc:`` STAC extension's JSON schema, as stored records name it; the API
+#: serves the schema at ``<base>/`` + SCHEMA_PATH and names that URL in what it serves
+#: (`api.extensions`). The schema ships in the package (`schema_document`); the repository
+#: keeps the same file under docs/extensions/<host>/... for offline validation by `$id`.
 SCHEMA_URL = "https://lunar-datacenter.github.io/stac-dc/v1.0.0/schema.json"
+SCHEMA_PATH = "extensions/dc/v1.0.0/schema.json"
 
 
 class AccessClass(StrEnum):
@@ -286,3 +292,9 @@ def describe_visibility(fields: Mapping[str, Any]) -> str:
         until = meta.embargo_until.isoformat().replace("+00:00", "Z")
         who += f" (from {until}; before it {owner + ' only' if owner else 'administrators only'})"
     return who
+
+
+def schema_document() -> dict[str, Any]:
+    """The ``dc:`` extension's JSON schema (its `$id` is SCHEMA_URL)."""
+    text = resources.files("datacenter").joinpath("dc_extension_schema.json").read_text("utf-8")
+    return json.loads(text)  # type: ignore[no-any-return]

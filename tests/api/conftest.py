@@ -31,6 +31,7 @@ from fastapi import FastAPI
 from api.app import create_app
 from catalog import open_catalog
 from catalog.base import Catalog
+from datacenter.access import SCHEMA_URL
 from datacenter.storage import Store, multihash_sha256
 from tests.conftest import free_port
 
@@ -48,6 +49,7 @@ def _collection(cid: str, title: str) -> dict[str, Any]:
     return {
         "type": "Collection",
         "stac_version": "1.0.0",
+        "stac_extensions": [SCHEMA_URL],
         "id": cid,
         "title": title,
         "description": f"{title} (test data).",
@@ -71,7 +73,7 @@ def _item(
     return {
         "type": "Feature",
         "stac_version": "1.0.0",
-        "stac_extensions": [PROJ, FILE],
+        "stac_extensions": [PROJ, FILE, SCHEMA_URL],
         "id": iid,
         "collection": cid,
         "geometry": geometry,
