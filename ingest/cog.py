@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ import numpy as np
 import rasterio
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.errors import RasterioError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rio_cogeo.cogeo import cog_translate, cog_validate
 from rio_cogeo.profiles import cog_profiles
 
@@ -49,11 +50,17 @@ def write_cog(product: RasterProduct, out_path: Path) -> CogResult:
     truncated or corrupt source raises CorruptProduct with GDAL's message; on any
     failure nothing is left at `out_path`.
     """
-    out_path = Path(out_path)
+    with warnings.catch_warnings():
+        # a raw camera image has no geotransform: it stays a COG without a CRS
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        return _write_cog(product, Path(out_path))
+
+
+def _write_cog(product: RasterProduct, out_path: Path) -> CogResult:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(f".tmp-{uuid.uuid4().hex}-{out_path.name}")
     try:
-        with rasterio.open(product.path) as src:
+        with rasterio.open(product.gdal_source) as src:
             units = tuple(u or None for u in src.units)
             profile = cog_profiles.get("deflate")
             profile.update(

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import abc
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import rasterio
-from rasterio.errors import RasterioError
+from rasterio.errors import CRSError, NotGeoreferencedWarning, RasterioError
+from rasterio.windows import Window
 
 from datacenter.errors import CorruptProduct, LabelError
 from ingest.product import utc_datetime
@@ -44,6 +46,31 @@ class RasterShape:
     height: int
     count: int
     dtype: str
+    has_crs: bool = False
+
+
+def probe_raster(source: Path | str, expected: tuple[int, int, int]) -> RasterShape | None:
+    """GDAL's view of `source` (a file, or VRT text) when it opens with the `expected`
+    (width, height, bands) and its first line reads; None when it does not.
+
+    A label GDAL's own driver misreads (another object of the label, a quoted file name it
+    does not follow, a pointer it gets wrong) gives None, and the reader then reads the
+    pixels from the label's own layout instead.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(source) as ds:
+                if (ds.width, ds.height, ds.count) != tuple(expected):
+                    return None
+                ds.read(1, window=Window(0, 0, ds.width, 1))
+                try:
+                    has_crs = ds.crs is not None and bool(ds.crs.to_wkt())
+                except CRSError:
+                    has_crs = False
+                return RasterShape(ds.width, ds.height, ds.count, ds.dtypes[0], has_crs)
+    except (RasterioError, ValueError):
+        return None
 
 
 def head(path: Path, n: int = 64) -> bytes:
