@@ -14,14 +14,15 @@ import rasterio
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
-from rio_cogeo.cogeo import cog_translate, cog_validate
-from rio_cogeo.profiles import cog_profiles
+from rasterio.shutil import copy
+from rio_cogeo.cogeo import cog_validate
 
 from datacenter.errors import CorruptProduct
 from datacenter.storage import file_sha256
 from ingest.product import RasterProduct
 
 BLOCK_SIZE = 512
+_PREDICTORS = {"f": "FLOATING_POINT", "i": "HORIZONTAL", "u": "HORIZONTAL"}
 
 
 @dataclass(frozen=True)
@@ -62,24 +63,14 @@ def _write_cog(product: RasterProduct, out_path: Path) -> CogResult:
     try:
         with rasterio.open(product.gdal_source) as src:
             units = tuple(u or None for u in src.units)
-            profile = cog_profiles.get("deflate")
-            profile.update(
-                blockxsize=BLOCK_SIZE,
-                blockysize=BLOCK_SIZE,
-                predictor=3 if np.dtype(src.dtypes[0]).kind == "f" else 2,
-                BIGTIFF="IF_SAFER",
-            )
-            cog_translate(
-                src,
-                str(tmp),
-                profile,
-                nodata=src.nodata,
-                overview_resampling="nearest",
-                use_cog_driver=False,
-                in_memory=False,
-                forward_band_tags=True,
-                quiet=True,
-            )
+            # GDAL's COG driver straight from the source: every value is kept exactly (a
+            # warped copy, as rio-cogeo makes, turns values near nodata into nodata: the
+            # ISIS special pixels LRS/LIS/HIS/HRS became NULL)
+            copy(
+                src, str(tmp), driver="COG", COMPRESS="DEFLATE", BLOCKSIZE=BLOCK_SIZE,
+                PREDICTOR=_PREDICTORS.get(np.dtype(src.dtypes[0]).kind, "NO"),
+                OVERVIEW_RESAMPLING="NEAREST", BIGTIFF="IF_SAFER",
+            )  # fmt: skip
         report = cog_validate(str(tmp), quiet=True)
         if not report[0]:
             raise CorruptProduct(

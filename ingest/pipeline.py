@@ -38,6 +38,7 @@ from ingest.publish import (
     upload_verified,
 )
 from ingest.readers import find_reader
+from ingest.stac import check_dated
 
 STAC_VERSION = "1.1.0"
 
@@ -154,6 +155,7 @@ def ingest_product(
         plain = {k: v for k, v in (overrides or {}).items() if k not in DC_FIELDS}
         item_access = item_access_fields(access or {}, overrides or {}, product.id)
         product = apply_overrides(product, plain)
+        check_dated(product, datetime_override)  # before any conversion work
         options = {"datetime": datetime_override, "overrides": plain}
         with _product_lock(collection_id, product.id):
             _publish(product, result, collection_id=collection_id, catalog=catalog, store=store,

@@ -133,6 +133,11 @@ def product_properties(
     }
 
 
+def check_dated(product: RasterProduct | ArrayProduct, override: datetime | None) -> None:
+    """MissingDatetime now, before conversion, for a product its item could not date."""
+    _time_properties(product, override)
+
+
 def _time_properties(product: RasterProduct | ArrayProduct, override: datetime | None) -> dict[str, Any]:
     if override is not None:
         when = override if override.tzinfo else override.replace(tzinfo=UTC)

@@ -99,6 +99,18 @@ def open_raster(path: Path, fmt: str) -> RasterShape:
         ) from exc
 
 
+def gdal_georef(source: Path | str, expected: tuple[int, int, int]) -> tuple[str, tuple[float, ...]] | None:
+    """(CRS as WKT, GDAL geotransform) GDAL's driver reads from a label of the `expected`
+    size, even when it cannot read the pixels; None when it gives no CRS."""
+    try:
+        with rasterio.open(source) as ds:
+            if (ds.width, ds.height, ds.count) != tuple(expected) or ds.crs is None:
+                return None
+            return ds.crs.to_wkt(), tuple(ds.transform.to_gdal())
+    except (RasterioError, CRSError, ValueError):
+        return None
+
+
 def check_data_size(data_file: Path, expected: int, *, label: Path, fmt: str) -> None:
     """Raise CorruptProduct if `data_file` is missing or shorter than `expected` bytes."""
     if not data_file.is_file():

@@ -21,6 +21,7 @@ from ingest.product import RasterProduct, body_name, stac_id
 from ingest.readers.base import (
     Reader,
     check_data_size,
+    gdal_georef,
     head,
     label_time,
     probe_raster,
@@ -72,7 +73,9 @@ class Pds3Reader(Reader):
                     f"PDS3 label {path}: {unsupported or f'{obj_name} is {layout.dtype.name}, a sample type GDAL has no raw band for'}; "
                     "this layout is not supported: convert the product with ISIS (pds2isis) and ingest the cube"
                 )
-            source = vrt_xml(layout)
+            georef = gdal_georef(path, (layout.width, layout.height, layout.bands))
+            source = vrt_xml(layout, srs_wkt=georef[0] if georef else None,
+                             geotransform=georef[1] if georef else None)  # fmt: skip
             shape = probe_raster(source, (layout.width, layout.height, layout.bands))
             if shape is None:  # pragma: no cover - the size check above makes this a bug
                 raise LabelError(f"PDS3 label {path}: the pixels of {obj_name} cannot be read")

@@ -35,6 +35,7 @@ _DATA_TYPE_BYTES = {
     "IEEE754LSBSingle": 4, "IEEE754MSBSingle": 4, "IEEE754LSBDouble": 8, "IEEE754MSBDouble": 8,
     "ComplexLSB8": 8, "ComplexMSB8": 8, "ComplexLSB16": 16, "ComplexMSB16": 16,
 }  # fmt: skip
+_PLACEHOLDERS = {"TBD", "TBC", "UNK", "UNKNOWN", "NULL", "N/A"}
 _HOST_TYPES = {"host", "spacecraft", "rover", "lander", "aircraft", "spacecraft bus"}
 
 
@@ -116,6 +117,10 @@ class Pds4Reader(Reader):
         """Identity, times, platform and targets of a parsed label (no data file read)."""
         ident = _children(root, "Identification_Area")[0]
         lid = _text(ident, "logical_identifier")
+        if lid and lid.upper() in _PLACEHOLDERS:  # a pre-release label (CaSSIS: "TBD")
+            lid = None
+        if not lid and _text(ident, "title"):  # the file names the product
+            lid = f"urn:unassigned:{path.stem}"
         if not lid:
             raise LabelError(
                 f"PDS4 label {path} has no logical_identifier in Identification_Area; expected "
@@ -169,7 +174,7 @@ class Pds4Reader(Reader):
             targets=targets,
             processing_level=level,
             extra_properties={
-                "pds:logical_identifier": lid,
+                "pds:logical_identifier": lid if not lid.startswith("urn:unassigned:") else None,
                 "pds:version_id": _text(ident, "version_id"),
             },
         )
@@ -272,6 +277,9 @@ def image_layout(root: etree._Element, label: Path) -> RawLayout:
                 )
             dtype = np.dtype(_NUMPY_TYPES[dtype_name])
             order = sorted(axes, key=lambda a: int(float(_text(a, "sequence_number") or 0)))
+            index_order = (_text(arr, "axis_index_order") or _text(arr, "Element_Array", "order") or "")
+            if "first" in index_order.lower():  # First Index Fastest (CaSSIS writes it so)
+                order.reverse()
             dims = [int(_text(a, "elements") or 0) for a in order]
             names = [(_text(a, "axis_name") or "").strip().lower() for a in order]
             steps = [dtype.itemsize * int(np.prod(dims[k + 1:])) for k in range(len(dims))]

@@ -81,8 +81,10 @@ def gdal_type(dtype: np.dtype) -> str | None:
     return _GDAL_TYPES.get((dtype.kind, dtype.itemsize))
 
 
-def vrt_xml(layout: RawLayout) -> str:
-    """A GDAL VRT (text) of raw bands over `layout.file`; no CRS, no geotransform."""
+def vrt_xml(layout: RawLayout, *, srs_wkt: str | None = None,
+            geotransform: tuple[float, ...] | None = None) -> str:
+    """A GDAL VRT (text) of raw bands over `layout.file`; no CRS and no geotransform unless
+    given (GDAL's driver may read a label's map projection but not its pixels)."""
     kind = gdal_type(layout.dtype)
     if kind is None:  # callers check first; this is a programming error
         raise ValueError(f"no GDAL raw band type for {layout.dtype}")
@@ -101,7 +103,12 @@ def vrt_xml(layout: RawLayout) -> str:
             f"<ImageOffset>{image}</ImageOffset><PixelOffset>{pixel}</PixelOffset>"
             f"<LineOffset>{line}</LineOffset><ByteOrder>{order}</ByteOrder>{extra}</VRTRasterBand>"
         )
-    return f'<VRTDataset rasterXSize="{layout.width}" rasterYSize="{layout.height}">{"".join(bands)}</VRTDataset>'
+    georef = ""
+    if srs_wkt and geotransform:
+        georef = (f"<SRS>{escape(srs_wkt)}</SRS>"
+                  f"<GeoTransform>{', '.join(repr(float(v)) for v in geotransform)}</GeoTransform>")  # fmt: skip
+    return (f'<VRTDataset rasterXSize="{layout.width}" rasterYSize="{layout.height}">'
+            f'{georef}{"".join(bands)}</VRTDataset>')  # fmt: skip
 
 
 def _number(value: float) -> str:
