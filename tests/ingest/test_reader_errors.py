@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from catalog.base import open_catalog
+from catalog import open_catalog
 from datacenter.storage import Store
-from ingest import array_samples, samples
+from ingest import samples
 from ingest.pipeline import ensure_collection, ingest_product, unexpected_reason
 from ingest.readers import READERS, find_reader
 
@@ -41,15 +41,15 @@ def _corpus(rel: str) -> Callable[[Path], Path]:
 #: one product each reader of the registry takes
 PRODUCTS: dict[str, Callable[[Path], Path]] = {
     "GeoTIFF": samples.make_geotiff,
-    "PDS4 cube": array_samples.make_pds4_spectral_cube,
-    "PDS4 table": array_samples.make_diviner_series,
+    "PDS4 cube": samples.make_pds4_spectral_cube,
+    "PDS4 table": samples.make_diviner_series,
     "PDS4": _corpus("isis3/tgoCassis/tgocassis2isis/MY36_015782_024_0_PAN_cropped.xml"),
     "PDS3": _corpus("isis3/kaguyatc2isis/TC1S2B0_01_00811N526E0443_mini.lbl"),
     "ISIS3 cube": _corpus("isis3/lrowac2pds/color/wac0000983c.vis.even.cal.reduced.cub"),
     "ISIS3": _corpus("isis3/lronaccal/truth/M1333276014R.default.crop.cub"),
     "VICAR": samples.make_vicar_image,
-    "NetCDF": array_samples.make_cf_netcdf,
-    "CSV": array_samples.make_lander_series_csv,
+    "NetCDF": samples.make_cf_netcdf,
+    "CSV": samples.make_lander_series_csv,
 }
 
 

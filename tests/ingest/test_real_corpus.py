@@ -26,7 +26,7 @@ import rasterio
 import xarray as xr
 from rasterio.errors import NotGeoreferencedWarning
 
-from catalog.base import open_catalog
+from catalog import open_catalog
 from datacenter.access import SYSTEM
 from tests.ingest.real_corpus import Entry, copy_corpus, entries, generated_values
 
