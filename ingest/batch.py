@@ -39,6 +39,7 @@ from ingest.pipeline import (
     collection_exists,
     drop_if_empty,
     ingest_product,
+    unexpected_reason,
 )
 from ingest.readers import discover
 
@@ -194,7 +195,8 @@ def _run(
             try:
                 res = future.result()
             except Exception as exc:  # a bug or a worker lost: the product failed, the batch goes on
-                res = ProductResult(path=str(entry.path), status="failed", reason=f"{type(exc).__name__}: {exc}")
+                res = ProductResult(path=str(entry.path), status="failed",
+                                    reason=unexpected_reason(entry.path, "this", exc))
             report.results.append(res)
             if res.status == "ingested":
                 refresh_collection(catalog, entry.collection, res.id)

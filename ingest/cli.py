@@ -103,6 +103,8 @@ def run_ingest(
                     f"  {res.seconds:.2f} s  ({escape(res.path)})",
                     soft_wrap=True,
                 )
+                for note in res.notes:
+                    progress.console.print(f"[yellow]note[/]   {escape(note)}", soft_wrap=True)
             else:
                 progress.console.print(
                     f"[red]failed[/] {escape(res.path)}: {escape(str(res.reason))}", soft_wrap=True

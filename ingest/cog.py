@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,15 +13,16 @@ import numpy as np
 import rasterio
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.errors import RasterioError
-from rio_cogeo.cogeo import cog_translate, cog_validate
-from rio_cogeo.profiles import cog_profiles
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
+from rasterio.shutil import copy
+from rio_cogeo.cogeo import cog_validate
 
 from datacenter.errors import CorruptProduct
 from datacenter.storage import file_sha256
 from ingest.product import RasterProduct
 
 BLOCK_SIZE = 512
+_PREDICTORS = {"f": "FLOATING_POINT", "i": "HORIZONTAL", "u": "HORIZONTAL"}
 
 
 @dataclass(frozen=True)
@@ -49,30 +51,26 @@ def write_cog(product: RasterProduct, out_path: Path) -> CogResult:
     truncated or corrupt source raises CorruptProduct with GDAL's message; on any
     failure nothing is left at `out_path`.
     """
-    out_path = Path(out_path)
+    with warnings.catch_warnings():
+        # a raw camera image has no geotransform: it stays a COG without a CRS
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        return _write_cog(product, Path(out_path))
+
+
+def _write_cog(product: RasterProduct, out_path: Path) -> CogResult:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(f".tmp-{uuid.uuid4().hex}-{out_path.name}")
     try:
-        with rasterio.open(product.path) as src:
+        with rasterio.open(product.gdal_source) as src:
             units = tuple(u or None for u in src.units)
-            profile = cog_profiles.get("deflate")
-            profile.update(
-                blockxsize=BLOCK_SIZE,
-                blockysize=BLOCK_SIZE,
-                predictor=3 if np.dtype(src.dtypes[0]).kind == "f" else 2,
-                BIGTIFF="IF_SAFER",
-            )
-            cog_translate(
-                src,
-                str(tmp),
-                profile,
-                nodata=src.nodata,
-                overview_resampling="nearest",
-                use_cog_driver=False,
-                in_memory=False,
-                forward_band_tags=True,
-                quiet=True,
-            )
+            # GDAL's COG driver straight from the source: every value is kept exactly (a
+            # warped copy, as rio-cogeo makes, turns values near nodata into nodata: the
+            # ISIS special pixels LRS/LIS/HIS/HRS became NULL)
+            copy(
+                src, str(tmp), driver="COG", COMPRESS="DEFLATE", BLOCKSIZE=BLOCK_SIZE,
+                PREDICTOR=_PREDICTORS.get(np.dtype(src.dtypes[0]).kind, "NO"),
+                OVERVIEW_RESAMPLING="NEAREST", BIGTIFF="IF_SAFER",
+            )  # fmt: skip
         report = cog_validate(str(tmp), quiet=True)
         if not report[0]:
             raise CorruptProduct(
