@@ -38,6 +38,7 @@ from ingest.publish import (
     upload_verified,
 )
 from ingest.readers import find_reader
+from ingest.stac import takes_datetime_option
 
 STAC_VERSION = "1.1.0"
 
@@ -53,6 +54,8 @@ class ProductResult:
     assets: list[str] = field(default_factory=list)
     bytes: int = 0
     seconds: float = 0.0
+    #: the label carries no acquisition time and `--datetime` dated the item
+    took_datetime_option: bool = False
 
     @property
     def ok(self) -> bool:
@@ -147,6 +150,11 @@ def ingest_product(
         plain = {k: v for k, v in (overrides or {}).items() if k not in DC_FIELDS}
         item_access = item_access_fields(access or {}, overrides or {}, product.id)
         product = apply_overrides(product, plain)
+        # a label's own time wins: --datetime dates (and shapes the fingerprint of) only
+        # the products that carry none
+        if not takes_datetime_option(product, datetime_override):
+            datetime_override = None
+        result.took_datetime_option = datetime_override is not None
         options = {"datetime": datetime_override, "overrides": plain}
         with _product_lock(collection_id, product.id):
             _publish(product, result, collection_id=collection_id, catalog=catalog, store=store,
