@@ -343,6 +343,13 @@ class Store:
         with suppress(NotFound):
             self._call("delete", key, lambda: self.fs.rm(path, recursive=True))
 
+    def remove_empty_folder(self, key: str) -> None:
+        """On a local store, remove the folder `key` if it is empty (S3 has no folders)."""
+        if not self.is_local:
+            return
+        with suppress(OSError):
+            Path(self.path(key)).rmdir()
+
     def sha256(self, key: str) -> str:
         """Hex SHA-256 of the stored object, re-read from the store."""
         return self._digest(self.path(key), key)

@@ -27,8 +27,10 @@ from datacenter.access import SCHEMA_URL, SYSTEM, dc_fields, with_fields
 from datacenter.errors import DatacenterError, InvalidRequest, NotFound
 from datacenter.storage import Store
 from ingest.product import Product, utc_datetime
+from ingest.provenance import SourceFile, source_files
 from ingest.publish import (
     FINGERPRINT,
+    Output,
     asset_keys,
     assets_present,
     convert,
@@ -156,10 +158,11 @@ def ingest_product(
             datetime_override = None
         result.took_datetime_option = datetime_override is not None
         options = {"datetime": datetime_override, "overrides": plain}
+        files = source_files(product)
         with _product_lock(collection_id, product.id):
             _publish(product, result, collection_id=collection_id, catalog=catalog, store=store,
-                     fingerprint_value=fingerprint(product, options), datetime_override=datetime_override,
-                     access=item_access)  # fmt: skip
+                     fingerprint_value=fingerprint(files, options), datetime_override=datetime_override,
+                     access=item_access, files=files)  # fmt: skip
     except DatacenterError as exc:
         result.reason = str(exc)
     except OSError as exc:
@@ -172,7 +175,7 @@ def ingest_product(
 def _publish(
     product: Product, result: ProductResult, *, collection_id: str, catalog: Catalog,
     store: Store, fingerprint_value: str, datetime_override: datetime | None,
-    access: dict[str, Any],
+    access: dict[str, Any], files: list[SourceFile],
 ) -> None:  # fmt: skip
     previous = _existing(catalog, collection_id, product.id)
     sweep_product(store, collection_id, product.id, keep=asset_keys(previous))
@@ -191,22 +194,44 @@ def _publish(
         return
     with local_tmp() as tmp:
         out = convert(product, Path(tmp), collection_id=collection_id,
-                      version=fingerprint_value[:16], datetime_override=datetime_override)  # fmt: skip
+                      version=fingerprint_value[:16], datetime_override=datetime_override,
+                      files=files)  # fmt: skip
         out.item["properties"][FINGERPRINT] = fingerprint_value
         for key, value in getattr(product, "extra_properties", {}).items():
             out.item["properties"].setdefault(key, value)
         out.item.update(with_access(out.item, access))
-        upload_verified(store, out)
+        try:
+            upload_verified(store, out)
+        except BaseException:
+            _discard(store, out, previous, collection_id, product.id)
+            raise
     try:
         catalog.upsert_items([out.item])
     except BaseException:
-        if out.key not in asset_keys(previous):
-            store.delete(out.key)
+        _discard(store, out, previous, collection_id, product.id)
         raise
-    for old_key in set(asset_keys(previous)) - {out.key}:
+    for old_key in set(asset_keys(previous)) - set(out.keys):
         store.delete(old_key)
-    sweep_product(store, collection_id, product.id, keep=[out.key])
-    result.status, result.assets, result.bytes = "ingested", [out.key], out.size
+    sweep_product(store, collection_id, product.id, keep=out.keys)
+    result.status, result.assets, result.bytes = "ingested", sorted(out.keys), out.stored_bytes
+
+
+def _discard(store: Store, out: Output, previous: StacItem | None, collection_id: str, item_id: str) -> None:
+    """Remove what a failed publication wrote: its keys that the previous row does not
+    reference, its version folder when the previous row has nothing in it, and the product's
+    folder when that leaves it empty (a local store keeps empty folders). Best effort: the
+    next run's sweep removes anything a failing store kept."""
+    kept = set(asset_keys(previous))
+    version = out.key.rsplit("/", 1)[0]  # <collection>/<id>/<version>
+    try:
+        if any(k.startswith(version + "/") for k in kept):
+            for key in set(out.keys) - kept:
+                store.delete(key)
+        else:
+            store.delete(version)
+        store.remove_empty_folder(f"{collection_id}/{item_id}")
+    except DatacenterError:
+        pass
 
 
 def item_access_fields(
