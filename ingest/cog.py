@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from contextlib import suppress
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from rasterio.errors import RasterioError
 from rio_cogeo.cogeo import cog_translate, cog_validate
 from rio_cogeo.profiles import cog_profiles
 
-from datacenter.errors import CorruptProduct
+from datacenter.errors import CorruptProduct, DiskFull
 from datacenter.storage import file_sha256
 from ingest.product import RasterProduct
 
@@ -39,6 +40,22 @@ class CogResult:
     offsets: tuple[float, ...]
     units: tuple[str | None, ...] = ()
     descriptions: tuple[str | None, ...] = ()
+
+
+#: below this many free bytes, a failed write is taken as a full disk
+_NEARLY_FULL = 16 * 1024 * 1024
+
+
+def disk_full(folder: Path, message: str) -> bool:
+    """Whether a GDAL failure while writing in `folder` comes from a full disk: GDAL says so,
+    or the disk has (almost) no space left at the moment of the failure (GDAL often only
+    says "Write failed")."""
+    if "No space left" in message or "disk space" in message.lower():
+        return True
+    try:
+        return shutil.disk_usage(folder).free < _NEARLY_FULL
+    except OSError:
+        return False
 
 
 def write_cog(product: RasterProduct, out_path: Path) -> CogResult:
@@ -81,6 +98,12 @@ def write_cog(product: RasterProduct, out_path: Path) -> CogResult:
             )
         os.replace(tmp, out_path)
     except RasterioError as exc:
+        if disk_full(tmp.parent, str(exc)):
+            raise DiskFull(
+                f"no space left in the temporary folder {tmp.parent.parent} while writing the COG of "
+                f"{product.path} ({exc}); free space there or point TMPDIR at a larger disk, then "
+                "re-run (the product itself is fine)"
+            ) from exc
         raise CorruptProduct(
             f"GDAL could not read every pixel of {product.format} product {product.path}: {exc}. "
             "The file is truncated or corrupt: re-download the product"

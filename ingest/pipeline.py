@@ -11,6 +11,7 @@ the catalog row. Assets of a replaced version are deleted after the new row comm
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -25,7 +26,7 @@ from catalog.base import Catalog, StacItem
 from datacenter.access import FIELDS as DC_FIELDS
 from datacenter.access import SCHEMA_URL, SYSTEM, dc_fields, with_fields
 from datacenter.errors import DatacenterError, InvalidRequest, NotFound
-from datacenter.storage import Store
+from datacenter.storage import DISK_FULL, Store
 from ingest.product import Product, utc_datetime
 from ingest.provenance import SourceFile, source_files
 from ingest.publish import (
@@ -166,7 +167,13 @@ def ingest_product(
     except DatacenterError as exc:
         result.reason = str(exc)
     except OSError as exc:
-        result.reason = f"cannot read {path}: {exc}"
+        if exc.errno in DISK_FULL:
+            where = Path(exc.filename).parent if exc.filename else Path(tempfile.gettempdir())
+            result.reason = (f"no space left on the disk of {where} while ingesting {path} "
+                             f"({exc.strerror}); free space there (TMPDIR for the temporary folder), "
+                             "then re-run (the product itself is fine)")
+        else:
+            result.reason = f"cannot read {path}: {exc}"
     finally:
         result.seconds = round(time.perf_counter() - started, 3)
     return result
