@@ -9,13 +9,13 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import rasterio
+import rasterio.shutil
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.errors import RasterioError
-from rio_cogeo.cogeo import cog_translate, cog_validate
-from rio_cogeo.profiles import cog_profiles
+from rio_cogeo.cogeo import cog_validate
+from rio_cogeo.utils import get_maximum_overview_level
 
 from datacenter.errors import CorruptProduct, DiskFull
 from datacenter.storage import file_sha256
@@ -61,10 +61,13 @@ def disk_full(folder: Path, message: str) -> bool:
 def write_cog(product: RasterProduct, out_path: Path) -> CogResult:
     """Write `product` as a COG at `out_path`: deflate, internal 512 tiles, overviews.
 
-    Pixels, nodata, band scale/offset, descriptions and the CRS are kept exactly (no
-    reprojection, never EPSG:4326). Every pixel is read once during conversion, so a
-    truncated or corrupt source raises CorruptProduct with GDAL's message; on any
-    failure nothing is left at `out_path`.
+    GDAL's COG driver writes the file in one pass over the source (the layout
+    `gdal_translate -of COG` gives), with our options: DEFLATE, predictor 2 (integers) or 3
+    (floats), 512 tiles, nearest-neighbour overviews down to one tile (as many levels as
+    rio-cogeo's rule gives). Pixels, nodata, band scale/offset, units, descriptions, tags
+    and the CRS are kept exactly (no reprojection, never EPSG:4326). Every pixel is read
+    once during conversion, so a truncated or corrupt source raises CorruptProduct with
+    GDAL's message; on any failure nothing is left at `out_path`.
     """
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,24 +75,12 @@ def write_cog(product: RasterProduct, out_path: Path) -> CogResult:
     try:
         with rasterio.open(product.path) as src:
             units = tuple(u or None for u in src.units)
-            profile = cog_profiles.get("deflate")
-            profile.update(
-                blockxsize=BLOCK_SIZE,
-                blockysize=BLOCK_SIZE,
-                predictor=3 if np.dtype(src.dtypes[0]).kind == "f" else 2,
-                BIGTIFF="IF_SAFER",
-            )
-            cog_translate(
-                src,
-                str(tmp),
-                profile,
-                nodata=src.nodata,
-                overview_resampling="nearest",
-                use_cog_driver=False,
-                in_memory=False,
-                forward_band_tags=True,
-                quiet=True,
-            )
+            levels = get_maximum_overview_level(src.width, src.height, minsize=BLOCK_SIZE)
+            overviews = {"OVERVIEW_COUNT": levels} if levels else {"OVERVIEWS": "NONE"}
+            rasterio.shutil.copy(
+                src, str(tmp), driver="COG", COMPRESS="DEFLATE", PREDICTOR="YES",
+                BLOCKSIZE=BLOCK_SIZE, OVERVIEW_RESAMPLING="NEAREST", BIGTIFF="IF_SAFER", **overviews,
+            )  # fmt: skip
         report = cog_validate(str(tmp), quiet=True)
         if not report[0]:
             raise CorruptProduct(
