@@ -51,6 +51,12 @@ def to_stored(item: StacItem, row: ItemRow) -> StacItem:
     _null_paths(item, [], nulls)
     stored = dict(item)
     stored.pop(NULLS_KEY, None)
+    if item.get("geometry") is None and item.get("bbox") is None:
+        raise InvalidRequest(
+            f"item {item.get('id')!r} has geometry null and no bbox (a product whose footprint is "
+            "not known); the PostgreSQL catalog stores a footprint with every item and does not "
+            "take it yet: use the SQLite catalog for it, or give the item a footprint"
+        )
     if item.get("geometry") is None:
         stored["geometry"] = json.loads(shapely.to_geojson(shapely.from_wkb(row.wkb)))
     if nulls:

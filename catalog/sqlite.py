@@ -728,6 +728,8 @@ class SQLiteCatalog(Catalog):
                 {**i_params, "cid": collection_id},
             ).fetchone()
         count, w, s, e, n, t0, t1 = row
+        if count and w > e:  # only placeless items (geometry null): no spatial extent known
+            w, s, e, n = -180.0, -90.0, 180.0, 90.0
         if not count:
             return {
                 "spatial": {"bbox": [[-180.0, -90.0, 180.0, 90.0]]},

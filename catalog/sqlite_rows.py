@@ -138,6 +138,13 @@ def prepare_items(items: Iterable[StacItem]) -> list[ItemRow]:
     for k, h in enumerate(heads):
         own = part_bounds[offsets[k]:offsets[k + 1]]
         boxes = [tuple(b) for b in own] if len(own) <= MAX_BOXES else part_boxes(geoms[k])
+        if h.geometry is PLACELESS:  # no R*Tree box, and bounds that overlap no query box
+            rows.append(ItemRow(
+                collection=h.collection, id=h.id, dt=h.dt, start=h.start, end=h.end,
+                bounds=NO_PLACE_BOUNDS, needs_exact=False, crosses=False, boxes=[],
+                wkb=wkbs[k], content=h.content, access=h.access, props=h.props,
+            ))  # fmt: skip
+            continue
         rows.append(ItemRow(
             collection=h.collection,
             id=h.id,
@@ -154,6 +161,14 @@ def prepare_items(items: Iterable[StacItem]) -> list[ItemRow]:
             props=h.props,
         ))
     return rows
+
+
+#: the stand-in footprint of an item with `"geometry": null` and no bbox (valid STAC: a
+#: raw camera image whose label says nothing of where it looked); such an item is found
+#: by time, collection and properties, never by place
+PLACELESS = shapely.Point(0.0, 0.0)
+#: bounds of a placeless row: west > east and south > north, so no bbox test overlaps it
+NO_PLACE_BOUNDS: Box = (1e9, 1e9, -1e9, -1e9)
 
 
 @dataclass(slots=True)
@@ -201,8 +216,8 @@ def _head(n: int, item: Any) -> _Head:
         except (TypeError, ValueError) as exc:
             raise InvalidRequest(f"{label} has a geometry that is not valid GeoJSON: {exc}") from None
         crosses = _bbox_crosses(bbox)
-    elif bbox is None:
-        raise InvalidRequest(f"{label} has neither 'geometry' nor 'bbox', so it cannot be found by place")
+    elif bbox is None:  # STAC allows it: a product whose footprint is not known
+        footprint, crosses = PLACELESS, False
     else:
         w, s, e, nn = _bbox4(label, bbox)
         crosses = w > e
@@ -215,6 +230,8 @@ def _head(n: int, item: Any) -> _Head:
 
 
 def _geometries(heads: list[_Head]) -> np.ndarray:
+    """Every head's footprint; PLACELESS items (no geometry, no bbox) get a stand-in point
+    whose row `prepare_items` then marks as found by no place."""
     geoms = np.empty(len(heads), dtype=object)
     texts = [k for k, h in enumerate(heads) if isinstance(h.geometry, str)]
     for k, h in enumerate(heads):

@@ -31,7 +31,7 @@ from datacenter.settings import Settings
 from datacenter.storage import Store, s3_filesystem
 from ingest.collections import ensure_collection, refresh_collection
 from ingest.gdal_cache import cap_block_cache
-from ingest.pipeline import IngestReport, ProductResult, ingest_product
+from ingest.pipeline import IngestReport, ProductResult, ingest_product, unexpected_reason
 from ingest.readers import discover
 
 
@@ -162,7 +162,8 @@ def run_batch(
             try:
                 res = future.result()
             except Exception as exc:  # a bug or a worker lost: the product failed, the batch goes on
-                res = ProductResult(path=str(entry.path), status="failed", reason=f"{type(exc).__name__}: {exc}")
+                res = ProductResult(path=str(entry.path), status="failed",
+                                    reason=unexpected_reason(entry.path, "this", exc))
             report.results.append(res)
             if res.status == "ingested":
                 refresh_collection(catalog, entry.collection, res.id)

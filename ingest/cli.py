@@ -83,6 +83,8 @@ def run_ingest(
                     + ("  dated by --datetime" if res.took_datetime_option else ""),
                     soft_wrap=True,
                 )
+                for note in res.notes:
+                    progress.console.print(f"[yellow]note[/]   {escape(note)}", soft_wrap=True)
             else:
                 progress.console.print(
                     f"[red]failed[/] {escape(res.path)}: {escape(str(res.reason))}", soft_wrap=True

@@ -5,15 +5,17 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+import warnings
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import rasterio
 import rasterio.shutil
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.errors import RasterioError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rio_cogeo.cogeo import cog_validate
 from rio_cogeo.utils import get_maximum_overview_level
 
@@ -22,6 +24,7 @@ from datacenter.storage import file_sha256
 from ingest.product import RasterProduct
 
 BLOCK_SIZE = 512
+_PREDICTORS = {"f": "FLOATING_POINT", "i": "HORIZONTAL", "u": "HORIZONTAL"}
 
 
 @dataclass(frozen=True)
@@ -69,17 +72,27 @@ def write_cog(product: RasterProduct, out_path: Path) -> CogResult:
     once during conversion, so a truncated or corrupt source raises CorruptProduct with
     GDAL's message; on any failure nothing is left at `out_path`.
     """
-    out_path = Path(out_path)
+    with warnings.catch_warnings():
+        # a raw camera image has no geotransform: it stays a COG without a CRS
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        return _write_cog(product, Path(out_path))
+
+
+def _write_cog(product: RasterProduct, out_path: Path) -> CogResult:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(f".tmp-{uuid.uuid4().hex}-{out_path.name}")
     try:
-        with rasterio.open(product.path) as src:
+        with rasterio.open(product.gdal_source) as src:
             units = tuple(u or None for u in src.units)
+            # GDAL's COG driver straight from the source: every value is kept exactly (a
+            # warped copy, as rio-cogeo makes, turns values near nodata into nodata: the
+            # ISIS special pixels LRS/LIS/HIS/HRS became NULL)
             levels = get_maximum_overview_level(src.width, src.height, minsize=BLOCK_SIZE)
             overviews = {"OVERVIEW_COUNT": levels} if levels else {"OVERVIEWS": "NONE"}
             rasterio.shutil.copy(
-                src, str(tmp), driver="COG", COMPRESS="DEFLATE", PREDICTOR="YES",
-                BLOCKSIZE=BLOCK_SIZE, OVERVIEW_RESAMPLING="NEAREST", BIGTIFF="IF_SAFER", **overviews,
+                src, str(tmp), driver="COG", COMPRESS="DEFLATE", BLOCKSIZE=BLOCK_SIZE,
+                PREDICTOR=_PREDICTORS.get(np.dtype(src.dtypes[0]).kind, "NO"),
+                OVERVIEW_RESAMPLING="NEAREST", BIGTIFF="IF_SAFER", **overviews,
             )  # fmt: skip
         report = cog_validate(str(tmp), quiet=True)
         if not report[0]:

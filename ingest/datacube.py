@@ -24,6 +24,7 @@ from shapely.geometry import shape
 from ingest.crs import lunar_proj_code
 from ingest.footprint import footprint
 from ingest.product import ArrayProduct
+from ingest.readers.label_footprint import geometry_bbox
 from ingest.stac import FILE, PROCESSING, PROJECTION, SSYS, _iso, product_properties, stac_feature
 from ingest.zarr_writer import GRID_MAPPING, ZARR_MEDIA_TYPE, ZarrResult
 
@@ -67,15 +68,19 @@ def build_zarr_item(
     )
 
 
-def item_geometry(product: ArrayProduct, ds: xr.Dataset) -> tuple[dict[str, Any], tuple[float, ...]]:
+def item_geometry(product: ArrayProduct, ds: xr.Dataset) -> tuple[dict[str, Any] | None, tuple[float, ...] | None]:
     """The footprint: the reader's lon/lat geometry, else the map footprint from x/y and CRS."""
     if product.geometry is not None:
         geom = shape(product.geometry)
+        if product.kind == "cube":  # a label footprint, maybe split at 180 degrees
+            return product.geometry, geometry_bbox(product.geometry)
         return dict(json.loads(shapely.to_geojson(geom))), tuple(float(v) for v in shapely.bounds(geom))
     if product.crs is not None and {"x", "y"} <= set(ds.dims):
         transform = grid_transform(ds)
         geom_dict, bbox = footprint(product.crs, transform, ds.sizes["x"], ds.sizes["y"])
         return geom_dict, bbox
+    if product.kind == "cube":  # not map-projected and no footprint in its label
+        return None, None
     raise ValueError(f"{product.id}: no geometry and no map coordinates")
 
 
@@ -88,8 +93,8 @@ def grid_transform(ds: xr.Dataset) -> Affine:
 
 
 def _projection(product: ArrayProduct) -> dict[str, Any]:
-    if product.crs is None:
-        return {}
+    if product.crs is None:  # a cube that is not map-projected says so; series have no CRS
+        return {"proj:code": None} if product.kind == "cube" else {}
     code = lunar_proj_code(product.crs)
     fields: dict[str, Any] = {"proj:code": code}
     if code is None:

@@ -41,7 +41,7 @@ from ingest.publish import (
     upload_verified,
 )
 from ingest.readers import find_reader
-from ingest.stac import takes_datetime_option
+from ingest.stac import check_dated, takes_datetime_option
 
 STAC_VERSION = "1.1.0"
 
@@ -55,6 +55,8 @@ class ProductResult:
     id: str | None = None
     reason: str | None = None
     assets: list[str] = field(default_factory=list)
+    #: what went in but is worth saying (a product without a known footprint)
+    notes: list[str] = field(default_factory=list)
     bytes: int = 0
     seconds: float = 0.0
     #: the label carries no acquisition time and `--datetime` dated the item
@@ -147,8 +149,13 @@ def ingest_product(
     """
     started = time.perf_counter()
     result = ProductResult(path=str(path), status="failed")
+    fmt = "this"
     try:
-        product = find_reader(path).read(path)
+        reader = find_reader(path)
+        fmt = reader.name
+        product = reader.read(path)
+        if getattr(product, "footprint_note", None):
+            result.notes.append(f"{path}: {product.footprint_note}")
         result.id = product.id
         plain = {k: v for k, v in (overrides or {}).items() if k not in DC_FIELDS}
         item_access = item_access_fields(access or {}, overrides or {}, product.id)
@@ -158,6 +165,7 @@ def ingest_product(
         if not takes_datetime_option(product, datetime_override):
             datetime_override = None
         result.took_datetime_option = datetime_override is not None
+        check_dated(product, datetime_override)  # before any conversion work
         options = {"datetime": datetime_override, "overrides": plain}
         files = source_files(product)
         with _product_lock(collection_id, product.id):
@@ -165,7 +173,7 @@ def ingest_product(
                      fingerprint_value=fingerprint(files, options), datetime_override=datetime_override,
                      access=item_access, files=files)  # fmt: skip
     except DatacenterError as exc:
-        result.reason = str(exc)
+        result.reason = one_line(str(exc))
     except OSError as exc:
         if exc.errno in DISK_FULL:
             where = Path(exc.filename).parent if exc.filename else Path(tempfile.gettempdir())
@@ -173,10 +181,22 @@ def ingest_product(
                              f"({exc.strerror}); free space there (TMPDIR for the temporary folder), "
                              "then re-run (the product itself is fine)")
         else:
-            result.reason = f"cannot read {path}: {exc}"
+            result.reason = one_line(f"cannot read {path}: {exc}")
+    except Exception as exc:  # a reader bug or a product it does not foresee: one line, batch goes on
+        result.reason = unexpected_reason(path, fmt, exc)
     finally:
         result.seconds = round(time.perf_counter() - started, 3)
     return result
+
+
+def unexpected_reason(path: Path | str, fmt: str, exc: BaseException) -> str:
+    """The one-line report of an error no reader foresaw: the file, the format, what happened."""
+    what = one_line(str(exc)) or f"an internal error ({type(exc).__name__} without a message)"
+    return f"{path}: could not read {fmt} product: {what} (please report it with the label)"
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _publish(

@@ -29,6 +29,12 @@ class RasterProduct:
     follows to the data); `label` is the label file when there is one; `files` lists
     every file the product consists of. Times are timezone-aware UTC, or None when the
     product does not carry them.
+
+    `source`, when set, is what GDAL opens instead of `path`: a VRT (XML text) over the
+    data file, built from what the label says when GDAL's own driver cannot read the
+    product. `geometry` is the lon/lat footprint the label gives for a product that is not
+    map-projected (corner coordinates, bounding coordinates, an ISIS footprint polygon);
+    None when the pixels' CRS gives it, or when nothing is known (`footprint_note` says why).
     """
 
     id: str
@@ -49,6 +55,16 @@ class RasterProduct:
     count: int = 0
     dtype: str = ""
     extra_properties: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None
+    geometry: dict[str, Any] | None = None
+    footprint_note: str | None = None
+    #: set by the cube reader: the pixels have a CRS (x/y are map coordinates)
+    crs_known: bool = True
+
+    @property
+    def gdal_source(self) -> str:
+        """What GDAL opens for the pixels: the VRT text when there is one, else `path`."""
+        return self.source or str(self.path)
 
 
 @dataclass(frozen=True)
@@ -82,6 +98,7 @@ class ArrayProduct:
     crs: Any = None  # pyproj.CRS of the x/y coordinates, or None
     geometry: dict[str, Any] | None = None
     extra_properties: dict[str, Any] = field(default_factory=dict)
+    footprint_note: str | None = None
 
 
 Product = RasterProduct | ArrayProduct

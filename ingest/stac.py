@@ -15,6 +15,7 @@ from ingest.cog import CogResult
 from ingest.crs import lunar_proj_code, to_pyproj
 from ingest.footprint import footprint
 from ingest.product import ArrayProduct, RasterProduct
+from ingest.readers.label_footprint import geometry_bbox
 
 STAC_VERSION = "1.1.0"
 PROJECTION = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
@@ -45,8 +46,15 @@ def build_item(
     Times: the product's start/end (a range gives start_datetime/end_datetime and datetime
     null); `datetime_override` only for a product that carries neither. Neither raises
     MissingDatetime.
+
+    A COG without a CRS (a raw or calibrated camera image) gets `proj:code: null`, no
+    `proj:shape` / `proj:transform` (pixel indices are not map coordinates), and the
+    footprint its label gives, or `geometry: null` and no bbox when it gives none.
     """
-    geometry, bbox = footprint(cog.crs, cog.transform, cog.width, cog.height)
+    if cog.crs is not None:
+        geometry, bbox = footprint(cog.crs, cog.transform, cog.width, cog.height)
+    else:
+        geometry, bbox = product.geometry, geometry_bbox(product.geometry)
     properties = product_properties(product, datetime_override, **_projection(cog))
     return stac_feature(
         item_id=product.id,
@@ -74,7 +82,7 @@ def stac_feature(
     item_id: str,
     collection_id: str,
     extensions: list[str],
-    geometry: dict[str, Any],
+    geometry: dict[str, Any] | None,
     bbox: Any,
     properties: dict[str, Any],
     assets: dict[str, Any],
@@ -83,16 +91,16 @@ def stac_feature(
 
     Unset properties are dropped, except `datetime` and `proj:code`, whose null is meaningful
     (a time range; a CRS with no authority code). The collection link is relative: the API
-    rewrites links and asset hrefs into its own URLs.
+    rewrites links and asset hrefs into its own URLs. A null geometry has no bbox.
     """
-    return {
+    feature = {
         "type": "Feature",
         "stac_version": STAC_VERSION,
         "stac_extensions": extensions,
         "id": item_id,
         "collection": collection_id,
         "geometry": geometry,
-        "bbox": list(bbox),
+        "bbox": list(bbox) if bbox is not None else None,
         "properties": {
             k: v for k, v in properties.items() if v is not None or k in ("datetime", "proj:code")
         },
@@ -101,6 +109,9 @@ def stac_feature(
         ],
         "assets": assets,
     }
+    if bbox is None:
+        del feature["bbox"]
+    return feature
 
 
 def product_properties(
@@ -116,7 +127,7 @@ def product_properties(
         "mission": product.mission,
         "processing:level": product.processing_level,
         "processing:software": {"lunar-datacenter": __version__},
-        "ssys:targets": list(product.targets),
+        "ssys:targets": list(product.targets) or None,
         **specific,
         "created": _iso(datetime.now(UTC)),
         **{k: v for k, v in product.extra_properties.items() if not k.startswith(("ssys:", "proj:"))},
@@ -128,6 +139,11 @@ def takes_datetime_option(product: RasterProduct | ArrayProduct, override: datet
 
     A label's own time always wins: `--datetime` only fills products that have none."""
     return override is not None and product.start is None and product.end is None
+
+
+def check_dated(product: RasterProduct | ArrayProduct, override: datetime | None) -> None:
+    """MissingDatetime now, before conversion, for a product its item could not date."""
+    _time_properties(product, override)
 
 
 def _time_properties(product: RasterProduct | ArrayProduct, override: datetime | None) -> dict[str, Any]:
@@ -160,8 +176,8 @@ def target_class(targets: tuple[str, ...]) -> str | None:
 
 
 def _projection(cog: CogResult) -> dict[str, Any]:
-    if cog.crs is None:
-        return {}
+    if cog.crs is None:  # not map-projected: no CRS, and pixel indices are no map transform
+        return {"proj:code": None}
     code = lunar_proj_code(cog.crs)
     fields: dict[str, Any] = {"proj:code": code}
     if code is None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import abc
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import rasterio
-from rasterio.errors import RasterioError
+from rasterio.errors import CRSError, NotGeoreferencedWarning, RasterioError
+from rasterio.windows import Window
 
 from datacenter.errors import CorruptProduct, LabelError
 from ingest.product import utc_datetime
@@ -44,6 +46,31 @@ class RasterShape:
     height: int
     count: int
     dtype: str
+    has_crs: bool = False
+
+
+def probe_raster(source: Path | str, expected: tuple[int, int, int]) -> RasterShape | None:
+    """GDAL's view of `source` (a file, or VRT text) when it opens with the `expected`
+    (width, height, bands) and its first line reads; None when it does not.
+
+    A label GDAL's own driver misreads (another object of the label, a quoted file name it
+    does not follow, a pointer it gets wrong) gives None, and the reader then reads the
+    pixels from the label's own layout instead.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(source) as ds:
+                if (ds.width, ds.height, ds.count) != tuple(expected):
+                    return None
+                ds.read(1, window=Window(0, 0, ds.width, 1))
+                try:
+                    has_crs = ds.crs is not None and bool(ds.crs.to_wkt())
+                except CRSError:
+                    has_crs = False
+                return RasterShape(ds.width, ds.height, ds.count, ds.dtypes[0], has_crs)
+    except (RasterioError, ValueError):
+        return None
 
 
 def head(path: Path, n: int = 64) -> bytes:
@@ -70,6 +97,18 @@ def open_raster(path: Path, fmt: str) -> RasterShape:
             f"GDAL cannot open {fmt} product {path}: {exc}. Expected a readable {fmt} raster; "
             "check the file is complete (re-download or re-export it)"
         ) from exc
+
+
+def gdal_georef(source: Path | str, expected: tuple[int, int, int]) -> tuple[str, tuple[float, ...]] | None:
+    """(CRS as WKT, GDAL geotransform) GDAL's driver reads from a label of the `expected`
+    size, even when it cannot read the pixels; None when it gives no CRS."""
+    try:
+        with rasterio.open(source) as ds:
+            if (ds.width, ds.height, ds.count) != tuple(expected) or ds.crs is None:
+                return None
+            return ds.crs.to_wkt(), tuple(ds.transform.to_gdal())
+    except (RasterioError, CRSError, ValueError):
+        return None
 
 
 def check_data_size(data_file: Path, expected: int, *, label: Path, fmt: str) -> None:

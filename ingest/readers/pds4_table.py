@@ -113,8 +113,9 @@ def table_spec(root: etree._Element, label: Path) -> TableSpec:
                 inner = [c for c in g if _local(c).startswith("Field_")]
                 if len(inner) != 1:
                     raise LabelError(
-                        f"PDS4 label {label} has a group field with {len(inner)} fields; this reader "
-                        "takes one repeated field per group (samples, channels): split the table"
+                        f"PDS4 label {label} has a group field with {len(inner)} fields (nested groups "
+                        "or records of several fields); this reader takes one repeated field per group "
+                        "(samples, channels): such tables are not supported"
                     )
                 start = _int(g, "group_location", label) - 1
                 group = Group(_int(g, "repetitions", label), start, _int(g, "group_length", label),
@@ -183,8 +184,8 @@ def _decode(cell: np.ndarray, f: Field, kind: str, label: Path) -> np.ndarray:
         ) from exc
     raise LabelError(
         f"PDS4 label {label} gives field {f.name!r} the data_type {f.data_type!r}, which this "
-        f"{kind} table reader does not know; expected ASCII_Real, ASCII_Integer, ASCII_Date_Time_* "
-        "or a binary numeric type: fix the label"
+        f"{kind} table reader does not know (expected ASCII_Real, ASCII_Integer, ASCII_Date_Time_* "
+        "or a binary integer or real type): tables with this field type are not supported"
     )
 
 
