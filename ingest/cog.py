@@ -14,6 +14,7 @@ import numpy as np
 import rasterio
 import rasterio.shutil
 from affine import Affine
+from rasterio._err import CPLE_BaseError
 from rasterio.crs import CRS
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rio_cogeo.cogeo import cog_validate
@@ -101,13 +102,15 @@ def _write_cog(product: RasterProduct, out_path: Path) -> CogResult:
                 "expected a valid Cloud-Optimized GeoTIFF: report this as a bug"
             )
         os.replace(tmp, out_path)
-    except RasterioError as exc:
+    except (RasterioError, CPLE_BaseError) as exc:  # GDAL's own errors (a full disk) come as CPLE_*
         if disk_full(tmp.parent, str(exc)):
             raise DiskFull(
                 f"no space left in the temporary folder {tmp.parent.parent} while writing the COG of "
                 f"{product.path} ({exc}); free space there or point TMPDIR at a larger disk, then "
                 "re-run (the product itself is fine)"
             ) from exc
+        if not isinstance(exc, RasterioError):
+            raise  # as the real-archive readers expect: reported in one line by the pipeline
         raise CorruptProduct(
             f"GDAL could not read every pixel of {product.format} product {product.path}: {exc}. "
             "The file is truncated or corrupt: re-download the product"
