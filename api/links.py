@@ -4,7 +4,8 @@ hrefs turned from store keys into download URLs of this API.
 The stored key of an asset never leaves the server: `present_item` replaces each asset
 `href` with ``{base}collections/{cid}/items/{iid}/assets/{key}`` and drops `alternate`
 hrefs. Stored links whose rel the server infers (self, parent, ...) are rebuilt; other
-stored links are kept only when they are absolute http(s) URLs.
+stored links are kept only when they are absolute http(s) URLs or URNs (the PDS LIDVID an
+item is `derived_from`).
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def _kept_links(links: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
         href = str(stored.get("href", ""))
         if stored.get("rel") in INFERRED_RELS:
             continue
-        if urlsplit(href).scheme in ("http", "https"):
+        if urlsplit(href).scheme in ("http", "https", "urn"):  # a URN (a PDS LIDVID) names no store key
             kept.append(stored)
     return kept
 

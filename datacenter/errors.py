@@ -65,6 +65,10 @@ class StorageError(DatacenterError):
     """The object store failed or refused an operation."""
 
 
+class DiskFull(StorageError):
+    """A disk ingest writes to (the store's, or the temporary folder's) has no space left."""
+
+
 class InvalidKey(StorageError, InvalidRequest):
     """A storage key tries to leave the store (`..`, absolute path, another scheme)."""
 

@@ -10,6 +10,7 @@ then fails with a `StorageError` naming the key and the store.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import posixpath
@@ -20,12 +21,14 @@ from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
 import fsspec
-from botocore.exceptions import BotoCoreError
+from botocore.exceptions import BotoCoreError, ConnectTimeoutError, ReadTimeoutError
+from botocore.handlers import add_expect_header
+from s3fs import S3FileSystem
 
-from datacenter.errors import InvalidKey, NotFound, StorageError
+from datacenter.errors import DiskFull, InvalidKey, NotFound, StorageError
 from datacenter.settings import Settings
 
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
@@ -60,6 +63,10 @@ _PERMANENT = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirecto
 # Errors that say "the server did not answer properly": retried with backoff.
 _TRANSIENT: tuple[type[BaseException], ...] = (OSError, TimeoutError, ConnectionError, BotoCoreError)
 TEMP_PREFIX = ".incoming"
+#: errno values of a full disk or an exhausted quota
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+# A store that accepted the connection but sent nothing in time (botocore, fsspec's bound).
+_TIMEOUTS = (TimeoutError, ReadTimeoutError, ConnectTimeoutError)
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -90,21 +97,10 @@ class Store:
         self.endpoint = s3_endpoint_url
         self.retries = max(1, retries)
         self.backoff = backoff
+        self.timeout = timeout
+        self.region = s3_region
         if url.startswith("s3://"):
-            client_kwargs: dict[str, str] = {}
-            if s3_endpoint_url:
-                client_kwargs["endpoint_url"] = s3_endpoint_url
-            if s3_region:
-                client_kwargs["region_name"] = s3_region
-            # One attempt per call inside s3fs/botocore: the bounded retry loop is ours.
-            self.fs = fsspec.filesystem(
-                "s3", client_kwargs=client_kwargs, use_listings_cache=False,
-                config_kwargs={
-                    "connect_timeout": min(timeout, 5.0), "read_timeout": timeout,
-                    "retries": {"max_attempts": 1, "mode": "standard"},
-                },
-            )
-            self.fs.retries = 1
+            self.fs = s3_filesystem(s3_endpoint_url, s3_region, timeout)
             self.root = self.url[len("s3://") :]
             if not self.root:
                 raise StorageError(f"store URL {url!r} names no bucket: use s3://bucket/prefix")
@@ -141,8 +137,27 @@ class Store:
         """The filesystem path of `key` (inside the root; never exposed to API users)."""
         return posixpath.join(self.root, check_key(key))
 
+    @property
+    def _bounded(self) -> dict[str, float]:
+        """Keyword arguments that bound one whole fsspec call on S3 (fsspec cancels it after
+        `timeout` s); used for calls that move no object data (info, listing, delete, ranged
+        reads of at most `CHUNK`). Uploads are bounded per request instead (`s3_filesystem`)."""
+        return {} if self.is_local else {"timeout": self.timeout}
+
+    @property
+    def _bounded(self) -> dict[str, float]:
+        """Keyword arguments bounding one whole fsspec call on S3 (fsspec cancels it after
+        `timeout` s), for single-request calls that move no object data: info, listing and
+        ranged reads of at most `CHUNK`. Uploads and deletes are bounded per request
+        (`s3_filesystem`; fsspec's bound on a batched delete leaves its tasks unawaited)."""
+        return {} if self.is_local else {"timeout": self.timeout}
+
     def _call(self, what: str, key: str, op: Callable[[], T]) -> T:
-        """Run `op` with bounded retries; translate failures into our errors."""
+        """Run `op` with bounded retries; translate failures into our errors.
+
+        A store that does not answer within `timeout` seconds (connect or read) fails the call
+        at once, without retries: waiting `retries` times as long would only hang the caller.
+        A full disk (ENOSPC, EDQUOT) is said to be one, naming the store, never retried."""
         delay = self.backoff
         for attempt in range(1, self.retries + 1):
             try:
@@ -155,20 +170,44 @@ class Store:
                     f"the store {self.describe()} refused to {what} {key!r}: {exc}; check the "
                     "credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) and bucket policy"
                 ) from exc
+            except _TIMEOUTS as exc:
+                raise StorageError(
+                    f"could not {what} {key!r}: the object store at {self.describe()} did not answer "
+                    f"within {self.timeout:g} s ({type(exc).__name__}); check that it and its storage "
+                    "servers are running and reachable, then retry (DATACENTER_STORE_TIMEOUT sets the wait)"
+                ) from exc
+            except OSError as exc:
+                if exc.errno not in DISK_FULL:
+                    if attempt == self.retries:
+                        raise self._exhausted(what, key, exc) from exc
+                    self._wait(what, key, exc, attempt, delay)
+                    delay *= 2
+                    continue
+                raise DiskFull(
+                    f"could not {what} {key!r}: the store {self.describe()} is full "
+                    f"({exc.strerror or exc}); free space there or grow it, then re-run "
+                    "(nothing was published)"
+                ) from exc
             except Exception as exc:
                 if not is_transient(exc):
                     raise
                 if attempt == self.retries:
-                    raise StorageError(
-                        f"could not {what} {key!r}: the store {self.describe()} did not answer "
-                        f"after {self.retries} attempts ({type(exc).__name__}: {exc}); "
-                        "check that the object store is running and reachable, then retry"
-                    ) from exc
-                logger.warning("store %s: %s %r failed (%s), retry %d of %d in %.1f s",
-                               self.describe(), what, key, exc, attempt, self.retries - 1, delay)
-                time.sleep(delay)
+                    raise self._exhausted(what, key, exc) from exc
+                self._wait(what, key, exc, attempt, delay)
                 delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _exhausted(self, what: str, key: str, exc: BaseException) -> StorageError:
+        return StorageError(
+            f"could not {what} {key!r}: the store {self.describe()} did not answer "
+            f"after {self.retries} attempts ({type(exc).__name__}: {exc}); "
+            "check that the object store is running and reachable, then retry"
+        )
+
+    def _wait(self, what: str, key: str, exc: BaseException, attempt: int, delay: float) -> None:
+        logger.warning("store %s: %s %r failed (%s), retry %d of %d in %.1f s",
+                       self.describe(), what, key, exc, attempt, self.retries - 1, delay)
+        time.sleep(delay)
 
     def exists(self, key: str) -> bool:
         try:
@@ -179,7 +218,7 @@ class Store:
 
     def info(self, key: str) -> ObjectInfo:
         path = self.path(key)
-        info = self._call("read the size of", key, lambda: self.fs.info(path))
+        info = self._call("read the size of", key, lambda: self.fs.info(path, **self._bounded))
         if info.get("type") == "directory":
             raise NotFound(f"{key!r} is a folder in the store, not an object")
         return ObjectInfo(key=key, size=int(info["size"]))
@@ -189,7 +228,7 @@ class Store:
         base = self.path(prefix) if prefix else self.root
         if self.is_local and not Path(base).exists():
             return []
-        found = self._call("list", prefix or "/", lambda: self.fs.find(base))
+        found = self._call("list", prefix or "/", lambda: self.fs.find(base, **self._bounded))
         root = self.root.rstrip("/") + "/"
         keys = (p[len(root):] if p.startswith(root) else p for p in found)
         return sorted(k for k in keys if not k.startswith(TEMP_PREFIX + "/"))
@@ -227,7 +266,7 @@ class Store:
         tmp_key = tmp[len(self.root.rstrip("/")) + 1 :]
         try:
             self._call("upload", key, lambda: write(tmp))
-            stored = int(self._call("check the upload of", key, lambda: self.fs.info(tmp))["size"])
+            stored = int(self._call("check the upload of", key, lambda: self.fs.info(tmp, **self._bounded))["size"])
             if stored != size:
                 raise StorageError(
                     f"the upload of {key!r} to {self.describe()} holds {stored} bytes, expected "
@@ -239,9 +278,10 @@ class Store:
                     "SHA-256 than the local file; not published"
                 )
             self._call("publish", key, lambda: self.fs.mv(tmp, final))
-        except BaseException:
-            with suppress(Exception):
-                self.fs.rm(tmp)
+        except BaseException as exc:
+            if not _unanswered(exc):  # else `sweep_incoming` / the product sweep removes it later
+                with suppress(Exception):
+                    self.fs.rm(tmp)
             raise
         return self.info(key)
 
@@ -279,8 +319,9 @@ class Store:
                         posixpath.join(tmp, r), posixpath.join(final, r)))
                 self._call("clean up", key, lambda: self.fs.rm(tmp, recursive=True))
         except (OSError, StorageError) as exc:
-            with suppress(Exception):
-                self.fs.rm(tmp, recursive=True)
+            if not _unanswered(exc):
+                with suppress(Exception):
+                    self.fs.rm(tmp, recursive=True)
             if isinstance(exc, StorageError):
                 raise
             raise StorageError(
@@ -295,7 +336,7 @@ class Store:
         """Every object key under the folder `prefix` (recursively), sorted; [] when absent."""
         root = self.path(prefix)
         try:
-            found = self._call("list", prefix, lambda: self.fs.find(root))
+            found = self._call("list", prefix, lambda: self.fs.find(root, **self._bounded))
         except NotFound:
             return []
         base = self.root.rstrip("/") + "/"
@@ -331,7 +372,7 @@ class Store:
         while offset <= end:
             length = min(chunk, end - offset + 1)
             block: bytes = self._call(
-                "read", key, lambda o=offset, n=length: self.fs.cat_file(path, start=o, end=o + n)
+                "read", key, lambda o=offset, n=length: self.fs.cat_file(path, start=o, end=o + n, **self._bounded)
             )
             if not block:
                 break
@@ -343,11 +384,31 @@ class Store:
         with suppress(NotFound):
             self._call("delete", key, lambda: self.fs.rm(path, recursive=True))
 
+    def remove_empty_folder(self, key: str) -> None:
+        """On a local store, remove the folder `key` if it is empty (S3 has no folders)."""
+        if not self.is_local:
+            return
+        with suppress(OSError):
+            Path(self.path(key)).rmdir()
+
     def sha256(self, key: str) -> str:
         """Hex SHA-256 of the stored object, re-read from the store."""
         return self._digest(self.path(key), key)
 
     def _digest(self, path: str, key: str) -> str:
+        if not self.is_local:  # ranged reads, each bounded (an open file's reads are not)
+            digest = hashlib.sha256()
+            size = int(self._call("read the size of", key, lambda: self.fs.info(path, **self._bounded))["size"])
+            offset = 0
+            while offset < size:
+                block: bytes = self._call("read", key, lambda o=offset: self.fs.cat_file(
+                    path, start=o, end=min(o + CHUNK, size), **self._bounded))
+                if not block:
+                    break
+                digest.update(block)
+                offset += len(block)
+            return digest.hexdigest()
+
         def read() -> str:
             digest = hashlib.sha256()
             with self.fs.open(path, "rb") as fh:
@@ -366,7 +427,7 @@ class Store:
         if self.is_local:
             return []
         base = posixpath.join(self.root, TEMP_PREFIX)
-        found = self._call("list", TEMP_PREFIX, lambda: self.fs.find(base, detail=True))
+        found = self._call("list", TEMP_PREFIX, lambda: self.fs.find(base, detail=True, **self._bounded))
         now = time.time()
         swept = []
         for path, info in found.items():
@@ -377,6 +438,44 @@ class Store:
                     self.fs.rm(path)
                 swept.append(path[len(self.root.rstrip("/")) + 1 :])
         return swept
+
+
+def _unanswered(exc: BaseException) -> bool:
+    """True when `exc` says the store did not answer in time (no point in cleaning up there)."""
+    return isinstance(exc, _TIMEOUTS) or isinstance(exc.__cause__, _TIMEOUTS)
+
+
+class BoundedS3FileSystem(S3FileSystem):
+    """s3fs whose clients send no ``Expect: 100-continue``: aiohttp waits for the interim
+    answer to it with no timeout at all (not even the read timeout), so an endpoint that
+    accepts a PUT and never answers hung an upload forever. Without it a PUT is bounded by
+    the read timeout like any request. (A subclass, not a custom session, so the filesystem
+    still pickles: Dask ships it to workers.)"""
+
+    async def set_session(self, refresh: bool = False, kwargs: dict[str, Any] | None = None) -> Any:
+        client = await super().set_session(refresh=refresh, kwargs=kwargs or {})
+        client.meta.events.unregister("before-call.s3", add_expect_header)
+        return client
+
+
+def s3_filesystem(endpoint_url: str | None, region: str | None, timeout: float) -> Any:
+    """An s3fs filesystem whose every request is bounded: `timeout` seconds to connect and
+    `timeout` seconds between bytes read (no 100-continue wait, see `BoundedS3FileSystem`), one
+    attempt per call (the bounded retry loop is `Store._call`'s)."""
+    client_kwargs: dict[str, str] = {}
+    if endpoint_url:
+        client_kwargs["endpoint_url"] = endpoint_url
+    if region:
+        client_kwargs["region_name"] = region
+    fs = BoundedS3FileSystem(
+        client_kwargs=client_kwargs, use_listings_cache=False,
+        config_kwargs={
+            "connect_timeout": timeout, "read_timeout": timeout,
+            "retries": {"max_attempts": 1, "mode": "standard"},
+        },
+    )
+    fs.retries = 1
+    return fs
 
 
 def multihash_sha256(hex_digest: str) -> str:

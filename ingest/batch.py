@@ -22,7 +22,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import fsspec
 from distributed import as_completed
 
 from catalog import open_catalog
@@ -30,7 +29,7 @@ from catalog.base import Catalog
 from datacenter.compute import dask_client
 from datacenter.errors import InvalidRequest, NotFound
 from datacenter.settings import Settings
-from datacenter.storage import Store
+from datacenter.storage import Store, s3_filesystem
 from ingest.collections import ensure_collection, refresh_collection
 from ingest.gdal_cache import cap_block_cache
 from ingest.pipeline import (
@@ -74,12 +73,9 @@ def fetch_s3_prefix(prefix: str, cache: Path, *, settings: Settings | None = Non
     """Copy every object under an `s3://` prefix into `cache`, keeping relative paths (labels
     find their data files beside them); returns the local folder. The S3 server is that of
     `settings` (``DATACENTER_S3_ENDPOINT_URL``, ``DATACENTER_S3_REGION``; default: AWS)."""
-    client_kwargs: dict[str, str] = {}
-    if settings is not None and settings.s3_endpoint_url:
-        client_kwargs["endpoint_url"] = settings.s3_endpoint_url
-    if settings is not None and settings.s3_region:
-        client_kwargs["region_name"] = settings.s3_region
-    fs = fsspec.filesystem("s3", client_kwargs=client_kwargs, use_listings_cache=False)
+    settings = settings or Settings()
+    # requests bounded by DATACENTER_STORE_TIMEOUT, as the store's (`datacenter.storage`)
+    fs = s3_filesystem(settings.s3_endpoint_url, settings.s3_region, settings.store_timeout)
     root = prefix.removeprefix("s3://").rstrip("/")
     keys = fs.find(root)
     if not keys:

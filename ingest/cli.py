@@ -100,7 +100,8 @@ def run_ingest(
             if res.ok:
                 progress.console.print(
                     f"[green]ok[/]     {escape(str(res.id))}  {res.status}  {res.bytes / 1e6:.2f} MB"
-                    f"  {res.seconds:.2f} s  ({escape(res.path)})",
+                    f"  {res.seconds:.2f} s  ({escape(res.path)})"
+                    + ("  dated by --datetime" if res.took_datetime_option else ""),
                     soft_wrap=True,
                 )
                 for note in res.notes:
@@ -121,6 +122,12 @@ def run_ingest(
         names = ", ".join(sorted({e.collection for e in entries}))
         console.print(f"{ok} of {len(report.results)} products in collection '{names}'"
                       + (f", {len(report.failed)} failed" if report.failed else ""))
+        dated = sorted(r.path for r in report.results if r.ok and r.took_datetime_option)
+        if dated:
+            console.print(f"{len(dated)} product(s) carry no acquisition time and took --datetime "
+                          f"{escape(str(datetime_value))}:")
+            for path in dated:
+                console.print(f"  {escape(path)}", soft_wrap=True)
         for name in dict.fromkeys(e.collection for e in entries):
             console.print(visibility_line(catalog, name), soft_wrap=True)
     if report.failed:
@@ -135,7 +142,8 @@ def ingest_command(
     collection: str | None = typer.Option(None, "--collection", "-c", help="Collection id to ingest into."),
     collection_title: str | None = typer.Option(None, help="Title of the collection (set on creation or changed)."),
     datetime_value: str | None = typer.Option(
-        None, "--datetime", help="Acquisition time (RFC 3339) for products whose labels carry none."
+        None, "--datetime", help="Acquisition time (RFC 3339) for products whose labels carry none; a label's own "
+        "time always wins (the report and summary name the products that took it)."
     ),
     report: Path | None = typer.Option(None, help="Write a JSON-lines report, one line per product."),
     manifest: Path | None = typer.Option(

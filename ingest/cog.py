@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 import warnings
 from contextlib import suppress
@@ -11,13 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+import rasterio.shutil
 from affine import Affine
+from rasterio._err import CPLE_BaseError
 from rasterio.crs import CRS
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
-from rasterio.shutil import copy
 from rio_cogeo.cogeo import cog_validate
+from rio_cogeo.utils import get_maximum_overview_level
 
-from datacenter.errors import CorruptProduct
+from datacenter.errors import CorruptProduct, DiskFull
 from datacenter.storage import file_sha256
 from ingest.product import RasterProduct
 
@@ -43,13 +46,32 @@ class CogResult:
     descriptions: tuple[str | None, ...] = ()
 
 
+#: below this many free bytes, a failed write is taken as a full disk
+_NEARLY_FULL = 16 * 1024 * 1024
+
+
+def disk_full(folder: Path, message: str) -> bool:
+    """Whether a GDAL failure while writing in `folder` comes from a full disk: GDAL says so,
+    or the disk has (almost) no space left at the moment of the failure (GDAL often only
+    says "Write failed")."""
+    if "No space left" in message or "disk space" in message.lower():
+        return True
+    try:
+        return shutil.disk_usage(folder).free < _NEARLY_FULL
+    except OSError:
+        return False
+
+
 def write_cog(product: RasterProduct, out_path: Path) -> CogResult:
     """Write `product` as a COG at `out_path`: deflate, internal 512 tiles, overviews.
 
-    Pixels, nodata, band scale/offset, descriptions and the CRS are kept exactly (no
-    reprojection, never EPSG:4326). Every pixel is read once during conversion, so a
-    truncated or corrupt source raises CorruptProduct with GDAL's message; on any
-    failure nothing is left at `out_path`.
+    GDAL's COG driver writes the file in one pass over the source (the layout
+    `gdal_translate -of COG` gives), with our options: DEFLATE, predictor 2 (integers) or 3
+    (floats), 512 tiles, nearest-neighbour overviews down to one tile (as many levels as
+    rio-cogeo's rule gives). Pixels, nodata, band scale/offset, units, descriptions, tags
+    and the CRS are kept exactly (no reprojection, never EPSG:4326). Every pixel is read
+    once during conversion, so a truncated or corrupt source raises CorruptProduct with
+    GDAL's message; on any failure nothing is left at `out_path`.
     """
     with warnings.catch_warnings():
         # a raw camera image has no geotransform: it stays a COG without a CRS
@@ -66,10 +88,12 @@ def _write_cog(product: RasterProduct, out_path: Path) -> CogResult:
             # GDAL's COG driver straight from the source: every value is kept exactly (a
             # warped copy, as rio-cogeo makes, turns values near nodata into nodata: the
             # ISIS special pixels LRS/LIS/HIS/HRS became NULL)
-            copy(
+            levels = get_maximum_overview_level(src.width, src.height, minsize=BLOCK_SIZE)
+            overviews = {"OVERVIEW_COUNT": levels} if levels else {"OVERVIEWS": "NONE"}
+            rasterio.shutil.copy(
                 src, str(tmp), driver="COG", COMPRESS="DEFLATE", BLOCKSIZE=BLOCK_SIZE,
                 PREDICTOR=_PREDICTORS.get(np.dtype(src.dtypes[0]).kind, "NO"),
-                OVERVIEW_RESAMPLING="NEAREST", BIGTIFF="IF_SAFER",
+                OVERVIEW_RESAMPLING="NEAREST", BIGTIFF="IF_SAFER", **overviews,
             )  # fmt: skip
         report = cog_validate(str(tmp), quiet=True)
         if not report[0]:
@@ -78,7 +102,15 @@ def _write_cog(product: RasterProduct, out_path: Path) -> CogResult:
                 "expected a valid Cloud-Optimized GeoTIFF: report this as a bug"
             )
         os.replace(tmp, out_path)
-    except RasterioError as exc:
+    except (RasterioError, CPLE_BaseError) as exc:  # GDAL's own errors (a full disk) come as CPLE_*
+        if disk_full(tmp.parent, str(exc)):
+            raise DiskFull(
+                f"no space left in the temporary folder {tmp.parent.parent} while writing the COG of "
+                f"{product.path} ({exc}); free space there or point TMPDIR at a larger disk, then "
+                "re-run (the product itself is fine)"
+            ) from exc
+        if not isinstance(exc, RasterioError):
+            raise  # as the real-archive readers expect: reported in one line by the pipeline
         raise CorruptProduct(
             f"GDAL could not read every pixel of {product.format} product {product.path}: {exc}. "
             "The file is truncated or corrupt: re-download the product"

@@ -11,6 +11,7 @@ the catalog row. Assets of a replaced version are deleted after the new row comm
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -27,10 +28,12 @@ from datacenter.access import FIELDS as DC_FIELDS
 from datacenter.access import OWNER as DC_OWNER
 from datacenter.access import SCHEMA_URL, SYSTEM, dc_fields, with_fields
 from datacenter.errors import DatacenterError, InvalidRequest, NotFound
-from datacenter.storage import Store
+from datacenter.storage import DISK_FULL, Store
 from ingest.product import Product, utc_datetime
+from ingest.provenance import SourceFile, source_files
 from ingest.publish import (
     FINGERPRINT,
+    Output,
     asset_keys,
     assets_present,
     convert,
@@ -40,7 +43,7 @@ from ingest.publish import (
     upload_verified,
 )
 from ingest.readers import find_reader
-from ingest.stac import check_dated
+from ingest.stac import check_dated, takes_datetime_option
 
 
 @dataclass
@@ -56,6 +59,8 @@ class ProductResult:
     notes: list[str] = field(default_factory=list)
     bytes: int = 0
     seconds: float = 0.0
+    #: the label carries no acquisition time and `--datetime` dated the item
+    took_datetime_option: bool = False
 
     @property
     def ok(self) -> bool:
@@ -179,16 +184,28 @@ def ingest_product(
         plain = {k: v for k, v in (overrides or {}).items() if k not in DC_FIELDS}
         item_access = item_access_fields(access or {}, overrides or {}, product.id)
         product = apply_overrides(product, plain)
+        # a label's own time wins: --datetime dates (and shapes the fingerprint of) only
+        # the products that carry none
+        if not takes_datetime_option(product, datetime_override):
+            datetime_override = None
+        result.took_datetime_option = datetime_override is not None
         check_dated(product, datetime_override)  # before any conversion work
         options = {"datetime": datetime_override, "overrides": plain}
+        files = source_files(product)
         with _product_lock(collection_id, product.id):
             _publish(product, result, collection_id=collection_id, catalog=catalog, store=store,
-                     fingerprint_value=fingerprint(product, options), datetime_override=datetime_override,
-                     access=item_access)  # fmt: skip
+                     fingerprint_value=fingerprint(files, options), datetime_override=datetime_override,
+                     access=item_access, files=files)  # fmt: skip
     except DatacenterError as exc:
         result.reason = one_line(str(exc))
     except OSError as exc:
-        result.reason = one_line(f"cannot read {path}: {exc}")
+        if exc.errno in DISK_FULL:
+            where = Path(exc.filename).parent if exc.filename else Path(tempfile.gettempdir())
+            result.reason = (f"no space left on the disk of {where} while ingesting {path} "
+                             f"({exc.strerror}); free space there (TMPDIR for the temporary folder), "
+                             "then re-run (the product itself is fine)")
+        else:
+            result.reason = one_line(f"cannot read {path}: {exc}")
     except Exception as exc:  # a reader bug or a product it does not foresee: one line, batch goes on
         result.reason = unexpected_reason(path, fmt, exc)
     finally:
@@ -209,7 +226,7 @@ def one_line(text: str) -> str:
 def _publish(
     product: Product, result: ProductResult, *, collection_id: str, catalog: Catalog,
     store: Store, fingerprint_value: str, datetime_override: datetime | None,
-    access: dict[str, Any],
+    access: dict[str, Any], files: list[SourceFile],
 ) -> None:  # fmt: skip
     previous = _existing(catalog, collection_id, product.id)
     sweep_product(store, collection_id, product.id, keep=asset_keys(previous))
@@ -228,22 +245,44 @@ def _publish(
         return
     with local_tmp() as tmp:
         out = convert(product, Path(tmp), collection_id=collection_id,
-                      version=fingerprint_value[:16], datetime_override=datetime_override)  # fmt: skip
+                      version=fingerprint_value[:16], datetime_override=datetime_override,
+                      files=files)  # fmt: skip
         out.item["properties"][FINGERPRINT] = fingerprint_value
         for key, value in getattr(product, "extra_properties", {}).items():
             out.item["properties"].setdefault(key, value)
         out.item.update(with_access(out.item, access))
-        upload_verified(store, out)
+        try:
+            upload_verified(store, out)
+        except BaseException:
+            _discard(store, out, previous, collection_id, product.id)
+            raise
     try:
         catalog.upsert_items([out.item])
     except BaseException:
-        if out.key not in asset_keys(previous):
-            store.delete(out.key)
+        _discard(store, out, previous, collection_id, product.id)
         raise
-    for old_key in set(asset_keys(previous)) - {out.key}:
+    for old_key in set(asset_keys(previous)) - set(out.keys):
         store.delete(old_key)
-    sweep_product(store, collection_id, product.id, keep=[out.key])
-    result.status, result.assets, result.bytes = "ingested", [out.key], out.size
+    sweep_product(store, collection_id, product.id, keep=out.keys)
+    result.status, result.assets, result.bytes = "ingested", sorted(out.keys), out.stored_bytes
+
+
+def _discard(store: Store, out: Output, previous: StacItem | None, collection_id: str, item_id: str) -> None:
+    """Remove what a failed publication wrote: its keys that the previous row does not
+    reference, its version folder when the previous row has nothing in it, and the product's
+    folder when that leaves it empty (a local store keeps empty folders). Best effort: the
+    next run's sweep removes anything a failing store kept."""
+    kept = set(asset_keys(previous))
+    version = out.key.rsplit("/", 1)[0]  # <collection>/<id>/<version>
+    try:
+        if any(k.startswith(version + "/") for k in kept):
+            for key in set(out.keys) - kept:
+                store.delete(key)
+        else:
+            store.delete(version)
+        store.remove_empty_folder(f"{collection_id}/{item_id}")
+    except DatacenterError:
+        pass
 
 
 def item_access_fields(

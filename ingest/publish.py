@@ -1,7 +1,8 @@
 """Publication of one product's outputs: fingerprints, conversion, upload, verification, sweep.
 
 Store layout of a product: ``<collection>/<item id>/<version>/<item id>.tif`` (a COG) or
-``.../<item id>.zarr/`` (a Zarr folder), where `version` is the first 16 hex digits of
+``.../<item id>.zarr/`` (a Zarr folder), and the files of the product as it came in under
+``.../<version>/original/`` (`ingest.provenance`), where `version` is the first 16 hex digits of
 the product's *fingerprint*: SHA-256 over its source files, the ingest options that shape
 its item (overrides, `--datetime`) and the software version. The same input gives the
 same key, so a re-run finds its item already published and writes nothing; a changed
@@ -19,7 +20,7 @@ import json
 import posixpath
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,18 @@ from typing import Any
 from catalog.base import StacItem
 from datacenter import __version__
 from datacenter.errors import NotFound, StorageError
-from datacenter.storage import CHUNK, Store
+from datacenter.storage import Store
 from ingest.cog import write_cog
 from ingest.datacube import build_zarr_item
 from ingest.product import ArrayProduct, Product
+from ingest.provenance import (
+    SourceFile,
+    StoredOriginal,
+    label_identifiers,
+    original_assets,
+    provenance_links,
+    source_files,
+)
 from ingest.stac import build_item
 from ingest.zarr_writer import open_written, write_zarr
 
@@ -47,26 +56,49 @@ class Output:
     size: int
     folder: bool
     item: StacItem
+    originals: tuple[StoredOriginal, ...] = ()
+
+    @property
+    def keys(self) -> list[str]:
+        """Every store key this output writes: the conversion and the original files."""
+        return [self.key, *(o.key for o in self.originals)]
+
+    @property
+    def stored_bytes(self) -> int:
+        return self.size + sum(o.size for o in self.originals)
 
 
-def fingerprint(product: Product, options: Mapping[str, Any]) -> str:
-    """SHA-256 of the product's source files, the item-shaping options and our version."""
+def fingerprint(files: list[SourceFile], options: Mapping[str, Any]) -> str:
+    """SHA-256 over the product's source files (name and SHA-256 of each, from
+    `ingest.provenance.source_files`), the item-shaping options and our version."""
     digest = hashlib.sha256(f"lunar-datacenter {__version__}\n".encode())
     digest.update(json.dumps(options, sort_keys=True, default=str).encode())
-    for file in sorted(set(product.files or (product.path,))):
-        digest.update(f"\n{file.name}\n".encode())
-        with open(file, "rb") as fh:
-            while block := fh.read(CHUNK):
-                digest.update(block)
+    for file in files:
+        digest.update(f"\n{file.path.name}\n{file.sha256}\n".encode())
     return digest.hexdigest()
 
 
 def convert(
     product: Product, tmp: Path, *, collection_id: str, version: str,
-    datetime_override: datetime | None,
+    datetime_override: datetime | None, files: list[SourceFile] | None = None,
 ) -> Output:  # fmt: skip
-    """Convert `product` into `tmp` (COG or Zarr) and build its item; nothing is stored yet."""
+    """Convert `product` into `tmp` (COG or Zarr) and build its item, with the original
+    files (`files`, default: read now) as assets beside it; nothing is stored yet."""
     base = f"{collection_id}/{product.id}/{version}"
+    out = _convert(product, tmp, base, collection_id=collection_id, datetime_override=datetime_override)
+    assets, uploads = original_assets(product, files if files is not None else source_files(product), base)
+    item = out.item
+    item["assets"].update({k: v for k, v in assets.items() if k not in item["assets"]})
+    identifiers = {k: v for k, v in label_identifiers(product).items() if v is not None}
+    for key, value in identifiers.items():
+        item["properties"].setdefault(key, value)
+    item["links"].extend(provenance_links(identifiers))
+    return replace(out, originals=tuple(uploads))
+
+
+def _convert(
+    product: Product, tmp: Path, base: str, *, collection_id: str, datetime_override: datetime | None
+) -> Output:
     if isinstance(product, ArrayProduct):
         key = f"{base}/{product.id}.zarr"
         zres = write_zarr(product, tmp / f"{product.id}.zarr")
@@ -85,7 +117,10 @@ def convert(
 
 
 def upload_verified(store: Store, out: Output) -> None:
-    """Put the output at its key (temp key, then move) and re-read its checksum from the store."""
+    """Put the output at its keys (temp key, then move each) and re-read the checksums from
+    the store: the original files first, then the conversion."""
+    for original in out.originals:
+        store.put_file(original.local, original.key, sha256=original.sha256)
     if out.folder:
         store.put_dir(out.local, out.key)
         stored, _ = store.sha256_tree(out.key)

@@ -42,8 +42,9 @@ def build_item(
 ) -> dict[str, Any]:
     """A STAC 1.1.0 Item for `product`, whose pixels are the COG `cog` stored at `data_key`.
 
-    Times: `datetime_override` wins; else the product's start/end (a range gives
-    start_datetime/end_datetime, and datetime its start). Neither raises MissingDatetime.
+    Times: the product's start/end (a range gives start_datetime/end_datetime, and datetime
+    its start); `datetime_override` only for a product that carries neither. Neither raises
+    MissingDatetime.
 
     A COG without a CRS (a raw or calibrated camera image) gets `proj:code: null`, no
     `proj:shape` / `proj:transform` (pixel indices are not map coordinates), and the
@@ -132,13 +133,21 @@ def product_properties(
     }
 
 
+def takes_datetime_option(product: RasterProduct | ArrayProduct, override: datetime | None) -> bool:
+    """True when `--datetime` dates this product: given, and the label carries no time.
+
+    A label's own time always wins: `--datetime` only fills products that have none."""
+    return override is not None and product.start is None and product.end is None
+
+
 def check_dated(product: RasterProduct | ArrayProduct, override: datetime | None) -> None:
     """MissingDatetime now, before conversion, for a product its item could not date."""
     _time_properties(product, override)
 
 
 def _time_properties(product: RasterProduct | ArrayProduct, override: datetime | None) -> dict[str, Any]:
-    if override is not None:
+    if takes_datetime_option(product, override):
+        assert override is not None
         when = override if override.tzinfo else override.replace(tzinfo=UTC)
         return {"datetime": _iso(when)}
     start, end = product.start, product.end

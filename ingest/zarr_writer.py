@@ -32,8 +32,8 @@ from zarr.core.buffer import Buffer
 from zarr.storage import LocalStore
 
 from datacenter import __version__
-from datacenter.errors import CorruptProduct
-from datacenter.storage import tree_sha256
+from datacenter.errors import CorruptProduct, DiskFull
+from datacenter.storage import DISK_FULL, tree_sha256
 from ingest.chunking import dataset_chunks
 from ingest.crs import lunar_proj_code
 from ingest.product import ArrayProduct
@@ -158,7 +158,18 @@ def write_zarr(product: ArrayProduct, out_path: Path, *, scheduler: str = "threa
         if out_path.exists():
             shutil.rmtree(out_path)
         os.replace(tmp, out_path)
-    except (OSError, ValueError, TypeError, EOFError) as exc:
+    except OSError as exc:
+        if exc.errno in DISK_FULL:
+            raise DiskFull(
+                f"no space left in the temporary folder {tmp.parent.parent} while writing the Zarr "
+                f"store of {product.path} ({exc.strerror}); free space there or point TMPDIR at a "
+                "larger disk, then re-run (the product itself is fine)"
+            ) from exc
+        raise CorruptProduct(
+            f"could not read every value of {product.format} product {product.path} into Zarr: "
+            f"{exc}. The file is truncated or disagrees with its label: re-download the product"
+        ) from exc
+    except (ValueError, TypeError, EOFError) as exc:
         raise CorruptProduct(
             f"could not read every value of {product.format} product {product.path} into Zarr: "
             f"{exc}. The file is truncated or disagrees with its label: re-download the product"

@@ -67,7 +67,7 @@ def test_ingest_runs_on_the_cluster_and_survives_a_killed_worker(
     assert ingested == {item["id"] for item in page.items}
     assert len(ingested) == len(tiles), [r.reason for r in report.failed]
     # no orphans: published objects are exactly those the catalog points at
-    referenced = sorted(item["assets"]["data"]["href"] for item in page.items)
+    referenced = sorted(a["href"] for item in page.items for a in item["assets"].values())  # COGs and originals
     assert store.list() == referenced
     # a killed upload can only leave a temporary key, which the sweep removes
     store.sweep_incoming(older_than=0)

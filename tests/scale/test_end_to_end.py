@@ -83,7 +83,8 @@ def test_partners_search_subset_and_download_what_they_may_on_real_servers(
     cli("ingest", f"{incoming}/public", "--collection", PUBLIC, "--owner", "CNSA", "--access", "public")
     published = s3_server.list_keys(s3_bucket, "dc/")
     assert any(k.endswith("zarr.json") for k in published), published  # the cube went in as Zarr
-    assert sum(k.endswith(".tif") for k in published) == 4, published
+    assert sum(k.endswith(".tif") and "/original/" not in k for k in published) == 4, published
+    assert sum(k.endswith(".tif") and "/original/" in k for k in published) == 4, published  # kept as received
 
     with serving(app_from_settings(get_settings())) as url, httpx.Client(base_url=url, timeout=120) as http:
         # searches as each partner (pystac-client, paging through everything)
