@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from catalog.base import open_catalog
+from catalog import open_catalog
 from datacenter.access import SYSTEM
 from datacenter.cli import load_commands
 from datacenter.settings import get_settings

@@ -8,15 +8,15 @@ import json
 from pathlib import Path
 
 import pytest
+from ingest.array_samples import make_pds4_spectral_cube
 from typer.testing import CliRunner
 
-from catalog.base import open_catalog
+from catalog import open_catalog
 from datacenter.access import SYSTEM
 from datacenter.cli import load_commands
 from datacenter.settings import get_settings
 from datacenter.storage import Store
 from ingest import samples
-from ingest.array_samples import make_pds4_spectral_cube
 
 runner = CliRunner()
 

@@ -15,13 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ingest.array_samples import make_pds4_spectral_cube
 
-from catalog.base import SearchQuery, open_catalog
+from catalog import open_catalog
+from catalog.base import SearchQuery
 from datacenter.access import SYSTEM
 from datacenter.errors import StorageError
 from datacenter.storage import Store
 from ingest import samples
-from ingest.array_samples import make_pds4_spectral_cube
 from tests.s3server import ACCESS_KEY, REGION, SECRET_KEY
 
 
