@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-from ingest.array_samples import make_pds4_spectral_cube
 from typer.testing import CliRunner
 
 from catalog import open_catalog
@@ -17,6 +16,7 @@ from datacenter.cli import load_commands
 from datacenter.settings import get_settings
 from datacenter.storage import Store
 from ingest import samples
+from ingest.samples import make_pds4_spectral_cube
 
 runner = CliRunner()
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ingest.array_samples import make_pds4_spectral_cube
 
 from catalog import open_catalog
 from catalog.base import SearchQuery
@@ -23,6 +22,7 @@ from datacenter.access import SYSTEM
 from datacenter.errors import StorageError
 from datacenter.storage import Store
 from ingest import samples
+from ingest.samples import make_pds4_spectral_cube
 from tests.s3server import ACCESS_KEY, REGION, SECRET_KEY
 
 
