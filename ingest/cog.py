@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import uuid
 from contextlib import suppress
@@ -41,6 +42,12 @@ class CogResult:
     descriptions: tuple[str | None, ...] = ()
 
 
+def overview_levels(width: int, height: int) -> int:
+    """Internal overviews halving until the longer side fits one block: any COG wider or
+    taller than a block has at least one (rio-cogeo's default looks at the shorter side)."""
+    return max(0, math.ceil(math.log2(max(width, height) / BLOCK_SIZE)))
+
+
 def write_cog(product: RasterProduct, out_path: Path) -> CogResult:
     """Write `product` as a COG at `out_path`: deflate, internal 512 tiles, overviews.
 
@@ -66,6 +73,7 @@ def write_cog(product: RasterProduct, out_path: Path) -> CogResult:
                 src,
                 str(tmp),
                 profile,
+                overview_level=overview_levels(src.width, src.height),
                 nodata=src.nodata,
                 overview_resampling="nearest",
                 use_cog_driver=False,

@@ -192,13 +192,13 @@ def _publish(
     try:
         catalog.upsert_items([out.item])
     except BaseException:
-        if out.key not in asset_keys(previous):
-            store.delete(out.key)
+        for key in set(out.keys) - set(asset_keys(previous)):
+            store.delete(key)
         raise
-    for old_key in set(asset_keys(previous)) - {out.key}:
+    for old_key in set(asset_keys(previous)) - set(out.keys):
         store.delete(old_key)
-    sweep_product(store, collection_id, product.id, keep=[out.key])
-    result.status, result.assets, result.bytes = "ingested", [out.key], out.size
+    sweep_product(store, collection_id, product.id, keep=out.keys)
+    result.status, result.assets, result.bytes = "ingested", sorted(out.keys), out.size
 
 
 def item_access_fields(
