@@ -38,6 +38,7 @@ from api.models import (
 from api.subset import job_routes
 from api.subset import routes as subset_routes
 from api.subset.jobs import JobRunner, start_expiry_sweeper, start_heartbeat
+from api.tiles import routes as tile_routes
 from api.transactions import Transactions, TransactionsClient
 from catalog.audit import AuditLog
 from catalog.base import Catalog, open_catalog
@@ -171,6 +172,7 @@ def create_app(
     app.include_router(downloads.router)
     app.include_router(subset_routes.router)
     app.include_router(job_routes.router)
+    app.include_router(tile_routes.router)
     install_error_handlers(app, retry_after=limits.api_retry_after)
     return app
 
