@@ -24,6 +24,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from api import downloads
+from api.browse import mount_browse
 from api.client import CatalogClient
 from api.deps import bind_catalog, require_admin
 from api.errors import STATUS, install_error_handlers
@@ -173,6 +174,7 @@ def create_app(
     app.include_router(subset_routes.router)
     app.include_router(job_routes.router)
     app.include_router(tile_routes.router)
+    mount_browse(app)
     install_error_handlers(app, retry_after=limits.api_retry_after)
     return app
 

@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     job_result_ttl_hours: float = 72.0
     ingest_gdal_cache_mib: int = Field(64, ge=0)
     search_count_limit: int = Field(default=10_000, ge=0)
+    browse_basemap: str = "lunar-basemap"  # the collection whose mosaic is the browse page's basemap
 
     @classmethod
     def settings_customise_sources(
