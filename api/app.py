@@ -23,6 +23,7 @@ from stac_fastapi.types.config import ApiSettings
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
+from api import aggregate as aggregate_routes
 from api import downloads
 from api.browse import mount_browse
 from api.client import CatalogClient
@@ -174,6 +175,7 @@ def create_app(
     app.include_router(subset_routes.router)
     app.include_router(job_routes.router)
     app.include_router(tile_routes.router)
+    app.include_router(aggregate_routes.router)
     mount_browse(app)
     install_error_handlers(app, retry_after=limits.api_retry_after)
     return app
