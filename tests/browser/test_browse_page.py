@@ -34,6 +34,8 @@ def test_the_page_lists_what_the_api_lists_and_is_linked_from_the_landing_page(p
     assert RESTRICTED_ID not in _listed(page)
     assert page.locator("path.footprint").count() >= 6
     assert page.locator(".grat-label").count() > 10  # a labelled graticule
+    missions = page.eval_on_selector_all("#f-mission-values option", "os => os.map(o => o.value)")
+    assert "SELENE (Kaguya)" in missions and "Chang'e-7" not in missions  # facets for this viewer
     for field in ("#f-collections", "#f-from", "#f-to", "#f-q", "#f-bbox", "#f-sort", "#api-key"):
         assert page.locator(f"label[for='{field[1:]}']").count() >= 1, field  # every input labelled
     shot(page, "browse-global")
@@ -108,6 +110,7 @@ def test_a_partner_key_adds_restricted_items_and_forgetting_it_removes_them(page
     assert _listed(page) == _api_ids(site, DEFAULT, site.esa_key)
     assert page.evaluate("sessionStorage.getItem('datacenter-api-key')") == site.esa_key
     assert page.input_value("#api-key") == ""
+    page.wait_for_function("[...document.querySelectorAll('#f-instruments-values option')].some(o => o.value === 'MCAM')")
     keyed = [h for u, h in requests if u.startswith(f"{site.url}search")]
     assert any(h.get("authorization") == f"Bearer {site.esa_key}" for h in keyed)
     assert not any(site.esa_key in u for u, _ in requests)  # never in a URL
@@ -143,6 +146,7 @@ def test_an_anonymous_page_never_receives_a_restricted_record(page, site: Site) 
     for url, body in bodies:
         assert RESTRICTED_ID.encode() not in body, url
         assert RESTRICTED_COLLECTION.encode() not in body, url
+        assert b"MCAM" not in body, url  # not even its instrument, through the facets
     # and the server did refuse when asked directly (the record exists)
     hidden = httpx.get(f"{site.url}collections/{RESTRICTED_COLLECTION}/items/{RESTRICTED_ID}", timeout=10)
     assert hidden.status_code == 404

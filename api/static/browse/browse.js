@@ -326,15 +326,21 @@
     const wanted = [["mission", "mission"], ["instruments", "instrument"], ["processing:level", "level"]];
     const box = $("queryable-fields");
     box.replaceChildren();
+    // facet values for the fields, counted by the Aggregation extension for this viewer
+    const facets = await json("aggregate?aggregations=mission_frequency,instrument_frequency,processing_level_frequency")
+      .then((a) => Object.fromEntries(a.aggregations.map((g) => [g.name, g.buckets.map((b) => b.key)])))
+      .catch(() => ({}));
+    const facetOf = { mission: "mission_frequency", instruments: "instrument_frequency", "processing:level": "processing_level_frequency" };
     for (const [property, label] of wanted) {
       const def = (schema.properties || {})[property];
       if (!def) continue;
       const id = `f-${property.replace(":", "-")}`;
-      const input = el("input", { id, type: "text", "data-property": property });
+      const input = el("input", { id, type: "text", "data-property": property, list: `${id}-values` });
+      const values = el("datalist", { id: `${id}-values` }, ...(facets[facetOf[property]] || []).map((v) => el("option", { value: v })));
       if (def.type === "array") input.dataset.array = "1";
       const value = new URLSearchParams(location.search).get(property);
       if (value) input.value = value;
-      box.append(el("label", { for: id, "data-s": label, text: S()[label] }), input);
+      box.append(el("label", { for: id, "data-s": label, text: S()[label] }), input, values);
     }
   }
 
