@@ -36,7 +36,7 @@ from rasterio.transform import from_origin
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from catalog.base import open_catalog  # noqa: E402
+from catalog import open_catalog  # noqa: E402
 from datacenter.access import SYSTEM  # noqa: E402
 from datacenter.storage import Store  # noqa: E402
 from ingest.pipeline import ingest_paths  # noqa: E402

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from catalog.base import Catalog, open_catalog
+from catalog import open_catalog
+from catalog.base import Catalog
 from datacenter.storage import Store
 from ingest.pipeline import ingest_paths
 from ingest.samples import (

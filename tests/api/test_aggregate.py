@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from api.app import create_app
-from catalog.base import open_catalog
+from catalog import open_catalog
 from datacenter.storage import Store
 from tests.api.conftest import serving
 

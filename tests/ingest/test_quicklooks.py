@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import rasterio
 
-from catalog.base import SearchQuery, open_catalog
+from catalog import open_catalog
+from catalog.base import SearchQuery
 from datacenter.access import SYSTEM
 from datacenter.storage import Store, file_sha256, multihash_sha256
 from ingest.cog import BLOCK_SIZE
