@@ -60,9 +60,9 @@ def demo_command(
     if not (rasters.ok and arrays.ok and basemap.ok):
         raise typer.Exit(1)
     url = f"http://{host}:{port}"
+    console.print(f"\n[bold]Browse[/] the catalog on a map of the Moon: {url}/browse", soft_wrap=True)
     console.print(
         "\n[bold]Try it[/] (in another terminal):\n"
-        f"  open {url}/browse                                       # the map of the Moon\n"
         f"  curl '{url}/search?bbox=-180,-90,180,-80&limit=5'      # around the south pole\n"
         f"  curl '{url}/search?bbox=170,-20,-170,20'                # across the antimeridian\n"
         f"  python -c \"import pystac_client as p; c = p.Client.open('{url}');"
