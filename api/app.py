@@ -23,7 +23,9 @@ from stac_fastapi.types.config import ApiSettings
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
+from api import aggregate as aggregate_routes
 from api import downloads, extensions
+from api.browse import mount_browse
 from api.client import CatalogClient
 from api.deps import bind_catalog, require_admin
 from api.errors import STATUS, install_error_handlers
@@ -39,6 +41,7 @@ from api.subset import job_routes
 from api.subset import routes as subset_routes
 from api.subset.compute import TaskTally
 from api.subset.jobs import JobRunner, start_expiry_sweeper, start_heartbeat
+from api.tiles import routes as tile_routes
 from api.transactions import Transactions, TransactionsClient
 from catalog import open_catalog, open_job_store
 from catalog.audit import AuditLog
@@ -178,6 +181,9 @@ def create_app(
     app.include_router(extensions.router)
     app.include_router(subset_routes.router)
     app.include_router(job_routes.router)
+    app.include_router(tile_routes.router)
+    app.include_router(aggregate_routes.router)
+    mount_browse(app)
     install_error_handlers(app, retry_after=limits.api_retry_after)
     return app
 

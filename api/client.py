@@ -130,6 +130,8 @@ class CatalogClient(BaseCoreClient):
         request: Request = kwargs["request"]
         page = super().landing_page(**kwargs)
         base = base_url(request)
+        page["links"].append(link("alternate", f"{base}browse", "text/html",
+                                  title="Browse the catalog on a map of the Moon"))
         for collection in catalog_of(request).list_collections(viewer=viewer_of(request)):
             extra = {"title": collection["title"]} if collection.get("title") else {}
             page["links"].append(link("child", collection_url(base, collection["id"]), **extra))

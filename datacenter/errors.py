@@ -53,6 +53,10 @@ class AssetNotFound(NotFound):
     pass
 
 
+class TileNotFound(NotFound):
+    """A map tile outside its grid, or where no visible product has pixels."""
+
+
 class Conflict(DatacenterError):
     """The request conflicts with what is stored (e.g. an item whose collection is missing)."""
 

@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     partner_daily_bytes: int = Field(64 * 1024**3, ge=0)
     ingest_gdal_cache_mib: int = Field(64, ge=0)
     search_count_limit: int = Field(default=10_000, ge=0)
+    browse_basemap: str = "lunar-basemap"  # the collection whose mosaic is the browse page's basemap
     default_owner: str = ""
 
     @classmethod

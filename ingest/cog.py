@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import uuid
@@ -18,7 +19,6 @@ from rasterio._err import CPLE_BaseError
 from rasterio.crs import CRS
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rio_cogeo.cogeo import cog_validate
-from rio_cogeo.utils import get_maximum_overview_level
 
 from datacenter.errors import CorruptProduct, DiskFull
 from datacenter.storage import file_sha256
@@ -62,6 +62,12 @@ def disk_full(folder: Path, message: str) -> bool:
         return False
 
 
+def overview_levels(width: int, height: int) -> int:
+    """Internal overviews halving until the longer side fits one block: any COG wider or
+    taller than a block has at least one (rio-cogeo's default looks at the shorter side)."""
+    return max(0, math.ceil(math.log2(max(width, height) / BLOCK_SIZE)))
+
+
 def write_cog(product: RasterProduct, out_path: Path) -> CogResult:
     """Write `product` as a COG at `out_path`: deflate, internal 512 tiles, overviews.
 
@@ -88,7 +94,7 @@ def _write_cog(product: RasterProduct, out_path: Path) -> CogResult:
             # GDAL's COG driver straight from the source: every value is kept exactly (a
             # warped copy, as rio-cogeo makes, turns values near nodata into nodata: the
             # ISIS special pixels LRS/LIS/HIS/HRS became NULL)
-            levels = get_maximum_overview_level(src.width, src.height, minsize=BLOCK_SIZE)
+            levels = overview_levels(src.width, src.height)
             overviews = {"OVERVIEW_COUNT": levels} if levels else {"OVERVIEWS": "NONE"}
             rasterio.shutil.copy(
                 src, str(tmp), driver="COG", COMPRESS="DEFLATE", BLOCKSIZE=BLOCK_SIZE,

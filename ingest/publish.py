@@ -40,7 +40,8 @@ from ingest.provenance import (
     provenance_links,
     source_files,
 )
-from ingest.stac import build_item
+from ingest.quicklook import write_quicklooks
+from ingest.stac import build_item, quicklook_asset
 from ingest.zarr_writer import open_written, write_zarr
 
 FINGERPRINT = "dc:source_sha256"
@@ -56,12 +57,15 @@ class Output:
     size: int
     folder: bool
     item: StacItem
+    #: files stored beside the main one (quicklooks): local path, store key, SHA-256
+    extras: tuple[tuple[Path, str, str], ...] = ()
     originals: tuple[StoredOriginal, ...] = ()
 
     @property
     def keys(self) -> list[str]:
-        """Every store key this output writes: the conversion and the original files."""
-        return [self.key, *(o.key for o in self.originals)]
+        """Every store key this output writes: the conversion, its quicklooks and the
+        original files."""
+        return [self.key, *(key for _, key, _ in self.extras), *(o.key for o in self.originals)]
 
     @property
     def stored_bytes(self) -> int:
@@ -113,7 +117,12 @@ def _convert(
     cog = write_cog(product, tmp / f"{product.id}.tif")
     item = build_item(product, cog, collection_id=collection_id, data_key=key,
                       datetime_override=datetime_override)  # fmt: skip
-    return Output(cog.path, key, cog.sha256, cog.size, False, item)
+    extras = []
+    for look in write_quicklooks(cog.path, tmp, cog.units):
+        look_key = f"{base}/{look.path.name}"
+        item["assets"][look.role] = quicklook_asset(look, look_key)
+        extras.append((look.path, look_key, look.sha256))
+    return Output(cog.path, key, cog.sha256, cog.size, False, item, tuple(extras))
 
 
 def upload_verified(store: Store, out: Output) -> None:
@@ -127,12 +136,18 @@ def upload_verified(store: Store, out: Output) -> None:
     else:
         store.put_file(out.local, out.key)
         stored = store.sha256(out.key)
-    if stored != out.sha256:
-        store.delete(out.key)
-        raise StorageError(
-            f"{out.key}: the checksum read back from the store ({stored[:16]}...) differs from the "
-            f"one written ({out.sha256[:16]}...); nothing was published: check the store and re-run"
-        )
+    pending = [(out.key, stored, out.sha256)]
+    for local, key, sha256 in out.extras:
+        store.put_file(local, key)
+        pending.append((key, store.sha256(key), sha256))
+    for key, stored, written in pending:
+        if stored != written:
+            for done in out.keys:
+                store.delete(done)
+            raise StorageError(
+                f"{key}: the checksum read back from the store ({stored[:16]}...) differs from the "
+                f"one written ({written[:16]}...); nothing was published: check the store and re-run"
+            )
 
 
 def asset_keys(item: StacItem | None) -> list[str]:

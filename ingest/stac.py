@@ -15,6 +15,7 @@ from ingest.cog import CogResult
 from ingest.crs import projection_fields
 from ingest.footprint import footprint
 from ingest.product import ArrayProduct, RasterProduct
+from ingest.quicklook import Quicklook
 from ingest.readers.label_footprint import geometry_bbox
 
 PROJECTION = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
@@ -74,6 +75,19 @@ def build_item(
             }
         },
     )
+
+
+def quicklook_asset(look: Quicklook, key: str) -> dict[str, Any]:
+    """The `thumbnail` or `overview` asset of a rendered quicklook stored at `key`."""
+    what = "small preview" if look.role == "thumbnail" else "preview"
+    return {
+        "href": key,
+        "type": "image/png",
+        "title": f"{what} ({look.shape[1]} x {look.shape[0]} px, on the product's grid)",
+        "roles": [look.role],
+        "file:size": look.size,
+        "file:checksum": multihash_sha256(look.sha256),
+    }
 
 
 def stac_feature(

@@ -397,6 +397,37 @@ def make_vicar_image(directory: Path, *, suffix: str = ".vic") -> Path:
 # -- the demo set and broken inputs ---------------------------------------------------------
 
 
+def make_global_shaded_relief(directory: Path, *, width: int = 1440) -> Path:
+    """A synthetic global shaded-relief mosaic of the Moon for map basemaps: 8-bit, Moon
+    geographic (IAU_2015:30100), -180..180 E and -90..90 N at `width` / 360 px per degree.
+    No real lunar basemap ships in any package, so the demo draws this one."""
+    height = width // 2
+    res = 360.0 / width
+    grey = image_dn(height, width, seed=7)
+    return make_geotiff(
+        directory, name="moon_shaded_relief_global", crs="IAU_2015:30100",
+        transform=from_origin(-180.0, 90.0, res, res), data=grey, nodata=0,
+        tags={"PLATFORM": "synthetic", "INSTRUMENT": "shaded relief", "MISSION": "basemap",
+              "TITLE": "Synthetic global shaded relief of the Moon (basemap)",
+              "PROCESSING_LEVEL": "L4"},
+        timestamp="2020:01:01 00:00:00",
+    )  # fmt: skip
+
+
+def make_restricted_south_polar_image(directory: Path) -> Path:
+    """A Chang'e-7-like south-polar image (IAU_2015:30135, 20 m/px, 8 km across the pole):
+    the demo ingests it as restricted to show what a partner key adds."""
+    size = 400
+    return make_geotiff(
+        directory, name="ce7_south_pole_ortho_20m", crs="IAU_2015:30135",
+        transform=from_origin(-2000.0, 6000.0, 20.0, 20.0), data=image_dn(size, size, seed=11),
+        tags={"PLATFORM": "CHANG'E-7", "INSTRUMENT": "MCAM", "MISSION": "Chang'e-7",
+              "TITLE": "Chang'e-7 orthoimage near Shackleton (restricted)",
+              "PROCESSING_LEVEL": "L2"},
+        timestamp="2026:11:02 04:10:00",
+    )  # fmt: skip
+
+
 def make_sample_set(directory: Path) -> list[Path]:
     """Six small products of every format, for the demo: their entry files."""
     directory = Path(directory)

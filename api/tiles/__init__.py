@@ -1,0 +1,1 @@
+"""Map tiles of raster items and of search mosaics in lunar tile grids, with TileJSON."""
