@@ -12,7 +12,7 @@ from datacenter import __version__
 from datacenter.errors import MissingDatetime
 from datacenter.storage import multihash_sha256
 from ingest.cog import CogResult
-from ingest.crs import projection_fields
+from ingest.crs import gsd_metres, projection_fields
 from ingest.footprint import footprint
 from ingest.product import ArrayProduct, RasterProduct
 
@@ -22,6 +22,7 @@ FILE = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
 PROCESSING = "https://stac-extensions.github.io/processing/v1.2.0/schema.json"
 SSYS = "https://stac-extensions.github.io/ssys/v1.1.0/schema.json"
 RASTER = "https://stac-extensions.github.io/raster/v1.1.0/schema.json"
+VIEW = "https://stac-extensions.github.io/view/v1.0.0/schema.json"
 COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 
 #: ssys:target_class of the bodies we meet; unknown bodies get none
@@ -50,7 +51,8 @@ def build_item(
     return stac_feature(
         item_id=product.id,
         collection_id=collection_id,
-        extensions=[PROJECTION, FILE, PROCESSING, SSYS, RASTER],
+        extensions=[PROJECTION, FILE, PROCESSING, SSYS, RASTER]
+        + ([VIEW] if any(k.startswith("view:") for k in properties) else []),
         geometry=geometry,
         bbox=bbox,
         properties=properties,
@@ -158,6 +160,7 @@ def _projection(cog: CogResult) -> dict[str, Any]:
         return {}
     fields = projection_fields(cog.crs)
     t = cog.transform
+    fields["gsd"] = gsd_metres(cog.crs, t.a, t.e)
     west, north = t.c, t.f
     east, south = t @ (cog.width, cog.height)
     fields.update(
