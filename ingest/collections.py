@@ -31,10 +31,12 @@ from datacenter.access import SYSTEM
 from datacenter.errors import InvalidRequest, NotFound
 from ingest.pipeline import ensure_collection, new_collection
 from ingest.product import stac_id
+from ingest.vocabulary import normalise
 
 __all__ = ["create_collection", "ensure_collection", "load_definition", "refresh_collection"]
 
-SUMMARISED = ("platform", "instruments", "mission", "processing:level", "ssys:targets")
+SUMMARISED = ("platform", "instruments", "mission", "constellation", "processing:level", "gsd",
+              "ssys:targets")
 _ACCESS = {"owner": "dc:owner", "level": "dc:access", "access": "dc:access",
            "releasable_to": "dc:releasable_to", "embargo_until": "dc:embargo_until"}  # fmt: skip
 
@@ -61,10 +63,10 @@ def load_definition(path: Path) -> StacCollection:
             coll[key] = data[key]
     summaries = coll["summaries"]
     if data.get("mission"):
-        summaries["mission"] = [str(data["mission"])]
+        summaries["mission"] = [normalise(str(data["mission"]))]
     instruments = data.get("instruments") or data.get("instrument")
     if instruments:
-        summaries["instruments"] = [str(i) for i in (instruments if isinstance(instruments, list) else [instruments])]
+        summaries["instruments"] = [normalise(str(i)) for i in (instruments if isinstance(instruments, list) else [instruments])]
     for key, value in (data.get("access") or {}).items():
         if key not in _ACCESS:
             raise InvalidRequest(f"collection definition {path} has access field {key!r}; expected one of {', '.join(_ACCESS)}")

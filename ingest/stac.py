@@ -15,6 +15,7 @@ from ingest.cog import CogResult
 from ingest.crs import gsd_metres, projection_fields
 from ingest.footprint import footprint
 from ingest.product import ArrayProduct, RasterProduct
+from ingest.vocabulary import vocabulary_fields
 
 STAC_VERSION = "1.1.0"
 PROJECTION = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
@@ -112,9 +113,7 @@ def product_properties(
     return {
         **_time_properties(product, datetime_override),
         "title": product.title,
-        "platform": product.platform,
-        "instruments": list(product.instruments) or None,
-        "mission": product.mission,
+        **vocabulary_fields(product.platform, product.instruments, product.mission),
         "processing:level": product.processing_level,
         "processing:software": {"lunar-datacenter": __version__},
         "ssys:targets": list(product.targets),
