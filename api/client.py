@@ -19,6 +19,7 @@ from starlette.requests import Request
 from api.audit import audit, why_not_found
 from api.collection_search import search_collections
 from api.deps import catalog_of, viewer_of
+from api.known_properties import check_known_properties
 from api.links import (
     GEOJSON,
     base_url,
@@ -217,6 +218,7 @@ class CatalogClient(BaseCoreClient):
             **_extension_params(kwargs), viewer=viewer_of(request),
         )
         fields = parse_fields(kwargs.get("fields"))
+        check_known_properties(catalog, query)
         page = catalog.search(query)
         return self._page(page, request, collection_id=collection_id, fields=fields)
 
@@ -243,6 +245,7 @@ class CatalogClient(BaseCoreClient):
             viewer=viewer_of(request),
         )
         fields = parse_fields(kwargs.get("fields"))
+        check_known_properties(catalog_of(request), query)
         return self._page(catalog_of(request).search(query), request, fields=fields)
 
     def post_search(self, search_request: Any, **kwargs: Any) -> stac.ItemCollection:
@@ -266,6 +269,7 @@ class CatalogClient(BaseCoreClient):
                 'fields is null; send {"include": [...], "exclude": [...]} or leave it out'
             )
         fields = parse_fields(search_request.fields) if "fields" in given else None
+        check_known_properties(catalog_of(request), query)
         page = catalog_of(request).search(query)
         return self._page(page, request, post_body=body, fields=fields)
 

@@ -104,8 +104,8 @@ def present_item(item: StacItem, base: str, viewer: Viewer) -> StacItem:
         served["href"] = asset_url(base, cid, iid, key)
         assets[key] = served
     out["assets"] = assets
-    if "stac_extensions" in item:
-        out["stac_extensions"] = served_extensions(list(item["stac_extensions"]), base)
+    if isinstance(item.get("stac_extensions"), list):
+        out["stac_extensions"] = served_extensions(item["stac_extensions"], base)
     return out
 
 
@@ -121,8 +121,8 @@ def present_collection(collection: StacCollection, base: str) -> StacCollection:
         link("items", f"{collection_url(base, cid)}/items", GEOJSON, title="Items of this collection"),
         *_kept_links(collection.get("links")),
     ]
-    if "stac_extensions" in collection:
-        out["stac_extensions"] = served_extensions(list(collection["stac_extensions"]), base)
+    if isinstance(collection.get("stac_extensions"), list):
+        out["stac_extensions"] = served_extensions(collection["stac_extensions"], base)
     if "assets" in collection:
         out["assets"] = {
             key: asset

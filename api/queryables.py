@@ -27,6 +27,28 @@ _CORE: dict[str, dict[str, Any]] = {
     "geometry": {"title": "Footprint (longitude/latitude on the body)",
                  "$ref": "https://geojson.org/schema/Geometry.json"},
 }
+#: properties a planetary user filters by, declared with their type and unit whenever an
+#: item the caller may see carries them (the sample decides presence, never the description)
+DECLARED: dict[str, dict[str, Any]] = {
+    "gsd": {"title": "Ground sample distance on the body", "type": "number", "minimum": 0,
+            "unit": "m", "description": "Metres per pixel on the target body (at the equator for lon/lat grids)"},
+    "view:incidence_angle": {"title": "Solar incidence angle", "type": "number", "minimum": 0,
+                             "maximum": 90, "unit": "deg"},
+    "view:emission_angle": {"title": "Emission angle", "type": "number", "minimum": 0,
+                            "maximum": 90, "unit": "deg"},
+    "view:sun_elevation": {"title": "Sun elevation", "type": "number", "minimum": -90,
+                           "maximum": 90, "unit": "deg"},
+    "view:sun_azimuth": {"title": "Sun azimuth", "type": "number", "minimum": 0,
+                         "maximum": 360, "unit": "deg"},
+    "processing:level": {"title": "Processing level (as the producer names it)", "type": "string"},
+    "platform": {"title": "Platform (spacecraft, lander, rover)", "type": "string"},
+    "instruments": {"title": "Instruments", "type": "array", "items": {"type": "string"}},
+    "mission": {"title": "Mission", "type": "string"},
+    "constellation": {"title": "Constellation", "type": "string"},
+    "ssys:targets": {"title": "Target bodies", "type": "array", "items": {"type": "string"}},
+    "ssys:local_time": {"title": "Local solar time on the body", "type": "string"},
+    "proj:code": {"title": "CRS code (IAU_2015:NNNNN)", "type": ["string", "null"]},
+}  # fmt: skip
 
 
 def _json_type(value: Any) -> str | None:
@@ -57,7 +79,9 @@ class QueryablesClient(BaseFiltersClient):
         for item in page.items:
             for name, value in (item.get("properties") or {}).items():
                 kind = _json_type(value)
-                if name not in properties and kind is not None:
+                if name in DECLARED:
+                    properties.setdefault(name, DECLARED[name])
+                elif name not in properties and kind is not None:
                     properties[name] = {"title": name, "type": kind}
         scope = f"collection {collection_id}" if collection_id else "all collections"
         return {

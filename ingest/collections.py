@@ -31,10 +31,12 @@ from datacenter.access import SYSTEM
 from datacenter.errors import InvalidRequest, NotFound
 from ingest.pipeline import ensure_collection, new_collection
 from ingest.product import stac_id
+from ingest.vocabulary import normalise
 
 __all__ = ["create_collection", "ensure_collection", "load_definition", "refresh_collection"]
 
-SUMMARISED = ("platform", "instruments", "mission", "processing:level", "ssys:targets")
+SUMMARISED = ("platform", "instruments", "mission", "constellation", "processing:level", "gsd",
+              "ssys:targets")
 _ACCESS = {"owner": "dc:owner", "level": "dc:access", "access": "dc:access",
            "releasable_to": "dc:releasable_to", "embargo_until": "dc:embargo_until"}  # fmt: skip
 
@@ -56,15 +58,19 @@ def load_definition(path: Path) -> StacCollection:
         raise InvalidRequest(f"collection definition {path} lacks {', '.join(missing)}; a STAC collection needs both")
     coll = new_collection(cid, data.get("title"))
     coll.update({"description": str(data["description"]), "license": str(data["license"])})
+    links = data.get("links") or []
+    if not any(link.get("rel") == "license" for link in links if isinstance(link, dict)):
+        links = [*links, *license_links(str(data["license"]))]
+    coll["links"] = links
     for key in ("providers", "keywords"):
         if data.get(key):
             coll[key] = data[key]
     summaries = coll["summaries"]
     if data.get("mission"):
-        summaries["mission"] = [str(data["mission"])]
+        summaries["mission"] = [normalise(str(data["mission"]))]
     instruments = data.get("instruments") or data.get("instrument")
     if instruments:
-        summaries["instruments"] = [str(i) for i in (instruments if isinstance(instruments, list) else [instruments])]
+        summaries["instruments"] = [normalise(str(i)) for i in (instruments if isinstance(instruments, list) else [instruments])]
     for key, value in (data.get("access") or {}).items():
         if key not in _ACCESS:
             raise InvalidRequest(f"collection definition {path} has access field {key!r}; expected one of {', '.join(_ACCESS)}")
@@ -92,12 +98,32 @@ def refresh_collection(catalog: Catalog, collection_id: str, item_id: str | None
     coll = {**coll, "extent": catalog.collection_extent(collection_id, viewer=SYSTEM)}
     if item_id is not None:
         try:
-            props = catalog.get_item(collection_id, item_id, viewer=SYSTEM)["properties"]
+            item = catalog.get_item(collection_id, item_id, viewer=SYSTEM)
         except NotFound:
-            props = {}
+            item = {}
+        props = item.get("properties") or {}
         found = {k: props[k] if isinstance(props[k], list) else [props[k]] for k in SUMMARISED if props.get(k)}
         coll["summaries"] = _merge(coll.get("summaries") or {}, found)
+        coll["item_assets"] = _item_assets(coll.get("item_assets") or {}, item)
     catalog.upsert_collection(coll)
+
+
+def _item_assets(known: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+    """STAC 1.1 `item_assets`: each asset key an item has, with its media type and roles
+    (what STAC Browser and odc-stac show before opening an item)."""
+    out = dict(known)
+    for key, asset in (item.get("assets") or {}).items():
+        if key not in out:
+            out[key] = {k: asset[k] for k in ("type", "roles") if asset.get(k)} | {"title": key}
+    return out
+
+
+def license_links(license_id: str) -> list[dict[str, Any]]:
+    """A `license` link for an SPDX identifier (STAC asks for one); none for 'other'."""
+    if not license_id or license_id in ("other", "proprietary", "various"):
+        return []
+    return [{"rel": "license", "href": f"https://spdx.org/licenses/{license_id}.html",
+             "type": "text/html", "title": f"{license_id} (SPDX)"}]
 
 
 def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

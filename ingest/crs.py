@@ -74,6 +74,21 @@ def projection_fields(crs: Any) -> dict[str, Any]:
     }
 
 
+def gsd_metres(crs: Any, pixel_width: float, pixel_height: float) -> float | None:
+    """Ground sample distance in metres on the body: the pixel's larger side, converted from
+    degrees with the body's radius for a geographic CRS (at the equator); None when the CRS
+    unit is neither degrees nor metres."""
+    pcrs = to_pyproj(crs)
+    size = max(abs(pixel_width), abs(pixel_height))
+    unit = pcrs.axis_info[0].unit_name if pcrs.axis_info else ""
+    if pcrs.is_geographic and unit == "degree":
+        radius = pcrs.ellipsoid.semi_major_metre if pcrs.ellipsoid else None
+        return round(math.radians(size) * radius, 3) if radius else None
+    if unit in ("metre", "meter"):
+        return round(size, 3)
+    return None
+
+
 def to_pyproj(crs: Any) -> pyproj.CRS:
     """A pyproj CRS from a rasterio CRS, pyproj CRS, WKT / PROJJSON / authority string."""
     if isinstance(crs, pyproj.CRS):

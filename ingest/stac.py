@@ -12,17 +12,19 @@ from datacenter import STAC_VERSION, __version__
 from datacenter.errors import MissingDatetime
 from datacenter.storage import multihash_sha256
 from ingest.cog import CogResult
-from ingest.crs import projection_fields
+from ingest.crs import gsd_metres, projection_fields
 from ingest.footprint import footprint
 from ingest.product import ArrayProduct, RasterProduct
 from ingest.quicklook import Quicklook
 from ingest.readers.label_footprint import geometry_bbox
+from ingest.vocabulary import vocabulary_fields
 
 PROJECTION = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
 FILE = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
 PROCESSING = "https://stac-extensions.github.io/processing/v1.2.0/schema.json"
 SSYS = "https://stac-extensions.github.io/ssys/v1.1.0/schema.json"
 RASTER = "https://stac-extensions.github.io/raster/v1.1.0/schema.json"
+VIEW = "https://stac-extensions.github.io/view/v1.0.0/schema.json"
 COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 
 #: ssys:target_class of the bodies we meet; unknown bodies get none
@@ -59,7 +61,8 @@ def build_item(
     return stac_feature(
         item_id=product.id,
         collection_id=collection_id,
-        extensions=[PROJECTION, FILE, PROCESSING, SSYS, RASTER],
+        extensions=[PROJECTION, FILE, PROCESSING, SSYS, RASTER]
+        + ([VIEW] if any(k.startswith("view:") for k in properties) else []),
         geometry=geometry,
         bbox=bbox,
         properties=properties,
@@ -135,9 +138,7 @@ def product_properties(
     return {
         **_time_properties(product, datetime_override),
         "title": product.title,
-        "platform": product.platform,
-        "instruments": list(product.instruments) or None,
-        "mission": product.mission,
+        **vocabulary_fields(product.platform, product.instruments, product.mission),
         "processing:level": product.processing_level,
         "processing:software": {"lunar-datacenter": __version__},
         "ssys:targets": list(product.targets) or None,
@@ -196,6 +197,7 @@ def _projection(cog: CogResult) -> dict[str, Any]:
         return {"proj:code": None}
     fields = projection_fields(cog.crs)
     t = cog.transform
+    fields["gsd"] = gsd_metres(cog.crs, t.a, t.e)
     west, north = t.c, t.f
     east, south = t @ (cog.width, cog.height)
     fields.update(

@@ -91,6 +91,7 @@ class Pds3Reader(Reader):
         }
         if product_id:
             extra["dc:product_id"] = product_id
+        extra.update(_view_angles(label))
         return RasterProduct(
             id=stac_id(product_id or path.stem),
             path=path,
@@ -294,3 +295,23 @@ def _pointer_offset(value: Any, record_bytes: int) -> int:
     units = str(getattr(value, "units", "") or "").upper()
     number = int(plain(value))
     return number - 1 if units == "BYTES" else (number - 1) * record_bytes
+
+
+#: PDS3 geometry keywords (degrees) -> STAC view extension fields
+_VIEW_KEYS = {"INCIDENCE_ANGLE": "view:incidence_angle", "EMISSION_ANGLE": "view:emission_angle",
+              "SOLAR_ELEVATION": "view:sun_elevation", "SUB_SOLAR_AZIMUTH": "view:sun_azimuth"}  # fmt: skip
+
+
+def _view_angles(label: Any) -> dict[str, float]:
+    """The view extension's angles a PDS3 label gives (centre-of-image values, degrees); the sun
+    elevation from the incidence angle when only that is given (flat terrain)."""
+    found: dict[str, float] = {}
+    for key, field in _VIEW_KEYS.items():
+        raw = plain(label.get(key))
+        try:
+            found[field] = float(raw)
+        except (TypeError, ValueError):
+            continue
+    if "view:incidence_angle" in found and "view:sun_elevation" not in found:
+        found["view:sun_elevation"] = round(90.0 - found["view:incidence_angle"], 6)
+    return found

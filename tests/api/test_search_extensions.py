@@ -135,6 +135,15 @@ def test_queryables_list_core_fields_and_item_properties(http: httpx.Client, liv
     assert {"id", "datetime", "geometry", "gsd", "platform"} <= set(schema["properties"])
     assert schema["properties"]["gsd"]["type"] == "number"
     assert http.get("/collections/lunar-dem/queryables").status_code == 200
+
+
+def test_queryables_declare_planetary_fields_with_type_and_unit(http: httpx.Client) -> None:
+    """Fields items carry get their declared description (type, unit), not a guessed one."""
+    props = http.get("/queryables").json()["properties"]
+    assert props["gsd"]["unit"] == "m" and props["gsd"]["minimum"] == 0
+    assert props["instruments"] == {"title": "Instruments", "type": "array", "items": {"type": "string"}}
+    assert props["proj:code"]["type"] == ["string", "null"]
+    assert "view:incidence_angle" not in props  # no visible item carries it
     assert http.get("/collections/nope/queryables").status_code == 404
 
 

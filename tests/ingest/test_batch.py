@@ -205,9 +205,12 @@ def test_collections_create_sets_defaults_and_summaries_grow_with_items(tmp_path
         coll = catalog.get_collection("ce4-lander", viewer=SYSTEM)
     assert coll["license"] == "CC-BY-4.0" and coll["providers"][0]["name"] == "CNSA"
     assert coll["dc:owner"] == "cnsa" and coll["dc:releasable_to"] == ["esa"]
-    assert coll["summaries"]["instruments"] == ["LND", "VNIS"]
-    assert coll["summaries"]["platform"] == ["Chang'e-4 lander", "Yutu-2 rover"] or set(
-        coll["summaries"]["platform"]) == {"Chang'e-4 lander", "Yutu-2 rover"}
+    assert coll["summaries"]["instruments"] == ["lnd", "vnis"]
+    assert set(coll["summaries"]["platform"]) == {"change-4-lander", "yutu-2"}
+    assert coll["summaries"]["mission"] == ["change-4"] and coll["summaries"]["constellation"] == ["clep"]
+    assert {"rel": "license", "href": "https://spdx.org/licenses/CC-BY-4.0.html", "type": "text/html",
+            "title": "CC-BY-4.0 (SPDX)"} in coll["links"]  # fmt: skip
+    assert coll["item_assets"]["zarr"]["roles"] == ["data"] and coll["item_assets"]["zarr"]["type"]
     bbox = coll["extent"]["spatial"]["bbox"][0]
     assert bbox[0] == pytest.approx(177.5991) and bbox[1] == pytest.approx(-45.4446)
     assert coll["extent"]["temporal"]["interval"][0][0].startswith("2019-01-03T03:00:00")

@@ -12,6 +12,7 @@ from rio_cogeo.cogeo import cog_validate
 
 from datacenter.storage import file_sha256
 from ingest.crs import lunar_proj_code
+from ingest.vocabulary import normalise
 
 from .conftest import MAKERS, Ingested
 
@@ -78,8 +79,11 @@ def test_item_carries_the_label_times_and_names(case: Ingested) -> None:
         assert _parse(props["datetime"]) == info.start
         assert _parse(props["start_datetime"]) == info.start
         assert _parse(props["end_datetime"]) == info.end
-    assert props["platform"] == info.platform
-    assert props["instruments"] == [info.instrument]
+    assert props["platform"] == normalise(info.platform)  # STAC's lower-case vocabulary
+    assert props["platform"] == props["platform"].lower() and " " not in props["platform"]
+    assert props.get("dc:label_platform", props["platform"]) == info.platform  # the label's spelling
+    assert props["instruments"] == [normalise(info.instrument)]
+    assert props.get("dc:label_instruments", props["instruments"]) == [info.instrument]
     assert props["ssys:targets"] == ["Moon"]
 
 

@@ -58,3 +58,24 @@ def test_custom_lunar_crs_is_described_by_wkt2_and_projjson(tmp_path: Path, stac
 def test_moon_is_a_satellite() -> None:
     assert target_class(("Moon",)) == "satellite"
     assert target_class(("Bennu",)) is None
+
+
+def test_gsd_is_metres_per_pixel_on_the_body(tmp_path: Path, stac_offline) -> None:
+    geographic = samples.make_geotiff(tmp_path / "g")  # 1/64 degree pixels on the Moon
+    polar = samples.make_pds4_south_polar_dem(tmp_path / "p", size=64)  # 40 m pixels
+    for path, expected in ((geographic, 1_737_400 * 3.141592653589793 / 180 / 64), (polar, 40.0)):
+        product, cog = _product_and_cog(path, tmp_path / f"{path.stem}.tif")
+        item = build_item(product, cog, collection_id="c", data_key="c/x.tif")
+        assert item["properties"]["gsd"] == pytest.approx(expected, abs=0.01)
+        assert stac_offline.validate_dict(item) == []
+
+
+def test_pds3_viewing_geometry_becomes_view_extension_fields() -> None:
+    import pvl
+
+    from ingest.readers.pds3 import _view_angles
+
+    label = pvl.loads("INCIDENCE_ANGLE = 62.5 <DEG>\nEMISSION_ANGLE = 1.25 <DEG>\nEND\n")
+    assert _view_angles(label) == {"view:incidence_angle": 62.5, "view:emission_angle": 1.25,
+                                   "view:sun_elevation": 27.5}  # fmt: skip
+    assert _view_angles(pvl.loads("INCIDENCE_ANGLE = \"N/A\"\nEND\n")) == {}

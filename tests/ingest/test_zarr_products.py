@@ -97,7 +97,8 @@ def test_lpr_radargram_is_trace_by_two_way_time_along_the_rover_traverse(tmp_pat
     assert item["geometry"]["type"] == "LineString"
     assert item["geometry"]["coordinates"][0] == pytest.approx([177.5991, -45.4446])
     assert item["properties"]["cube:dimensions"]["sample"]["step"] == pytest.approx(0.3125)
-    assert item["properties"]["platform"] == "Yutu-2"
+    assert item["properties"]["platform"] == "yutu-2"
+    assert item["properties"]["dc:label_platform"] == "Yutu-2"
     assert stac_offline.validate_dict(item) == []
 
 
