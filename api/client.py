@@ -30,6 +30,13 @@ from api.links import (
     with_query,
 )
 from api.params import parse_bbox, parse_datetime, parse_intersects, split_list
+from api.request_limits import (
+    DEFAULT_LIMITS,
+    RequestLimits,
+    check_cql2_json,
+    check_geometry,
+    limits_of,
+)
 from api.responses import geojson, json_response
 from api.search_params import (
     Fields,
@@ -86,25 +93,33 @@ def build_query(
     sortby: Any = None,
     q: Any = None,
     viewer: Viewer,
+    limits: RequestLimits = DEFAULT_LIMITS,
 ) -> SearchQuery:
     """One validated `SearchQuery` from GET or POST parameters (extensions included):
-    cql2-text and the Query extension arrive at the catalog as CQL2 JSON."""
+    cql2-text and the Query extension arrive at the catalog as CQL2 JSON. Every part is
+    bounded by `limits` (`api.request_limits`); geometries reach the catalog valid."""
     if bbox is not None and intersects:
         raise InvalidRequest(
             "bbox and intersects were both given; they are mutually exclusive, use one"
         )
+    extension = query_to_cql2(query)
+    if extension is not None:
+        check_cql2_json(extension, limits, "query")
+    expr = combine(parse_filter(filter_expr, filter_lang, limits), extension)
+    filter_vertices = check_cql2_json(expr, limits) if expr is not None else 0
+    geometry, _ = check_geometry(parse_intersects(intersects), limits, already=filter_vertices)
     return SearchQuery(
         collections=split_list(collections),
         ids=split_list(ids),
         bbox=parse_bbox(bbox),
-        intersects=parse_intersects(intersects),
+        intersects=geometry,
         datetime=parse_datetime(datetime),
         # Above MAX_LIMIT is clamped (stac-fastapi's `Limit` already crops GET and POST).
         limit=min(limit or DEFAULT_LIMIT, MAX_LIMIT),
         token=token or None,
-        filter=combine(parse_filter(filter_expr, filter_lang), query_to_cql2(query)),
-        sortby=parse_sortby(sortby),
-        q=parse_q(q),
+        filter=expr,
+        sortby=parse_sortby(sortby, limits),
+        q=parse_q(q, limits),
         viewer=viewer,
     )
 
@@ -157,7 +172,7 @@ class CatalogClient(BaseCoreClient):
             collections,
             bbox=parse_bbox(bbox),
             interval=parse_datetime(datetime),
-            q=parse_q(q),
+            q=parse_q(q, limits_of(request)),
             limit=min(limit or MAX_LIMIT, MAX_LIMIT),
             token=token or None,
         )
@@ -213,6 +228,7 @@ class CatalogClient(BaseCoreClient):
         query = build_query(
             collections=[collection_id], bbox=bbox, datetime=datetime, limit=limit, token=token,
             **_extension_params(kwargs), viewer=viewer_of(request),
+            limits=limits_of(request),
         )
         fields = parse_fields(kwargs.get("fields"))
         page = catalog.search(query)
@@ -239,6 +255,7 @@ class CatalogClient(BaseCoreClient):
             token=kwargs.get("token"),
             **_extension_params(kwargs),
             viewer=viewer_of(request),
+            limits=limits_of(request),
         )
         fields = parse_fields(kwargs.get("fields"))
         return self._page(catalog_of(request).search(query), request, fields=fields)
@@ -256,6 +273,7 @@ class CatalogClient(BaseCoreClient):
             token=getattr(search_request, "token", None),
             **_extension_params(search_request),
             viewer=viewer_of(request),
+            limits=limits_of(request),
         )
         body.pop("token", None)
         given = getattr(search_request, "model_fields_set", set())

@@ -12,6 +12,9 @@
     DATACENTER_API_MAX_BODY_BYTES  largest request body the API reads (default 1 MiB; more: 413)
     DATACENTER_API_BODY_TIMEOUT    seconds a request body may take to arrive (default 15; then 408)
     DATACENTER_API_RETRY_AFTER     seconds in `Retry-After` of a 503 (store/catalog outage; default 5)
+    DATACENTER_API_MAX_NESTING, _MAX_NOT_NESTING, _MAX_FILTER_TERMS, _MAX_LIST_VALUES, _MAX_LIKE_LENGTH,
+    _MAX_VERTICES, _MAX_REPAIR_VERTICES, _MAX_SORT_FIELDS, _MAX_Q_TERMS
+                                bounds on one search (docs/security.md, "Request limits")
     DATACENTER_ADMIN_KEYS       comma-separated API keys allowed to write (STAC transactions)
     DATACENTER_DASK_WORKERS     with no scheduler address: 0 = threads in the server process,
                                 N = a LocalCluster of N worker processes
@@ -55,6 +58,16 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = 1024 * 1024
     api_body_timeout: float = 15.0
     api_retry_after: int = 5
+    # bounds on one search, `api.request_limits.RequestLimits` (400 above them)
+    api_max_nesting: int = Field(16, ge=1)
+    api_max_not_nesting: int = Field(4, ge=1)
+    api_max_filter_terms: int = Field(1_000, ge=1)
+    api_max_list_values: int = Field(1_000, ge=1)
+    api_max_like_length: int = Field(256, ge=1)
+    api_max_vertices: int = Field(10_000, ge=1)
+    api_max_repair_vertices: int = Field(200, ge=0)
+    api_max_sort_fields: int = Field(8, ge=1)
+    api_max_q_terms: int = Field(100, ge=1)
     admin_keys: str = ""  # comma-separated; see `admin_key_set`
     dask_workers: int = 0
     subset_sync_limit: int = 256 * 1024 * 1024
