@@ -35,6 +35,7 @@ from api.models import (
     SearchPostRequest,
     app_extensions,
 )
+from api.rate_limits import RateLimiter
 from api.request_limits import RequestLimits
 from api.subset import job_routes
 from api.subset import routes as subset_routes
@@ -120,6 +121,7 @@ def create_app(
     app.state.datacenter_settings = settings
     limits = settings or Settings()
     app.state.request_limits = RequestLimits.from_settings(limits)
+    app.state.rate_limiter = RateLimiter.from_settings(limits)
     app.state.owns_catalog = False
     if admin_keys is None and settings is not None:
         admin_keys = settings.admin_key_set

@@ -31,6 +31,7 @@ from datacenter.errors import (
     PartnerRequired,
     ProductError,
     RangeNotSatisfiable,
+    RateLimited,
     StorageError,
     TooLarge,
     Unauthorized,
@@ -60,6 +61,9 @@ STATUS: dict[type[Exception], int] = {
     # that need one: `PartnerRequired`, and admin-only writes).
     Unauthorized: 401,
     Forbidden: 403,
+    # failed authentications or a partner's requests over their rate (`api.rate_limits`);
+    # carries `Retry-After`
+    RateLimited: 429,
 }
 
 

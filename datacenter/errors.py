@@ -92,3 +92,12 @@ class Unauthorized(DatacenterError):
 
 class Forbidden(DatacenterError):
     """A valid key that may not do this (a partner key on an admin-only route)."""
+
+
+class RateLimited(DatacenterError):
+    """Too many requests (or failed authentications) in the current window (HTTP 429)."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.headers = {"Retry-After": str(retry_after)}

@@ -15,6 +15,10 @@
     DATACENTER_API_MAX_NESTING, _MAX_NOT_NESTING, _MAX_FILTER_TERMS, _MAX_LIST_VALUES, _MAX_LIKE_LENGTH,
     _MAX_VERTICES, _MAX_REPAIR_VERTICES, _MAX_SORT_FIELDS, _MAX_Q_TERMS
                                 bounds on one search (docs/security.md, "Request limits")
+    DATACENTER_API_AUTH_FAILURES_PER_ADDRESS (20), _AUTH_FAILURES_PER_KEY (10),
+    _PARTNER_REQUESTS (6000), _RATE_WINDOW (60 s)
+                                failed authentications per client address / key prefix and
+                                requests per partner in one window (then 429; 0: no limit)
     DATACENTER_ADMIN_KEYS       comma-separated API keys allowed to write (STAC transactions)
     DATACENTER_DASK_WORKERS     with no scheduler address: 0 = threads in the server process,
                                 N = a LocalCluster of N worker processes
@@ -68,6 +72,11 @@ class Settings(BaseSettings):
     api_max_repair_vertices: int = Field(200, ge=0)
     api_max_sort_fields: int = Field(8, ge=1)
     api_max_q_terms: int = Field(100, ge=1)
+    # rate limits, `api.rate_limits.RateLimiter` (429 above them; 0: no limit)
+    api_auth_failures_per_address: int = Field(20, ge=0)
+    api_auth_failures_per_key: int = Field(10, ge=0)
+    api_partner_requests: int = Field(6_000, ge=0)
+    api_rate_window: float = Field(60.0, gt=0)
     admin_keys: str = ""  # comma-separated; see `admin_key_set`
     dask_workers: int = 0
     subset_sync_limit: int = 256 * 1024 * 1024
