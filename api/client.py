@@ -262,7 +262,6 @@ class CatalogClient(BaseCoreClient):
 
     def post_search(self, search_request: Any, **kwargs: Any) -> stac.ItemCollection:
         request: Request = kwargs["request"]
-        body = search_request.model_dump(mode="json", by_alias=True, exclude_none=True)
         query = build_query(
             collections=search_request.collections,
             ids=search_request.ids,
@@ -275,6 +274,10 @@ class CatalogClient(BaseCoreClient):
             viewer=viewer_of(request),
             limits=limits_of(request),
         )
+        try:  # after `build_query`, which refuses what is nested too deep to serialise
+            body = search_request.model_dump(mode="json", by_alias=True, exclude_none=True)
+        except ValueError as exc:
+            raise InvalidRequest(f"the search body cannot be read back: {exc}") from None
         body.pop("token", None)
         given = getattr(search_request, "model_fields_set", set())
         if "fields" in given and search_request.fields is None:
