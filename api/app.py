@@ -122,6 +122,7 @@ def create_app(
     limits = settings or Settings()
     app.state.request_limits = RequestLimits.from_settings(limits)
     app.state.rate_limiter = RateLimiter.from_settings(limits)
+    catalog.search_timeout = limits.api_search_timeout
     app.state.owns_catalog = False
     if admin_keys is None and settings is not None:
         admin_keys = settings.admin_key_set

@@ -52,6 +52,10 @@ class CatalogUnavailable(DatacenterError):
     """The catalog database does not answer (down, restarting, unreachable); retry later."""
 
 
+class SearchTimeout(DatacenterError):
+    """A search ran longer than the catalog's time budget and was stopped (HTTP 503)."""
+
+
 class StorageError(DatacenterError):
     """The object store failed or refused an operation."""
 

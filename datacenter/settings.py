@@ -19,6 +19,7 @@
     _PARTNER_REQUESTS (6000), _RATE_WINDOW (60 s)
                                 failed authentications per client address / key prefix and
                                 requests per partner in one window (then 429; 0: no limit)
+    DATACENTER_API_SEARCH_TIMEOUT  seconds one search may run its SQL (default 10; then 503)
     DATACENTER_ADMIN_KEYS       comma-separated API keys allowed to write (STAC transactions)
     DATACENTER_DASK_WORKERS     with no scheduler address: 0 = threads in the server process,
                                 N = a LocalCluster of N worker processes
@@ -77,6 +78,7 @@ class Settings(BaseSettings):
     api_auth_failures_per_key: int = Field(10, ge=0)
     api_partner_requests: int = Field(6_000, ge=0)
     api_rate_window: float = Field(60.0, gt=0)
+    api_search_timeout: float = Field(10.0, ge=0)  # seconds of SQL per search (0: no bound)
     admin_keys: str = ""  # comma-separated; see `admin_key_set`
     dask_workers: int = 0
     subset_sync_limit: int = 256 * 1024 * 1024
