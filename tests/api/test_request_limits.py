@@ -196,3 +196,10 @@ def test_a_nul_byte_in_a_property_name_is_400(http: httpx.Client, where: str) ->
     else:
         response = http.post("search", json={"query": {"plat\x00form": {"eq": "lro"}}})
     _refused(response, "control character")
+
+
+def test_a_forged_token_of_the_wrong_type_is_not_a_500(http: httpx.Client) -> None:
+    # found by the fuzz run: a number where the datetime key belongs was a cast error on pgstac
+    token = base64.urlsafe_b64encode(json.dumps({"k": [0, "", ""], "d": "next"}).encode()).decode().rstrip("=")
+    response = http.get("search", params={"token": token})
+    assert response.status_code in (200, 400), response.text
