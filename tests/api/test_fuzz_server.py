@@ -4,8 +4,8 @@ JSON, ``q``, ``sortby``, ``datetime``, paging tokens and geometries. Every answe
 2xx or 4xx (never 5xx, never a dead server), come within `TIME_BOUND` seconds, and the
 server's RSS must stay within `RSS_GROWTH` of what it was after warming up.
 
-CI runs ``DATACENTER_FUZZ_EXAMPLES`` examples per family (default 25, about a minute per
-backend); set it higher for a longer local run.
+CI runs ``DATACENTER_FUZZ_EXAMPLES`` examples per family (default 10, under a minute per
+backend on a quiet machine); set it higher for a longer local run.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from catalog.base import open_catalog
 from tests.api.conftest import _collection, add_extra, build_items
 from tests.conftest import free_port
 
-EXAMPLES = int(os.environ.get("DATACENTER_FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("DATACENTER_FUZZ_EXAMPLES", "10"))
 TIME_BOUND = 20.0  # seconds per request (the machine is shared; the limits keep it ~1 s)
 RSS_GROWTH = 600 * 1024 * 1024
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
