@@ -23,7 +23,7 @@ from stac_fastapi.types.config import ApiSettings
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
-from api import downloads
+from api import downloads, extensions
 from api.client import CatalogClient
 from api.deps import bind_catalog, require_admin
 from api.errors import STATUS, install_error_handlers
@@ -41,11 +41,12 @@ from api.subset import job_routes
 from api.subset import routes as subset_routes
 from api.subset.jobs import JobRunner, start_expiry_sweeper, start_heartbeat
 from api.transactions import Transactions, TransactionsClient
+from catalog import open_catalog, open_job_store
 from catalog.audit import AuditLog
-from catalog.base import Catalog, open_catalog
-from catalog.jobs import HEARTBEAT_EVERY, JobStore, open_job_store
+from catalog.base import Catalog
+from catalog.jobs import HEARTBEAT_EVERY, JobStore
 from catalog.partners import PartnerStore
-from datacenter import __version__
+from datacenter import STAC_VERSION, __version__
 from datacenter.compute import Compute, compute_from_settings, local_threads
 from datacenter.settings import Settings
 from datacenter.storage import Store
@@ -148,6 +149,7 @@ def create_app(
         app=app,
         settings=api_settings,
         client=CatalogClient(landing_page_id=LANDING_ID),
+        stac_version=STAC_VERSION,  # the landing page's, as our items and collections (StacApi sets it on the client)
         extensions=[*app_extensions(), transactions],
         exceptions=STATUS,
         search_get_request_model=SearchGetRequest,
@@ -174,6 +176,7 @@ def create_app(
         route_dependencies=[([{"path": "*", "method": "*"}], [Depends(bind_catalog)])],
     )
     app.include_router(downloads.router)
+    app.include_router(extensions.router)
     app.include_router(subset_routes.router)
     app.include_router(job_routes.router)
     install_error_handlers(app, retry_after=limits.api_retry_after)

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from api.params import BBox, Interval, parse_instant
-from catalog.free_text import FreeText, matches, parse_free_text
+from catalog.query.free_text import FreeText, matches, parse_free_text
 from datacenter.errors import InvalidRequest
 
 
@@ -76,7 +76,7 @@ def _datetime_matches(collection: dict[str, Any], interval: Interval) -> bool:
 
 def _text_matches(collection: dict[str, Any], q: FreeText) -> bool:
     """`q` over the collection's id, title, description and keywords (the words and rules
-    of item search: catalog.free_text)."""
+    of item search: catalog.query.free_text)."""
     text = " ".join(
         str(collection.get(k) or "") for k in ("id", "title", "description")
     ) + " " + " ".join(str(k) for k in collection.get("keywords") or [])

@@ -8,7 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from catalog.jobs import JobStatus, now_utc, open_job_store
+from catalog import open_job_store
+from catalog.jobs import JobStatus, now_utc
 from datacenter.settings import get_settings
 from datacenter.storage import Store
 

@@ -16,7 +16,7 @@ from stac_fastapi.types.requests import get_base_url
 from starlette.requests import Request
 
 from catalog.base import StacCollection, StacItem
-from datacenter.access import Viewer, visible_assets
+from datacenter.access import SCHEMA_PATH, SCHEMA_URL, Viewer, visible_assets
 
 JSON = "application/json"
 GEOJSON = "application/geo+json"
@@ -26,6 +26,30 @@ INFERRED_RELS = {"self", "parent", "collection", "root", "items", "item", "next"
 def base_url(request: Request) -> str:
     """The API root as the client sees it, ending in '/'."""
     return get_base_url(request)
+
+
+def served_schema_url(base: str) -> str:
+    """The URL of the dc: schema on the API whose root (ending '/') is `base`."""
+    return base + SCHEMA_PATH
+
+
+def served_extensions(extensions: list[str], base: str) -> list[str]:
+    """`stac_extensions` as served: the dc: schema's `$id` replaced by its URL on this API."""
+    url = served_schema_url(base)
+    return [url if e == SCHEMA_URL else e for e in extensions]
+
+
+def stored_extensions(extensions: list[str]) -> list[str]:
+    """`stac_extensions` as stored: a served dc: schema URL (of any base) back to its `$id`."""
+    return [SCHEMA_URL if isinstance(e, str) and e.endswith("/" + SCHEMA_PATH) else e for e in extensions]
+
+
+def with_stored_extensions(record: dict[str, Any]) -> dict[str, Any]:
+    """`record` (an item or collection from a client) naming the dc: schema by its `$id`."""
+    extensions = record.get("stac_extensions")
+    if not isinstance(extensions, list):
+        return record
+    return {**record, "stac_extensions": stored_extensions(extensions)}
 
 
 def _q(part: str) -> str:
@@ -79,6 +103,8 @@ def present_item(item: StacItem, base: str, viewer: Viewer) -> StacItem:
         served["href"] = asset_url(base, cid, iid, key)
         assets[key] = served
     out["assets"] = assets
+    if "stac_extensions" in item:
+        out["stac_extensions"] = served_extensions(list(item["stac_extensions"]), base)
     return out
 
 
@@ -94,6 +120,8 @@ def present_collection(collection: StacCollection, base: str) -> StacCollection:
         link("items", f"{collection_url(base, cid)}/items", GEOJSON, title="Items of this collection"),
         *_kept_links(collection.get("links")),
     ]
+    if "stac_extensions" in collection:
+        out["stac_extensions"] = served_extensions(list(collection["stac_extensions"]), base)
     if "assets" in collection:
         out["assets"] = {
             key: asset

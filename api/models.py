@@ -23,6 +23,7 @@ from stac_fastapi.extensions import (
     SortExtension,
 )
 from stac_fastapi.extensions.collection_search.request import BaseCollectionSearchGetRequest
+from stac_fastapi.extensions.filter.request import FilterExtensionPostRequest, FilterLang
 from stac_fastapi.extensions.free_text.request import FreeTextAdvancedExtensionGetRequest
 from stac_fastapi.extensions.pagination import TokenPaginationExtension
 from stac_fastapi.types.extension import ApiExtension
@@ -57,9 +58,27 @@ _FILTER_CLASSES = [
 ]
 
 
+class FilterPost(FilterExtensionPostRequest):
+    """POST's `filter` may be CQL2 text as well as CQL2 JSON (`filter-lang` cql2-text or
+    cql2-json), as on GET; without `filter-lang` a string is text and an object JSON."""
+
+    filter_expr: dict[str, Any] | str | None = Field(  # type: ignore[assignment]
+        None, alias="filter", description="A CQL2 filter: a JSON object, or CQL2 text (filter-lang cql2-text)."
+    )
+    filter_lang: FilterLang | None = Field(  # type: ignore[assignment]
+        None, alias="filter-lang",
+        description="cql2-json or cql2-text (default: text for a string, JSON for an object).",
+    )
+
+
+@attr.s
+class _Filter(FilterExtension):
+    POST = FilterPost
+
+
 def filter_extension() -> FilterExtension:
     """A fresh Filter extension (its router registers /queryables on one app only)."""
-    return FilterExtension(client=QueryablesClient(), conformance_classes=list(_FILTER_CLASSES))
+    return _Filter(client=QueryablesClient(), conformance_classes=list(_FILTER_CLASSES))
 
 
 FILTER = filter_extension()  # for the request models
@@ -91,7 +110,7 @@ class _FreeTextPost(BaseModel):
 
 @attr.s
 class FreeText(FreeTextExtension):
-    """The advanced free-text form (catalog.free_text), which includes the basic one: GET
+    """The advanced free-text form (catalog.query.free_text), which includes the basic one: GET
     ``q`` is one string (commas inside parentheses stay there), POST ``q`` a string or a list."""
 
     GET: type[APIRequest] = FreeTextAdvancedExtensionGetRequest

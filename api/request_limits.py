@@ -10,7 +10,7 @@ took minutes to repair, 20,000 ``sortby`` fields exceeded SQLite's column limit.
 * cql2-text is scanned *before* the parser sees it (one regular-expression pass over its
   tokens: nesting depth, operators, values per list, WKT vertices), and cql2-json (and
   the parsed text) is walked with an explicit stack, never recursively;
-* ``q`` is scanned for its nesting depth and number of terms before `catalog.free_text`
+* ``q`` is scanned for its nesting depth and number of terms before `catalog.query.free_text`
   parses it (a recursive-descent parser);
 * ``sortby``: the number of keys, and property names with control characters (a NUL byte
   broke SQLite's JSON paths);

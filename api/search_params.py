@@ -6,7 +6,7 @@
 * ``sortby`` (``"-eo:cloud_cover,+id"`` or ``[{"field", "direction"}]``) becomes
   ((field, "asc"|"desc"), ...).
 * ``q`` (``"crater,basin"``, ``"(south pole AND -mosaic)"`` or a list) is checked by
-  `catalog.free_text` and handed on as text.
+  `catalog.query.free_text` and handed on as text.
 * ``fields`` becomes (include, exclude) and `apply_fields` shapes each returned item.
 """
 
@@ -29,7 +29,7 @@ from api.request_limits import (
     check_sortby,
     repair_filter_geometries,
 )
-from catalog.free_text import parse_free_text
+from catalog.query.free_text import parse_free_text
 from datacenter.errors import InvalidRequest
 
 _QUERY_OPS = {"eq": "=", "neq": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}

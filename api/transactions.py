@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.deps import catalog_of, viewer_of
-from api.links import base_url, present_collection, present_item
+from api.links import base_url, present_collection, present_item, with_stored_extensions
 from catalog.base import Catalog
 from datacenter.access import SYSTEM
 from datacenter.errors import Conflict, InvalidRequest, NotFound
@@ -97,7 +97,7 @@ class TransactionsClient(BaseTransactionsClient):
             raise InvalidRequest(
                 f"item id {item.get('id')!r} in the body differs from {item_id!r} in the path"
             )
-        return {**item, "collection": collection_id}
+        return with_stored_extensions({**item, "collection": collection_id})
 
     # items -----------------------------------------------------------------------
     def create_item(self, collection_id: str, item: Any, **kwargs: Any) -> Any:
@@ -143,7 +143,7 @@ class TransactionsClient(BaseTransactionsClient):
     # collections -----------------------------------------------------------------
     def create_collection(self, collection: Any, **kwargs: Any) -> Any:
         catalog, request = self._catalog(kwargs)
-        body = _dump(collection)
+        body = with_stored_extensions(_dump(collection))
         cid = body.get("id")
         if isinstance(cid, str) and _exists(lambda: catalog.get_collection(cid, viewer=SYSTEM)):
             raise Conflict(f"collection {cid!r} already exists; use PUT to replace it")
@@ -153,7 +153,7 @@ class TransactionsClient(BaseTransactionsClient):
     def update_collection(self, collection_id: str, collection: Any, **kwargs: Any) -> Any:
         catalog, request = self._catalog(kwargs)
         catalog.get_collection(collection_id, viewer=SYSTEM)
-        body = _dump(collection)
+        body = with_stored_extensions(_dump(collection))
         if body.get("id") != collection_id:
             raise InvalidRequest(
                 f"collection id {body.get('id')!r} in the body differs from {collection_id!r} in the path"
@@ -165,7 +165,7 @@ class TransactionsClient(BaseTransactionsClient):
         catalog, request = self._catalog(kwargs)
         current = catalog.get_collection(collection_id, viewer=SYSTEM)
         merged = _merge(current, _merge_patch(patch, f"collection {collection_id!r}"))
-        merged["id"] = collection_id
+        merged = with_stored_extensions({**merged, "id": collection_id})
         catalog.upsert_collection(_still_valid(merged, Collection, f"collection {collection_id!r}"))
         return present_collection(catalog.get_collection(collection_id, viewer=SYSTEM), base_url(request))
 

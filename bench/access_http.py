@@ -1,6 +1,6 @@
 """The access filter's cost over HTTP: `python -m bench.search --access [--items N]`.
 
-The items, loaders and servers of `bench/search.py` (our API on SQLite and on pgstac; no
+The items, loaders and servers of `bench/search.py` (`bench/search_servers.py`) (our API on SQLite and on pgstac; no
 reference: it has no access control). Every workload is asked by three viewers against the
 same server: an administrator (a static `DATACENTER_ADMIN_KEYS` key; sees everything, so the
 catalog adds no access condition: the baseline), an administrator with a key from the
@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 import numpy as np
-from search import (  # bench/ is on sys.path (bench/search.py puts it there)
+from search_servers import (  # bench/ is on sys.path (bench/search.py puts it there)
     COLLECTIONS,
     OUR_SERVER,
     PLAIN,

@@ -23,9 +23,9 @@ from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from catalog import open_catalog
 from catalog.audit import AuditLog
 from catalog.audit_archive import event_to_json, rotate
-from catalog.base import open_catalog
 from datacenter.storage import Store
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -39,7 +39,7 @@ def seed_rows(n: int) -> list[tuple]:
 def seed_sqlite(path: Path, n: int) -> str:
     import sqlite3
 
-    from catalog.sqlite_rows import to_us
+    from catalog.query.temporal import to_us
 
     url = f"sqlite:///{path}"
     with open_catalog(url) as cat:

@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from catalog.base import SearchQuery
-from catalog.pgstac_free_text import free_text_pg
+from catalog.pgstac.free_text import free_text_pg
 from catalog.sqlite import SQLiteCatalog
-from catalog.sqlite_free_text import free_text_sql
+from catalog.sqlite.free_text import free_text_sql
 from datacenter.access import SYSTEM
 
 PLACES = ["Shackleton", "Malapert", "Haworth", "Faustini", "Cabeus", "de Gerlache", "Amundsen",

@@ -219,7 +219,7 @@ def main() -> None:
         if args.only == "cog":
             return
 
-        from ingest.array_samples import make_pds4_spectral_cube
+        from ingest.samples import make_pds4_spectral_cube
 
         bands, height, width = (int(v) for v in args.cube.split("x"))
         folder = work / f"cube-{args.cube}"

@@ -3,7 +3,7 @@
     python -m bench.pg_counts [--items 100000] [--singles 300]
 
 In a throw-away PostgreSQL 15 + pgstac cluster (`tests.postgres`), two databases migrated
-the same way; in the baseline one the count triggers of `catalog.pgstac_counts` are
+the same way; in the baseline one the count triggers of `catalog.pgstac.counts` are
 dropped (its searches count rows, as before the tables). Measured on each:
 
 * `--items` synthetic items (`bench/search_items.py`) through our `upsert_items` in batches

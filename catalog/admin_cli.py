@@ -14,10 +14,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from catalog import open_catalog
 from catalog.access_edit import set_access
 from catalog.audit import AuditEvent, matches
 from catalog.audit_archive import event_to_json, read_archive, rotate
-from catalog.base import open_catalog
 from catalog.partners import IssuedKey
 from datacenter.access import fields_from_options, parse_time
 from datacenter.errors import InvalidRequest

@@ -43,7 +43,7 @@ class SearchQuery:
     `token` is the opaque value of a previous page's `next_token`.
     `filter` is a CQL2 JSON expression (the API turns cql2-text and the Query extension
     into it); `sortby` is ((field, "asc"|"desc"), ...); `q` is free text in the syntax of
-    `catalog.free_text` (one string, or several ORed).
+    `catalog.query.free_text` (one string, or several ORed).
     `viewer` is who asks: backends return only what `datacenter.access` lets them see,
     inside the query (pages stay full, counts exact). Least privilege by default:
     internal callers that must see everything pass `datacenter.access.SYSTEM`.
@@ -153,22 +153,3 @@ def check_count_limit(count_limit: int) -> int:
         )
     return count_limit
 
-
-def open_catalog(url: str, *, count_limit: int = DEFAULT_COUNT_LIMIT) -> Catalog:
-    """The catalog backend named by `url`: ``sqlite:///path`` or ``postgresql://...`` (pgstac).
-
-    Searches count their matches exactly up to `count_limit` (0: never); above it a page's
-    `number_matched` is None.
-    """
-    if url.startswith("sqlite://"):
-        from catalog.sqlite import SQLiteCatalog
-
-        return SQLiteCatalog.from_url(url, count_limit=count_limit)
-    if url.startswith(("postgresql://", "postgres://")):
-        from catalog.pgstac import PgstacCatalog
-
-        return PgstacCatalog.from_url(url, count_limit=count_limit)
-    raise ConfigError(
-        f"catalog URL {url!r} names no backend this install has: use sqlite:///path/to/catalog.sqlite"
-        " or postgresql://user@host:port/dbname"
-    )

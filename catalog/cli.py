@@ -10,8 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from catalog.base import SearchQuery, open_catalog
-from datacenter.access import SYSTEM
+from catalog import open_catalog
+from catalog.base import SearchQuery
+from datacenter.access import SYSTEM, dc_fields, describe_visibility
 from datacenter.errors import InvalidRequest
 from datacenter.settings import get_settings
 
@@ -29,14 +30,15 @@ def _url(url: str | None) -> str:
 
 @catalog_app.command("list")
 def list_collections() -> None:
-    """List collections with their item counts and time span."""
+    """List collections with their item counts, time span and who sees them."""
     settings = get_settings()
     with open_catalog(settings.resolved_catalog_url) as cat:
-        table = Table("collection", "title", "items", "first", "last")
+        table = Table("collection", "title", "items", "first", "last", "visible to")
         for coll in cat.list_collections(viewer=SYSTEM):
             count = cat.search(SearchQuery(collections=[coll["id"]], limit=1, viewer=SYSTEM)).number_matched
             interval = (coll.get("extent", {}).get("temporal", {}).get("interval") or [[None, None]])[0]
-            table.add_row(coll["id"], coll.get("title", ""), str(count), str(interval[0]), str(interval[1]))
+            table.add_row(coll["id"], coll.get("title", ""), str(count), str(interval[0]), str(interval[1]),
+                          describe_visibility(dc_fields(coll)))
         console.print(table)
 
 
@@ -53,8 +55,8 @@ def migrate(catalog_url: str | None = URL_OPTION) -> None:
     """Create or upgrade the catalog's schema (SQLite file, or PostGIS + pgstac)."""
     url = _url(catalog_url)
     if url.startswith(("postgresql://", "postgres://")):
-        from catalog.pgstac import migrate as migrate_pgstac
-        from catalog.pgstac import redact
+        from catalog.pgstac.catalog import migrate as migrate_pgstac
+        from catalog.pgstac.pool import redact
 
         version = migrate_pgstac(url)
         typer.echo(f"pgstac {version} ready in {redact(url)}")

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from datacenter.errors import ConfigError, NotFound
+from datacenter.errors import NotFound
 
 
 class JobNotFound(NotFound):
@@ -187,21 +187,3 @@ class JobStore(abc.ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def sqlite_path(url: str) -> str:
-    rest = url[len("sqlite://"):].split("?", 1)[0]
-    return rest[1:] if rest.startswith("//") else rest
-
-
-def open_job_store(catalog_url: str) -> JobStore:
-    """The job store living in the catalog database named by `catalog_url`."""
-    if catalog_url.startswith("sqlite://"):
-        from catalog.sqlite_jobs import SQLiteJobStore
-
-        return SQLiteJobStore(sqlite_path(catalog_url))
-    if catalog_url.startswith(("postgresql://", "postgres://")):
-        from catalog.pg_jobs import PgJobStore
-
-        return PgJobStore(catalog_url)
-    raise ConfigError(f"catalog URL {catalog_url!r} has no job store; use sqlite:///path "
-                      "or postgresql://user@host:port/dbname")

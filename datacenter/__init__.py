@@ -5,3 +5,5 @@ imports them lazily, inside commands), so the layers stay one-way.
 """
 
 __version__ = "0.1.0"
+#: the STAC version of every object we write and serve (items, collections, the landing page)
+STAC_VERSION = "1.1.0"

@@ -19,10 +19,12 @@ other. Filters are built as data, never by pasting ids into query text.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from importlib import resources
 from typing import Any
 
 OWNER = "dc:owner"
@@ -31,8 +33,12 @@ RELEASABLE_TO = "dc:releasable_to"
 EMBARGO_UNTIL = "dc:embargo_until"
 EXPORT_CONTROL = "dc:export_control"
 FIELDS = (OWNER, ACCESS, RELEASABLE_TO, EMBARGO_UNTIL, EXPORT_CONTROL)
-#: the JSON schema of the ``dc:`` STAC extension (docs/extensions/<host>/... in the repo)
+#: the `$id` of the ``dc:`` STAC extension's JSON schema, as stored records name it; the API
+#: serves the schema at ``<base>/`` + SCHEMA_PATH and names that URL in what it serves
+#: (`api.extensions`). The schema ships in the package (`schema_document`); the repository
+#: keeps the same file under docs/extensions/<host>/... for offline validation by `$id`.
 SCHEMA_URL = "https://lunar-datacenter.github.io/stac-dc/v1.0.0/schema.json"
+SCHEMA_PATH = "extensions/dc/v1.0.0/schema.json"
 
 
 class AccessClass(StrEnum):
@@ -266,3 +272,29 @@ def with_fields(target: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[st
 def dc_fields(target: Mapping[str, Any]) -> dict[str, Any]:
     """The ``dc:`` fields of a collection, item properties or asset."""
     return {k: target[k] for k in FIELDS if k in target}
+
+
+def describe_visibility(fields: Mapping[str, Any]) -> str:
+    """Who sees a record with these ``dc:`` fields, in words (for command output):
+    "everyone (public)", "CNSA and every partner", "CNSA and ESA, JAXA", "administrators only"."""
+    meta = AccessMeta.from_fields(fields)
+    owner = meta.owner
+    if meta.access is AccessClass.PUBLIC:
+        who = "everyone (public)"
+    elif meta.access is AccessClass.PARTNERS:
+        who = f"{owner} and every partner" if owner else "every partner"
+    elif meta.access is AccessClass.RESTRICTED and meta.releasable_to:
+        released = ", ".join(sorted(meta.releasable_to))
+        who = f"{owner} and {released}" if owner else released
+    else:  # owner-only, or restricted to nobody
+        who = f"{owner} only" if owner else "administrators only"
+    if meta.embargo_until is not None and meta.access is not AccessClass.OWNER:
+        until = meta.embargo_until.isoformat().replace("+00:00", "Z")
+        who += f" (from {until}; before it {owner + ' only' if owner else 'administrators only'})"
+    return who
+
+
+def schema_document() -> dict[str, Any]:
+    """The ``dc:`` extension's JSON schema (its `$id` is SCHEMA_URL)."""
+    text = resources.files("datacenter").joinpath("dc_extension_schema.json").read_text("utf-8")
+    return json.loads(text)  # type: ignore[no-any-return]

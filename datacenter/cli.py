@@ -29,13 +29,20 @@ err_console = Console(stderr=True)
 _loaded = False
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", is_flag=True, help="Print the version and exit."),
-) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         typer.echo(__version__)
         raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", is_flag=True, is_eager=True, callback=_print_version,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    """Lunar & Deep-Space Science Data Center: ingest, catalog, serve."""
 
 
 def load_commands() -> typer.Typer:

@@ -27,6 +27,8 @@
     DATACENTER_JOB_RESULT_TTL_HOURS  how long job results stay downloadable (default 72)
     DATACENTER_INGEST_GDAL_CACHE_MIB  GDAL block cache of an ingest worker process, MiB (default
                                 64; 0 = GDAL's default, 5 % of RAM)
+    DATACENTER_DEFAULT_OWNER    dc:owner of a collection created by an ingest given no --owner
+                                (default: none, so such records are visible to administrators only)
     DATACENTER_SEARCH_COUNT_LIMIT  searches count matches exactly up to this many and leave
                                 `numberMatched` out above it (default 10000; 0: never count)
 """
@@ -85,6 +87,7 @@ class Settings(BaseSettings):
     job_result_ttl_hours: float = 72.0
     ingest_gdal_cache_mib: int = Field(64, ge=0)
     search_count_limit: int = Field(default=10_000, ge=0)
+    default_owner: str = ""
 
     @classmethod
     def settings_customise_sources(

@@ -25,14 +25,21 @@ from typing import Any
 import fsspec
 from distributed import as_completed
 
-from catalog.base import Catalog, open_catalog
+from catalog import open_catalog
+from catalog.base import Catalog
 from datacenter.compute import dask_client
 from datacenter.errors import InvalidRequest, NotFound
 from datacenter.settings import Settings
 from datacenter.storage import Store
 from ingest.collections import ensure_collection, refresh_collection
 from ingest.gdal_cache import cap_block_cache
-from ingest.pipeline import IngestReport, ProductResult, ingest_product
+from ingest.pipeline import (
+    IngestReport,
+    ProductResult,
+    collection_exists,
+    drop_if_empty,
+    ingest_product,
+)
 from ingest.readers import discover
 
 
@@ -146,18 +153,39 @@ def run_batch(
     workers: int | None = None,
     on_result: Callable[[ProductResult], None] | None = None,
     access: dict[str, Any] | None = None,
+    titles: Mapping[str, str] | None = None,
 ) -> IngestReport:
     """Ingest every entry in parallel; results arrive (and `on_result` runs) as they finish.
 
     `access`: ``dc:`` fields from the command line (`datacenter.access.fields_from_options`);
-    they become a new collection's defaults and narrow an existing one's for these items."""
+    they become a new collection's defaults (with ``DATACENTER_DEFAULT_OWNER`` as its owner
+    when they name none) and narrow an existing one's for these items. `titles`: collection
+    titles, set on creation or changed. A collection this batch created and wrote no item
+    into is deleted again, so a failed ingest leaves no empty collection behind."""
     report = IngestReport()
-    item_access = {
-        coll: ensure_collection(catalog, coll, access=access)
-        for coll in dict.fromkeys(e.collection for e in entries)
-    }
     if not entries:
         return report
+    names = list(dict.fromkeys(e.collection for e in entries))
+    created = [coll for coll in names if not collection_exists(catalog, coll)]
+    item_access = {
+        coll: ensure_collection(catalog, coll, (titles or {}).get(coll), access,
+                                default_owner=settings.default_owner or None)
+        for coll in names
+    }
+    try:
+        _run(entries, report, settings=settings, catalog=catalog, datetime_override=datetime_override,
+             workers=workers, on_result=on_result, item_access=item_access)
+    finally:
+        for coll in created:
+            drop_if_empty(catalog, coll)
+    return report
+
+
+def _run(
+    entries: list[Entry], report: IngestReport, *, settings: Settings, catalog: Catalog,
+    datetime_override: datetime | None, workers: int | None,
+    on_result: Callable[[ProductResult], None] | None, item_access: Mapping[str, dict[str, Any]],
+) -> None:  # fmt: skip
     with dask_client(settings, workers=workers) as client:
         futures = [client.submit(_task, e, settings, datetime_override, item_access[e.collection], pure=False) for e in entries]
         by_future = dict(zip(futures, entries, strict=True))
@@ -172,4 +200,3 @@ def run_batch(
                 refresh_collection(catalog, entry.collection, res.id)
             if on_result is not None:
                 on_result(res)
-    return report

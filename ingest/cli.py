@@ -13,12 +13,20 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from catalog.base import open_catalog
-from datacenter.access import fields_from_options
-from datacenter.errors import InvalidRequest
+from catalog import open_catalog
+from catalog.base import Catalog, SearchQuery
+from datacenter.access import (
+    SYSTEM,
+    AccessClass,
+    AccessMeta,
+    dc_fields,
+    describe_visibility,
+    fields_from_options,
+)
+from datacenter.errors import InvalidRequest, NotFound
 from datacenter.settings import get_settings
 from ingest.batch import expand_inputs, read_manifest, run_batch
-from ingest.collections import create_collection, ensure_collection
+from ingest.collections import create_collection
 from ingest.pipeline import IngestReport, ProductResult
 
 console = Console(stderr=True)
@@ -35,6 +43,21 @@ def parse_datetime_option(value: str | None) -> datetime | None:
             f"--datetime {value!r} is not an RFC 3339 time; write e.g. 2024-01-31T12:00:00Z"
         ) from exc
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def visibility_line(catalog: Catalog, collection_id: str) -> str:
+    """One line saying who sees what an ingest wrote into `collection_id` (and how to widen it)."""
+    try:
+        coll = catalog.get_collection(collection_id, viewer=SYSTEM)
+    except NotFound:
+        return f"collection '{collection_id}' was not kept: no product went in"
+    count = catalog.search(SearchQuery(collections=[collection_id], limit=1, viewer=SYSTEM)).number_matched
+    fields = dc_fields(coll)
+    line = f"{count if count is not None else 'many'} items in '{collection_id}': visible to {describe_visibility(fields)}"
+    if AccessMeta.from_fields(fields).access is not AccessClass.PUBLIC:
+        line += ("; pass --owner/--access, or `datacenter access set --collection "
+                 f"{collection_id} --owner AGENCY --access public|partners|restricted`")
+    return escape(line)
 
 
 def run_ingest(
@@ -61,8 +84,6 @@ def run_ingest(
         TextColumn("{task.fields[ok]} ok, {task.fields[failed]} failed, {task.fields[rate]}"),
         console=console, transient=True,
     ) as progress:
-        if collection is not None and collection_title:
-            ensure_collection(catalog, collection, collection_title, access)
         task = progress.add_task("", total=len(entries), ok=0, failed=0, rate="")
         counts = {"ok": 0, "failed": 0, "bytes": 0}
 
@@ -89,14 +110,17 @@ def run_ingest(
 
         try:
             report = run_batch(entries, settings=settings, catalog=catalog, datetime_override=override,
-                               workers=workers, on_result=on_result, access=access)  # fmt: skip
+                               workers=workers, on_result=on_result, access=access,
+                               titles={collection: collection_title} if collection and collection_title else None)  # fmt: skip
         finally:
             if report_fh is not None:
                 report_fh.close()
-    ok = sum(r.ok for r in report.results)
-    names = ", ".join(sorted({e.collection for e in entries}))
-    console.print(f"{ok} of {len(report.results)} products in collection '{names}'"
-                  + (f", {len(report.failed)} failed" if report.failed else ""))
+        ok = sum(r.ok for r in report.results)
+        names = ", ".join(sorted({e.collection for e in entries}))
+        console.print(f"{ok} of {len(report.results)} products in collection '{names}'"
+                      + (f", {len(report.failed)} failed" if report.failed else ""))
+        for name in dict.fromkeys(e.collection for e in entries):
+            console.print(visibility_line(catalog, name), soft_wrap=True)
     if report.failed:
         console.print("[bold]quarantined[/] (not ingested; fix and re-run):")
         for res in report.failed:

@@ -58,6 +58,22 @@ def lunar_proj_code(crs: Any) -> str | None:
     return _iau_signatures().get(signature)
 
 
+def projection_fields(crs: Any) -> dict[str, Any]:
+    """`proj:code`, `proj:wkt2` and `proj:projjson` of `crs`, all three on every item with a CRS.
+
+    The code is the matched `IAU_2015:NNNNN` (None when no IAU_2015 CRS is the same map);
+    the WKT2 and PROJJSON are PROJ's definition of that code when there is one (so they
+    carry its identifier, which GDAL's STACIT and odc-stac read), else of `crs` itself.
+    """
+    code = lunar_proj_code(crs)
+    described = pyproj.CRS.from_user_input(code) if code else to_pyproj(crs)
+    return {
+        "proj:code": code,
+        "proj:wkt2": described.to_wkt("WKT2_2019"),
+        "proj:projjson": described.to_json_dict(),
+    }
+
+
 def to_pyproj(crs: Any) -> pyproj.CRS:
     """A pyproj CRS from a rasterio CRS, pyproj CRS, WKT / PROJJSON / authority string."""
     if isinstance(crs, pyproj.CRS):

@@ -21,7 +21,7 @@ import xarray as xr
 from affine import Affine
 from shapely.geometry import shape
 
-from ingest.crs import lunar_proj_code
+from ingest.crs import projection_fields
 from ingest.footprint import footprint
 from ingest.product import ArrayProduct
 from ingest.stac import FILE, PROCESSING, PROJECTION, SSYS, _iso, product_properties, stac_feature
@@ -90,11 +90,7 @@ def grid_transform(ds: xr.Dataset) -> Affine:
 def _projection(product: ArrayProduct) -> dict[str, Any]:
     if product.crs is None:
         return {}
-    code = lunar_proj_code(product.crs)
-    fields: dict[str, Any] = {"proj:code": code}
-    if code is None:
-        fields["proj:wkt2"] = product.crs.to_wkt("WKT2_2019")
-    return fields
+    return projection_fields(product.crs)
 
 
 def cube_dimensions(ds: xr.Dataset, product: ArrayProduct) -> dict[str, Any]:

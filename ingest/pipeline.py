@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from catalog.access_edit import check_narrows
-from catalog.base import Catalog, StacItem
+from catalog.base import Catalog, SearchQuery, StacItem
+from datacenter import STAC_VERSION
 from datacenter.access import FIELDS as DC_FIELDS
+from datacenter.access import OWNER as DC_OWNER
 from datacenter.access import SCHEMA_URL, SYSTEM, dc_fields, with_fields
 from datacenter.errors import DatacenterError, InvalidRequest, NotFound
 from datacenter.storage import Store
@@ -38,8 +40,6 @@ from ingest.publish import (
     upload_verified,
 )
 from ingest.readers import find_reader
-
-STAC_VERSION = "1.1.0"
 
 
 @dataclass
@@ -98,14 +98,19 @@ def ensure_collection(
     collection_id: str,
     title: str | None = None,
     access: dict[str, Any] | None = None,
+    default_owner: str | None = None,
 ) -> dict[str, Any]:
     """The collection, created if missing; a new collection takes `access` (the ``dc:``
-    fields given at ingest) as the defaults of its items. Returns the items' ``dc:`` fields:
-    the collection's defaults with `access` laid over them, which may only narrow them."""
+    fields given at ingest) as the defaults of its items, and `default_owner` as its
+    ``dc:owner`` when `access` names none. Returns the items' ``dc:`` fields: the
+    collection's defaults with `access` laid over them, which may only narrow them."""
     try:
         coll = catalog.get_collection(collection_id, viewer=SYSTEM)
     except NotFound:
-        coll = with_fields(new_collection(collection_id, title), access or {})
+        fields = dict(access or {})
+        if default_owner and not fields.get(DC_OWNER):
+            fields[DC_OWNER] = default_owner
+        coll = with_fields(new_collection(collection_id, title), fields)
         catalog.upsert_collection(coll)
     else:
         if title and coll.get("title") != title:
@@ -115,6 +120,25 @@ def ensure_collection(
     check_narrows(item_fields, dc_fields(coll), f"items ingested into {collection_id}",
                   f"collection {collection_id}")
     return item_fields
+
+
+def collection_exists(catalog: Catalog, collection_id: str) -> bool:
+    """Whether the catalog holds the collection (for anyone)."""
+    try:
+        catalog.get_collection(collection_id, viewer=SYSTEM)
+    except NotFound:
+        return False
+    return True
+
+
+def drop_if_empty(catalog: Catalog, collection_id: str) -> bool:
+    """Delete the collection if it holds no item (an ingest that created it and wrote
+    nothing leaves nothing behind); whether it was deleted."""
+    page = catalog.search(SearchQuery(collections=[collection_id], limit=1, viewer=SYSTEM))
+    if page.items:
+        return False
+    catalog.delete_collection(collection_id)
+    return True
 
 
 def refresh_extent(catalog: Catalog, collection_id: str) -> None:

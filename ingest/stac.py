@@ -8,15 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from datacenter import __version__
+from datacenter import STAC_VERSION, __version__
 from datacenter.errors import MissingDatetime
 from datacenter.storage import multihash_sha256
 from ingest.cog import CogResult
-from ingest.crs import lunar_proj_code, to_pyproj
+from ingest.crs import projection_fields
 from ingest.footprint import footprint
 from ingest.product import ArrayProduct, RasterProduct
 
-STAC_VERSION = "1.1.0"
 PROJECTION = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
 FILE = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
 PROCESSING = "https://stac-extensions.github.io/processing/v1.2.0/schema.json"
@@ -43,7 +42,7 @@ def build_item(
     """A STAC 1.1.0 Item for `product`, whose pixels are the COG `cog` stored at `data_key`.
 
     Times: `datetime_override` wins; else the product's start/end (a range gives
-    start_datetime/end_datetime and datetime null). Neither raises MissingDatetime.
+    start_datetime/end_datetime, and datetime its start). Neither raises MissingDatetime.
     """
     geometry, bbox = footprint(cog.crs, cog.transform, cog.width, cog.height)
     properties = product_properties(product, datetime_override, **_projection(cog))
@@ -136,7 +135,10 @@ def _time_properties(product: RasterProduct | ArrayProduct, override: datetime |
     if start is None or end is None or start == end:
         return {"datetime": _iso(start or end)}  # type: ignore[arg-type]
     start, end = min(start, end), max(start, end)
-    return {"datetime": None, "start_datetime": _iso(start), "end_datetime": _iso(end)}
+    # `datetime` is the start, not null: STAC allows either beside a range, and clients sort,
+    # stack and label by `datetime` (stackstac, STAC Browser, pystac's Item.datetime,
+    # stac-api-validator's sort checks); searches still match the whole range.
+    return {"datetime": _iso(start), "start_datetime": _iso(start), "end_datetime": _iso(end)}
 
 
 def target_class(targets: tuple[str, ...]) -> str | None:
@@ -153,12 +155,7 @@ def target_class(targets: tuple[str, ...]) -> str | None:
 def _projection(cog: CogResult) -> dict[str, Any]:
     if cog.crs is None:
         return {}
-    code = lunar_proj_code(cog.crs)
-    fields: dict[str, Any] = {"proj:code": code}
-    if code is None:
-        pcrs = to_pyproj(cog.crs)
-        fields["proj:wkt2"] = pcrs.to_wkt("WKT2_2019")
-        fields["proj:projjson"] = pcrs.to_json_dict()
+    fields = projection_fields(cog.crs)
     t = cog.transform
     west, north = t.c, t.f
     east, south = t @ (cog.width, cog.height)

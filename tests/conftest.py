@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ settings.register_profile("datacenter", deadline=None)
 settings.load_profile("datacenter")
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_TOOLS = REPO.parent / "shared" / "tools"
 
 
 @pytest.fixture(autouse=True)
@@ -37,14 +35,10 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def stac_offline():
-    """The shared offline STAC validator (`validate_dict(item) -> list of errors`)."""
-    if str(SHARED_TOOLS) not in sys.path:
-        sys.path.insert(0, str(SHARED_TOOLS))
-    import stac_offline
+    """The offline STAC validator, tests/stac_offline.py (`validate_dict(item) -> list of errors`);
+    schemas from tests/stac_schemas/ and our own dc: extension from docs/extensions/."""
+    from tests import stac_offline
 
-    extensions = REPO / "docs" / "extensions"  # our own dc: extension's schema, by its $id
-    if str(extensions.resolve()) not in map(str, stac_offline.ROOTS):
-        stac_offline.add_schema_dir(extensions)
     return stac_offline
 
 

@@ -89,3 +89,61 @@ def test_demo_serves_array_products_as_zarr_over_http(demo_server: str) -> None:
         band = cube.properties["cube:dimensions"]["band"]
         assert ds["band"].values.tolist() == band["values"]  # band centres in nm, item and data agree
         assert ds["band"].attrs.get("units") == "nm"
+
+
+def _printed_examples(log: str) -> list[str]:
+    """The commands `datacenter demo` prints under "Try it", one a line (comments kept)."""
+    lines = log[log.index("Try it"):].splitlines()[1:]
+    return [line.strip() for line in lines if line.startswith("  ") and line.strip()]
+
+
+def _imported_modules(code: str) -> set[str]:
+    """Top-level modules that Python `code` imports."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def _main_requirements() -> set[str]:
+    """Distributions that `pip install -e .` installs directly: this checkout's
+    pyproject.toml `dependencies` (no extras), normalised names."""
+    import re
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    return {_normalise(re.split(r"[<>=!~\[; ]", req, maxsplit=1)[0]) for req in project["dependencies"]}
+
+
+def _normalise(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def test_every_example_the_demo_prints_runs_with_only_the_main_dependencies(
+    demo_server: str, tmp_path: Path
+) -> None:
+    import shlex
+    from importlib.metadata import packages_distributions
+
+    examples = _printed_examples((tmp_path / "demo.log").read_text())
+    assert any(e.startswith("curl ") for e in examples) and any(e.startswith("python ") for e in examples)
+    installed, required = packages_distributions(), _main_requirements()
+    for example in examples:
+        if example.startswith("python "):
+            code = shlex.split(example.split("  #")[0])[2]  # python -c CODE
+            modules = _imported_modules(code)
+            for module in modules:
+                dists = {_normalise(d) for d in installed.get(module, [])}
+                assert dists & required, f"{module!r} of the demo's example is not installed by pip install -e .: {example}"
+            example = example.replace("python ", shlex.quote(sys.executable) + " ", 1)
+        run = subprocess.run(["bash", "-c", example], capture_output=True, text=True, timeout=120,
+                             cwd=tmp_path)  # fmt: skip
+        assert run.returncode == 0, f"{example}\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}"
+        assert run.stdout.strip() or list(tmp_path.glob("*.nc")), f"{example} printed nothing"
+        if example.startswith("curl ") and "-o " not in example:
+            assert '"features"' in run.stdout and '"id"' in run.stdout, run.stdout[:2000]

@@ -40,6 +40,8 @@ from datacenter.settings import Settings
 from datacenter.storage import Store
 
 router = APIRouter(tags=["Subsets"])
+#: what the 413 tells an anonymous caller, since jobs need a key (POST /jobs is 401 without)
+_JOB_KEY = "a partner key (Authorization: Bearer <key>; anonymous callers cannot run jobs) and the body "
 
 
 def get_compute(request: Request) -> Compute:
@@ -64,7 +66,7 @@ def subset_item(
             f"this subset is about {human_bytes(selection.nbytes)} ({selection.nbytes} bytes, "
             f"uncompressed), above the {human_bytes(limit)} answered directly; narrow bbox, "
             f"bands, datetime or raise step, or submit it as a job: POST /jobs with "
-            f"{json.dumps(job)}"
+            f"{_JOB_KEY if viewer.anonymous else ''}{json.dumps(job)}"
         )
     work = Path(tempfile.mkdtemp(prefix="subset-"))
     name = f"{item_id}-subset{SUFFIXES[options.format]}"

@@ -29,7 +29,9 @@ import uvicorn
 from fastapi import FastAPI
 
 from api.app import create_app
-from catalog.base import Catalog, open_catalog
+from catalog import open_catalog
+from catalog.base import Catalog
+from datacenter.access import SCHEMA_URL
 from datacenter.storage import Store, multihash_sha256
 from tests.conftest import free_port
 
@@ -47,6 +49,7 @@ def _collection(cid: str, title: str) -> dict[str, Any]:
     return {
         "type": "Collection",
         "stac_version": "1.0.0",
+        "stac_extensions": [SCHEMA_URL],
         "id": cid,
         "title": title,
         "description": f"{title} (test data).",
@@ -70,7 +73,7 @@ def _item(
     return {
         "type": "Feature",
         "stac_version": "1.0.0",
-        "stac_extensions": [PROJ, FILE],
+        "stac_extensions": [PROJ, FILE, SCHEMA_URL],
         "id": iid,
         "collection": cid,
         "geometry": geometry,

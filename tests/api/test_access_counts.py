@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.app import create_app
-from catalog.base import open_catalog
+from catalog import open_catalog
 from datacenter.access import ANONYMOUS, SYSTEM, Viewer, can_see_fields
 from datacenter.cli import load_commands
 from datacenter.settings import get_settings

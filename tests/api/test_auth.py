@@ -14,7 +14,8 @@ import pytest
 
 from api.app import create_app
 from api.deps import get_viewer
-from catalog.base import Catalog, open_catalog
+from catalog import open_catalog
+from catalog.base import Catalog
 from datacenter.access import Viewer
 from datacenter.storage import Store
 from tests.api.conftest import serving

@@ -14,7 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from api.app import create_app
-from catalog.base import Catalog, open_catalog
+from catalog import open_catalog
+from catalog.base import Catalog
 from datacenter.cli import load_commands
 from datacenter.storage import Store
 from tests.api.conftest import serving

@@ -174,3 +174,10 @@ def test_paging_stays_correct_when_items_are_inserted_between_pages(tmp_path) ->
             seen += _ids(page)
     catalog.close()
     assert sorted(seen) == sorted(i["id"] for i in items)  # none skipped, none repeated
+
+
+def test_post_filter_lang_outside_cql2_text_and_json_is_a_400_naming_both(http: httpx.Client) -> None:
+    response = http.post("search", json={"filter": "gsd < 10", "filter-lang": "cql3"})
+    assert response.status_code == 400
+    assert "filter-lang" in response.json()["description"]
+    assert "cql2-text" in response.json()["description"] and "cql2-json" in response.json()["description"]

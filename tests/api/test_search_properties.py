@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pystac_client
 import pytest
 import shapely
@@ -249,6 +250,12 @@ def test_cql2_text_and_json_select_the_same_items(moon) -> None:
                               {"op": "not", "args": [{"op": "in", "args": [
                                   {"property": "platform"}, ["kaguya", "change-2"]]}]}]}]}
     by_json = [i.id for i in client.search(filter=as_json, limit=200).items()]
+    # POST takes CQL2 text too (filter-lang cql2-text, or a string without filter-lang)
+    by_post = [i.id for i in client.search(filter=text, filter_lang="cql2-text", limit=200,
+                                            method="POST").items()]
+    posted = httpx.post(f"{url}search", json={"filter": text, "limit": 200}, timeout=30)
+    assert posted.status_code == 200, posted.text
+    assert by_post == [f["id"] for f in posted.json()["features"]] == by_text
     assert by_text == by_json == brute_force(items, bbox=None, window=None, cql=as_json,
                                              sortby=[("datetime", "desc")])
     assert by_text

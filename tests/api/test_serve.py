@@ -7,8 +7,8 @@ from pathlib import Path
 import httpx
 
 from api.app import app_from_settings
-from catalog.base import open_catalog
-from catalog.jobs import Job, JobStatus, now_utc, open_job_store
+from catalog import open_catalog, open_job_store
+from catalog.jobs import Job, JobStatus, now_utc
 from datacenter.settings import Settings
 from tests.api.conftest import serving
 

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.app import create_app
-from catalog.base import open_catalog
+from catalog import open_catalog
 from catalog.sqlite import SQLiteCatalog
 from datacenter.cli import load_commands
 from datacenter.settings import get_settings

@@ -13,7 +13,7 @@ import xarray as xr
 from typer.testing import CliRunner
 
 from api.app import create_app
-from catalog.base import open_catalog
+from catalog import open_catalog
 from datacenter.cli import load_commands
 from datacenter.settings import get_settings
 from datacenter.storage import Store

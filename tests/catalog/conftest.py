@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from catalog.base import Catalog, open_catalog
+from catalog import open_catalog
+from catalog.base import Catalog
 
 COLLECTION = "lro-nac"
 

@@ -11,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from api.app import create_app
-from catalog.base import SearchQuery, open_catalog
+from catalog import open_catalog
+from catalog.base import SearchQuery
 from datacenter.access import SCHEMA_URL, SYSTEM
 from datacenter.cli import load_commands
 from datacenter.settings import get_settings

@@ -14,8 +14,8 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
+from catalog import open_catalog
 from catalog.audit import AuditEvent
-from catalog.base import open_catalog
 from datacenter.cli import load_commands
 from datacenter.settings import get_settings
 from tests.conftest import use_s3
@@ -53,7 +53,7 @@ def delete_directly(catalog_url: str) -> None:
     if catalog_url.startswith("sqlite://"):
         import sqlite3
 
-        from catalog.sqlite_partners import audit_path
+        from catalog.sqlite.partners import audit_path
 
         with sqlite3.connect(audit_path(catalog_url[len("sqlite:///"):])) as conn:
             conn.execute("DELETE FROM audit")
@@ -127,7 +127,7 @@ def test_an_older_sqlite_catalog_moves_its_audit_events_to_the_audit_file(tmp_pa
     import sqlite3
 
     from catalog.sqlite import SQLiteCatalog
-    from catalog.sqlite_partners import _SCHEMA, audit_path
+    from catalog.sqlite.partners import _SCHEMA, audit_path
 
     path = tmp_path / "catalog.sqlite"
     with SQLiteCatalog(path):

@@ -10,8 +10,9 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from catalog.base import SearchQuery, open_catalog
-from catalog.pgstac_free_text import free_text_pg
+from catalog import open_catalog
+from catalog.base import SearchQuery
+from catalog.pgstac.free_text import free_text_pg
 from catalog.sqlite import SCHEMA_VERSION, SQLiteCatalog
 from datacenter.access import SYSTEM
 from datacenter.cli import load_commands

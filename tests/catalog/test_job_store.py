@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from catalog import open_job_store
 from catalog.jobs import (
     Job,
     JobNotFound,
     JobResult,
     JobStatus,
     now_utc,
-    open_job_store,
     this_runner,
 )
 from datacenter.cli import load_commands
@@ -99,7 +99,7 @@ def test_another_replica_starting_on_the_same_database_leaves_our_running_job_al
                     **RUNNING))
     replica = textwrap.dedent(f"""
         import json
-        from catalog.jobs import open_job_store
+        from catalog import open_job_store
         with open_job_store({catalog_url!r}) as jobs:
             print(json.dumps(jobs.fail_interrupted("the API stopped")))
     """)

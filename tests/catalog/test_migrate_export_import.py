@@ -9,7 +9,8 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from catalog.base import SearchQuery, open_catalog
+from catalog import open_catalog
+from catalog.base import SearchQuery
 from datacenter.access import SYSTEM
 from datacenter.cli import load_commands
 from tests.catalog.conftest import make_item_dict, rect

@@ -116,7 +116,7 @@ def test_pypgstac_loading_straight_into_partitions_is_counted(pg, pgstac_dsn):
 
 
 def test_too_many_unmerged_changes_count_rows_and_migrate_merges_them(pg, pgstac_dsn, monkeypatch):
-    import catalog.pgstac_counts as counts
+    import catalog.pgstac.counts as counts
 
     pg.upsert_items(_items(2, **{"dc:access": "public"}))
     monkeypatch.setattr(counts, "MAX_CHANGES", 3)

@@ -13,7 +13,7 @@ import pytest
 
 from catalog.base import SearchQuery
 from catalog.pgstac import PgstacCatalog
-from catalog.pgstac_query import from_stored
+from catalog.pgstac.query import from_stored
 from datacenter.access import SYSTEM
 from tests.catalog.conftest import make_item_dict
 

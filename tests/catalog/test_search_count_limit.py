@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from catalog.base import SearchQuery, open_catalog
+from catalog import open_catalog
+from catalog.base import SearchQuery
 from datacenter.errors import ConfigError
 from datacenter.settings import get_settings
 from tests.catalog.conftest import COLLECTION, make_item_dict, rect

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from catalog.base import SearchQuery
 from catalog.sqlite import SQLiteCatalog
-from catalog.sqlite_query import plan_search
+from catalog.sqlite.query import plan_search
 from tests.catalog.conftest import COLLECTION, make_item_dict, rect
 
 SOUTH_CAP = {"type": "Polygon", "coordinates": [[[-180, -80], [0, -80], [180, -80], [180, -90],

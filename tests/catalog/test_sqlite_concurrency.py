@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from catalog.base import SearchQuery, open_catalog
+from catalog import open_catalog
+from catalog.base import SearchQuery
 from catalog.sqlite import SQLiteCatalog
 from datacenter.errors import ConfigError
 
@@ -59,7 +60,7 @@ def test_two_catalog_objects_on_one_file_see_each_others_writes(catalog_path, ma
 
 WRITER = """
 import sys
-from catalog.base import open_catalog
+from catalog import open_catalog
 cat = open_catalog(sys.argv[1])
 for b in range(20):
     cat.upsert_items([{"id": f"proc{b}-{n}", "collection": "lro-nac", "bbox": [0, 0, 1, 1],

@@ -11,8 +11,8 @@ import cql2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from catalog.sqlite_access import access_columns, releasable_mask, visibility_sql
-from catalog.sqlite_rows import to_us
+from catalog.query.temporal import to_us
+from catalog.sqlite.access import access_columns, releasable_mask, visibility_sql
 from datacenter.access import (
     ANONYMOUS,
     SYSTEM,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import numpy as np
+import pyproj
 import pytest
 import rasterio
 from rio_cogeo.cogeo import cog_validate
@@ -43,6 +44,19 @@ def test_cog_keeps_the_lunar_crs_of_the_source(case: Ingested) -> None:
     assert case.item["properties"]["proj:code"] == case.info.proj_code
 
 
+def test_item_describes_its_crs_by_code_wkt2_and_projjson_alike(case: Ingested) -> None:
+    """GDAL's STACIT and odc-stac read proj:wkt2 / proj:projjson: all three name one CRS."""
+    props = case.item["properties"]
+    with rasterio.open(case.cog.path) as cog:
+        native = pyproj.CRS.from_wkt(cog.crs.to_wkt())
+    from_wkt = pyproj.CRS.from_wkt(props["proj:wkt2"])
+    from_json = pyproj.CRS.from_json_dict(props["proj:projjson"])
+    assert from_wkt.equals(from_json)
+    assert lunar_proj_code(from_wkt) == lunar_proj_code(native) == props["proj:code"]
+    if props["proj:code"] is not None:
+        assert from_wkt.to_authority("IAU_2015") == tuple(props["proj:code"].split(":"))
+
+
 def test_item_validates_offline(case: Ingested, stac_offline) -> None:
     assert stac_offline.validate_dict(case.item) == []
 
@@ -60,8 +74,8 @@ def test_item_carries_the_label_times_and_names(case: Ingested) -> None:
     assert case.item["id"] == info.id
     if info.start == info.end:
         assert _parse(props["datetime"]) == info.start
-    else:
-        assert props["datetime"] is None
+    else:  # a range: datetime is its start, which clients sort and stack by
+        assert _parse(props["datetime"]) == info.start
         assert _parse(props["start_datetime"]) == info.start
         assert _parse(props["end_datetime"]) == info.end
     assert props["platform"] == info.platform

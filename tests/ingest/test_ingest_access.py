@@ -8,7 +8,8 @@ import json
 
 from typer.testing import CliRunner
 
-from catalog.base import SearchQuery, open_catalog
+from catalog import open_catalog
+from catalog.base import SearchQuery
 from datacenter.access import SCHEMA_URL, SYSTEM
 from datacenter.cli import load_commands
 from datacenter.settings import get_settings

@@ -13,9 +13,9 @@ import rasterio
 import xarray as xr
 
 from ingest import samples
-from ingest.array_samples import band_centres, diviner_records, lander_series, vnis_spectra
 from ingest.datacube import build_zarr_item
 from ingest.readers import find_reader
+from ingest.samples import band_centres, diviner_records, lander_series, vnis_spectra
 from ingest.zarr_writer import open_written, write_zarr, zarr_format_of
 
 
@@ -48,6 +48,8 @@ def test_spectral_cube_reads_back_exactly_with_band_wavelengths_and_lunar_crs(ma
     assert pyproj.CRS.from_wkt(ds["spatial_ref"].attrs["crs_wkt"]).equals(crs)
     props = item["properties"]
     assert props["proj:code"] in ("IAU_2015:30110", "IAU_2015:30135")
+    assert pyproj.CRS.from_wkt(props["proj:wkt2"]).to_authority("IAU_2015") == tuple(props["proj:code"].split(":"))
+    assert pyproj.CRS.from_json_dict(props["proj:projjson"]).equals(pyproj.CRS.from_wkt(props["proj:wkt2"]))
     dims = props["cube:dimensions"]
     assert dims["x"]["type"] == "spatial" and dims["x"]["axis"] == "x"
     assert dims["band"]["values"] == [pytest.approx(v) for v in ds["band"].values]

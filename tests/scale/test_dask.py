@@ -12,7 +12,8 @@ import pytest
 from affine import Affine
 from distributed import Client
 
-from catalog.base import SearchQuery, open_catalog
+from catalog import open_catalog
+from catalog.base import SearchQuery
 from datacenter.access import SYSTEM
 from datacenter.compute import compute_from_settings
 from datacenter.errors import ConfigError

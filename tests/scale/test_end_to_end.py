@@ -23,8 +23,7 @@ from typer.testing import CliRunner
 from api.app import app_from_settings
 from datacenter.cli import load_commands
 from datacenter.settings import get_settings
-from ingest.array_samples import make_pds4_spectral_cube
-from ingest.samples import image_dn, make_geotiff
+from ingest.samples import image_dn, make_geotiff, make_pds4_spectral_cube
 from tests.api.conftest import serving
 from tests.conftest import use_s3
 from tests.s3server import ACCESS_KEY, SECRET_KEY

@@ -18,7 +18,8 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.app import app_from_settings
-from catalog.base import SearchQuery, open_catalog
+from catalog import open_catalog
+from catalog.base import SearchQuery
 from datacenter.access import SYSTEM
 from datacenter.cli import load_commands
 from datacenter.settings import get_settings

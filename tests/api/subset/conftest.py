@@ -24,9 +24,9 @@ import xarray as xr
 from api.app import create_app
 from catalog.base import StacItem
 from catalog.jobs import JobStore
-from catalog.pg_jobs import PgJobStore
+from catalog.pgstac.jobs import PgJobStore
 from catalog.sqlite import SQLiteCatalog
-from catalog.sqlite_jobs import SQLiteJobStore
+from catalog.sqlite.jobs import SQLiteJobStore
 from datacenter.access import SYSTEM
 from datacenter.settings import Settings
 from datacenter.storage import Store

@@ -20,7 +20,7 @@ import zarr
 
 from api.app import create_app
 from catalog.jobs import Job, JobStatus, JobStore, now_utc
-from catalog.sqlite_jobs import SQLiteJobStore
+from catalog.sqlite.jobs import SQLiteJobStore
 from datacenter.settings import Settings
 from tests.api.conftest import serving
 from tests.api.subset.conftest import CUBE, POLAR, SECRET, SubsetData
