@@ -15,7 +15,8 @@ import pytest
 
 from api.app import create_app
 from api.rate_limits import RateLimiter
-from catalog.base import Catalog, open_catalog
+from catalog import open_catalog
+from catalog.base import Catalog
 from datacenter.settings import Settings
 from datacenter.storage import Store
 from tests.api.conftest import serving

@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from catalog.base import open_catalog
+from catalog import open_catalog
 from tests.api.conftest import _collection, add_extra, build_items
 from tests.conftest import free_port
 
