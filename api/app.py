@@ -39,6 +39,7 @@ from api.rate_limits import RateLimiter
 from api.request_limits import RequestLimits
 from api.subset import job_routes
 from api.subset import routes as subset_routes
+from api.subset.compute import TaskTally
 from api.subset.jobs import JobRunner, start_expiry_sweeper, start_heartbeat
 from api.transactions import Transactions, TransactionsClient
 from catalog import open_catalog, open_job_store
@@ -144,7 +145,10 @@ def create_app(
             jobs = open_job_store(f"sqlite:///{jobs_file}")
         app.state.owns_jobs = True
     ttl = timedelta(hours=settings.job_result_ttl_hours)
-    app.state.job_runner = JobRunner(catalog, store, jobs, app.state.compute, result_ttl=ttl)
+    app.state.subset_tasks = TaskTally()
+    app.state.job_runner = JobRunner(catalog, store, jobs, app.state.compute, result_ttl=ttl,
+                                     settings=settings, partners=app.state.partners,
+                                     audit_log=app.state.audit)
     StacApi(
         app=app,
         settings=api_settings,

@@ -30,6 +30,7 @@ from datacenter.errors import (
     NotFound,
     PartnerRequired,
     ProductError,
+    QuotaExceeded,
     RangeNotSatisfiable,
     RateLimited,
     SearchTimeout,
@@ -59,6 +60,7 @@ STATUS: dict[type[Exception], int] = {
     InvalidKey: 400,
     ProductError: 422,
     TooLarge: 413,
+    QuotaExceeded: 429,  # carries Retry-After
     PartnerRequired: 401,
     # A key that is not valid now (unknown, revoked, partner disabled); carries
     # `WWW-Authenticate: Bearer`. No key at all is anonymous, never 401 (except on routes

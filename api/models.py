@@ -72,13 +72,16 @@ class FilterPost(FilterExtensionPostRequest):
 
 
 @attr.s
-class _Filter(FilterExtension):
+class SearchFilterExtension(FilterExtension):
+    """The Filter extension with `FilterPost` as its POST model. The class name is one
+    stac-fastapi's landing page recognises (it adds the queryables link by class name)."""
+
     POST = FilterPost
 
 
 def filter_extension() -> FilterExtension:
     """A fresh Filter extension (its router registers /queryables on one app only)."""
-    return _Filter(client=QueryablesClient(), conformance_classes=list(_FILTER_CLASSES))
+    return SearchFilterExtension(client=QueryablesClient(), conformance_classes=list(_FILTER_CLASSES))
 
 
 FILTER = filter_extension()  # for the request models

@@ -18,7 +18,7 @@ from catalog import open_catalog
 from catalog.access_edit import set_access
 from catalog.audit import AuditEvent, matches
 from catalog.audit_archive import event_to_json, read_archive, rotate
-from catalog.partners import IssuedKey
+from catalog.partners import LIMIT_NAMES, IssuedKey
 from datacenter.access import fields_from_options, parse_time
 from datacenter.errors import InvalidRequest
 from datacenter.settings import get_settings
@@ -86,6 +86,33 @@ def partners_disable(partner_id: str = typer.Argument(..., help="Partner id.")) 
     with open_catalog(get_settings().resolved_catalog_url) as cat:
         cat.partner_store().disable_partner(partner_id)
     console.print(f"disabled partner {partner_id}")
+
+
+@partners_app.command("limits")
+def partners_limits(
+    partner_id: str = typer.Argument(..., help="Partner id."),
+    concurrent_jobs: int | None = typer.Option(None, help="Its jobs running at once (per API process)."),
+    queued_jobs: int | None = typer.Option(None, help="Its jobs waiting to run; more is 429."),
+    job_bytes: int | None = typer.Option(None, help="Its largest job, estimated bytes; more is 413."),
+    daily_bytes: int | None = typer.Option(None, help="Estimated bytes of its jobs per 24 h; more is 429."),
+    reset: list[str] = typer.Option([], help="Back to the default for this limit (repeatable)."),
+) -> None:
+    """Show or set a partner's own job limits (0 = no limit); unset ones take the
+    DATACENTER_PARTNER_* defaults. Effective on the next job submitted."""
+    changes: dict[str, int | None] = {k: v for k, v in {
+        "concurrent_jobs": concurrent_jobs, "queued_jobs": queued_jobs, "job_bytes": job_bytes,
+        "daily_bytes": daily_bytes}.items() if v is not None}
+    changes.update({name.replace("-", "_"): None for name in reset})
+    settings = get_settings()
+    with open_catalog(settings.resolved_catalog_url) as cat:
+        partners = cat.partner_store()
+        own = partners.set_limits(partner_id, changes) if changes else partners.limits(partner_id)
+    table = Table("limit", "value", "from")
+    for name in LIMIT_NAMES:
+        value = own.get(name, getattr(settings, f"partner_{name}"))
+        table.add_row(name, str(value) if value else "no limit",
+                      "partner" if name in own else f"DATACENTER_PARTNER_{name.upper()}")
+    console.print(table)
 
 
 @admin_keys_app.command("create")

@@ -116,6 +116,10 @@ class Job:
     expires: datetime | None = None
     runner: str | None = None  # host:pid:token of the process running it (`this_runner`)
     heartbeat: datetime | None = None
+    #: what the results are made from: "collection/item" -> the asset keys read; every
+    #: result download re-checks the owner may still see each (`api.subset.jobs`)
+    sources: dict[str, list[str]] = field(default_factory=dict)
+    estimate: int = 0  # bytes the job was estimated to write (quotas count it)
 
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -130,7 +134,8 @@ class Job:
         times = {k: datetime.fromisoformat(doc[k]) if doc.get(k) else None for k in _TIMES}
         return cls(
             id=doc["id"], owner=doc["owner"], request=doc.get("request") or {},
-            runner=doc.get("runner"),
+            runner=doc.get("runner"), sources=doc.get("sources") or {},
+            estimate=int(doc.get("estimate") or 0),
             status=JobStatus(doc["status"]), progress=float(doc.get("progress") or 0.0),
             message=doc.get("message") or "", error=doc.get("error"),
             results=[JobResult(**r) for r in doc.get("results") or []],
@@ -163,6 +168,10 @@ class JobStore(abc.ABC):
     @abc.abstractmethod
     def touch(self, job_ids: Sequence[str]) -> None:
         """Set the heartbeat of these jobs to now, changing nothing else of them."""
+
+    def count(self, *, owner: str, status: JobStatus) -> int:
+        """How many of `owner`'s jobs have `status` (backends answer from an index)."""
+        return sum(1 for j in self.list(owner=owner, limit=1_000_000) if j.status is status)
 
     def fail_interrupted(self, reason: str, *, stale_after: timedelta = STALE_AFTER) -> list[str]:
         """Mark accepted/running jobs whose runner is gone (`runner_is_gone`) failed with

@@ -80,6 +80,21 @@ def check_partner_id(partner_id: str) -> str:
     return partner_id
 
 
+#: job limits a partner may have of its own (`PartnerStore.limits`); a limit it does not
+#: have is the settings' default (``DATACENTER_PARTNER_<NAME>``, `api.subset.quotas`)
+LIMIT_NAMES = ("concurrent_jobs", "queued_jobs", "job_bytes", "daily_bytes")
+
+
+def check_limits(limits: dict[str, int | None]) -> dict[str, int | None]:
+    unknown = sorted(set(limits) - set(LIMIT_NAMES))
+    if unknown:
+        raise InvalidRequest(f"unknown partner limit(s) {', '.join(unknown)}; known: {', '.join(LIMIT_NAMES)}")
+    bad = [f"{k}={v}" for k, v in limits.items() if v is not None and (not isinstance(v, int) or v < 0)]
+    if bad:
+        raise InvalidRequest(f"partner limits must be whole numbers >= 0: {', '.join(bad)}")
+    return limits
+
+
 _BAD_KEY = (
     "the API key is not valid (unknown, revoked, or its partner is disabled); "
     "send a current key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>', or none to browse "
@@ -117,6 +132,15 @@ class PartnerStore(abc.ABC):
     @abc.abstractmethod
     def find_key(self, key_id: str) -> KeyRecord | None:
         """The stored record of `key_id`, or None."""
+
+    @abc.abstractmethod
+    def limits(self, partner_id: str) -> dict[str, int]:
+        """The job limits set for this partner (names of `LIMIT_NAMES`; absent: the default)."""
+
+    @abc.abstractmethod
+    def set_limits(self, partner_id: str, limits: dict[str, int | None]) -> dict[str, int]:
+        """Set (a number) or clear (None) limits of a partner; returns its limits now.
+        `NotFound` if no such partner, `InvalidRequest` for an unknown name or a bad value."""
 
     def authenticate(self, presented: str) -> Viewer:
         """The viewer a presented key stands for; `Unauthorized` for anything not valid now."""

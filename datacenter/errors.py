@@ -24,6 +24,15 @@ class TooLarge(InvalidRequest):
     """A synchronous request would produce more than the configured limit (HTTP 413)."""
 
 
+class QuotaExceeded(DatacenterError):
+    """A partner's quota is used up for now (HTTP 429 with ``Retry-After``)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+        self.headers = {"Retry-After": str(self.retry_after)}
+
+
 class PartnerRequired(DatacenterError):
     """The operation needs an identified partner (an API key), not an anonymous caller."""
 

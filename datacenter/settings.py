@@ -25,6 +25,19 @@
                                 N = a LocalCluster of N worker processes
     DATACENTER_SUBSET_SYNC_LIMIT  largest subset (bytes, estimated) answered synchronously (256 MiB)
     DATACENTER_JOB_RESULT_TTL_HOURS  how long job results stay downloadable (default 72)
+    DATACENTER_WORK_DIR         where subsets and jobs write before serving or storing (default:
+                                the system temp folder)
+    DATACENTER_JOB_WORKERS      jobs run at once by one API process, fairly across partners (2)
+    DATACENTER_JOB_NICE         how much lower large jobs' threads run than the API's (nice; 10)
+    DATACENTER_JOB_SMALL_BYTES  jobs estimated at most this run at the API's priority (16 MiB)
+    DATACENTER_JOB_MAX_BYTES    hard cap on a job's estimated output, anyone's (16 GiB; more: 413)
+    DATACENTER_JOB_RETRY_AFTER  seconds in `Retry-After` of a 429 for a full job queue (30)
+    DATACENTER_PARTNER_CONCURRENT_JOBS  a partner's jobs running at once per API process (1)
+    DATACENTER_PARTNER_QUEUED_JOBS      a partner's jobs waiting to run (10; more: 429)
+    DATACENTER_PARTNER_JOB_BYTES        a partner's largest job, estimated bytes (4 GiB; 413)
+    DATACENTER_PARTNER_DAILY_BYTES      estimated bytes of a partner's jobs per 24 h (64 GiB; 429)
+                                (the PARTNER_ defaults apply unless `datacenter partners limits`
+                                set a partner's own; 0 = no limit)
     DATACENTER_INGEST_GDAL_CACHE_MIB  GDAL block cache of an ingest worker process, MiB (default
                                 64; 0 = GDAL's default, 5 % of RAM)
     DATACENTER_DEFAULT_OWNER    dc:owner of a collection created by an ingest given no --owner
@@ -85,6 +98,16 @@ class Settings(BaseSettings):
     dask_workers: int = 0
     subset_sync_limit: int = 256 * 1024 * 1024
     job_result_ttl_hours: float = 72.0
+    work_dir: Path | None = None
+    job_workers: int = Field(2, ge=1)
+    job_nice: int = Field(10, ge=0, le=19)
+    job_small_bytes: int = Field(16 * 1024**2, ge=0)
+    job_max_bytes: int = Field(16 * 1024**3, ge=1)
+    job_retry_after: int = Field(30, ge=1)
+    partner_concurrent_jobs: int = Field(1, ge=0)
+    partner_queued_jobs: int = Field(10, ge=0)
+    partner_job_bytes: int = Field(4 * 1024**3, ge=0)
+    partner_daily_bytes: int = Field(64 * 1024**3, ge=0)
     ingest_gdal_cache_mib: int = Field(64, ge=0)
     search_count_limit: int = Field(default=10_000, ge=0)
     default_owner: str = ""

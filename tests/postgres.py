@@ -103,7 +103,8 @@ class Cluster:
             conn.execute("SET search_path TO pgstac, public")
             conn.execute("SELECT delete_collection(id) FROM collections")
             conn.execute("TRUNCATE searches, search_wheres")
-            conn.execute("TRUNCATE datacenter.audit, datacenter.api_keys, datacenter.partners, datacenter.jobs")
+            conn.execute("TRUNCATE datacenter.audit, datacenter.api_keys, datacenter.partner_limits,"
+                         " datacenter.partners, datacenter.jobs")
             left = conn.execute("SELECT (SELECT count(*) FROM items) + (SELECT count(*) FROM collections)"
                                 " + (SELECT count(*) FROM datacenter.item_counts)"
                                 " + (SELECT count(*) FROM datacenter.item_count_changes)")

@@ -16,6 +16,12 @@ Every route records its decision in the audit log, with the record ``jobs/{id}``
 and ``download`` for a result file (with the bytes actually sent). A job another partner
 owns is denied with detail "hidden", one that does not exist "missing"; a request without
 a partner key is denied with detail "no partner key".
+
+Results outlive nothing: every result listing and download re-checks, as the job's owner
+sees the catalog now, every item and asset the results were made from, and that the
+partner is still enabled. Results that fail are deleted and answered 404; the refusal is
+audited with detail ``results withdrawn: <reason>`` (and a ``job-withdraw`` event by the
+system). The expiry sweep makes the same check on every job with results.
 """
 
 from __future__ import annotations
@@ -139,9 +145,10 @@ def _finished(job: Job) -> Job:
 
 
 @router.get("/jobs/{job_id}/results", name="Job results")
-def job_results(request: Request, job_id: str, jobs: JobStore = Depends(get_jobs),
+def job_results(request: Request, job_id: str, runner: JobRunner = Depends(get_runner),
                 viewer: Viewer = Depends(get_viewer), log: AuditLog = Depends(get_audit)) -> dict[str, Any]:
-    job = _finished(_job_for(jobs, job_id, viewer, log, "job-results"))
+    job = _finished(_job_for(runner.jobs, job_id, viewer, log, "job-results"))
+    job = runner.checked_results(job, viewer, "job-results", log)
     audit(log, viewer, "job-results", f"jobs/{job_id}", True,
           detail=f"{len(job.results)} file(s), {sum(r.size for r in job.results)} bytes")
     base = str(request.base_url).rstrip("/")
@@ -155,11 +162,13 @@ def job_results(request: Request, job_id: str, jobs: JobStore = Depends(get_jobs
     }
 
 
-def download_result(request: Request, job_id: str, name: str, jobs: JobStore = Depends(get_jobs),
+def download_result(request: Request, job_id: str, name: str, runner: JobRunner = Depends(get_runner),
                     store: Store = Depends(get_store), viewer: Viewer = Depends(get_viewer),
                     log: AuditLog = Depends(get_audit)) -> Response:
-    """One result file; honours a single `Range`."""
-    job = _finished(_job_for(jobs, job_id, viewer, log, "download"))
+    """One result file; honours a single `Range`. Served only while the owner may still see
+    every item and asset it was made from (`JobRunner.checked_results`)."""
+    job = _finished(_job_for(runner.jobs, job_id, viewer, log, "download"))
+    job = runner.checked_results(job, viewer, "download", log)
     result = next((r for r in job.results if r.name == name), None)
     if result is None:
         raise JobNotFound(f"job {job_id} has no result {name!r}; see /jobs/{job_id}/results")

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import tempfile
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,16 +26,21 @@ from typing import Any
 from pydantic import Field
 
 from api.audit import audit
-from api.subset.compute import JobCancelled, write_subset
+from api.subset.compute import JobCancelled, background_pool, write_subset
+from api.subset.quotas import JobLimits, check_bytes, check_queue, limits_for, too_large_for_a_job
 from api.subset.request import MEDIA_TYPES, SUFFIXES, SubsetOptions
-from api.subset.select import Selection, select
+from api.subset.scheduler import FairScheduler
+from api.subset.select import OutputTooLarge, Selection, select
 from api.subset.source import open_source
+from api.subset.workdir import job_work_prefix, sweep_work_folders, work_root
 from catalog.audit import AuditLog
 from catalog.base import Catalog, SearchQuery, StacItem
 from catalog.jobs import Job, JobNotFound, JobResult, JobStatus, JobStore, now_utc, this_runner
-from datacenter.access import Viewer, visible_assets
+from catalog.partners import PartnerStore
+from datacenter.access import SYSTEM, Viewer, visible_assets
 from datacenter.compute import Compute
-from datacenter.errors import InvalidRequest, PartnerRequired
+from datacenter.errors import InvalidRequest, NotFound, PartnerRequired, QuotaExceeded, TooLarge
+from datacenter.settings import Settings
 from datacenter.storage import Store, multihash_sha256
 
 logger = logging.getLogger(__name__)
@@ -91,12 +96,22 @@ def group_by_grid(items: list[StacItem]) -> list[list[StacItem]]:
     return list(groups.values())
 
 
+WITHDRAWN = ("the results of job {id} are no longer available: an item or asset they were made "
+             "from is no longer visible to you; submit the job again")
+
+
 class JobRunner:
     def __init__(self, catalog: Catalog, store: Store, jobs: JobStore, compute: Compute,
-                 *, result_ttl: timedelta, workers: int = 1) -> None:
+                 *, result_ttl: timedelta, settings: Settings | None = None,
+                 partners: PartnerStore | None = None, audit_log: AuditLog | None = None) -> None:
         self.catalog, self.store, self.jobs, self.compute = catalog, store, jobs, compute
+        self.partners, self.audit_log = partners, audit_log
+        self.settings = settings or Settings()
         self.result_ttl = result_ttl
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="subset-job")
+        self.scheduler = FairScheduler(self.settings.job_workers)
+        self._pools: list[Any] = []  # one Dask thread pool per job worker (`_worker_pool`)
+        self._local = threading.local()
+        self._submit_lock = threading.Lock()  # quota check + create, one submit at a time
         self._active: set[str] = set()  # jobs of this process not finished yet: their heartbeat
         self._active_lock = threading.Lock()
 
@@ -122,30 +137,51 @@ class JobRunner:
             raise InvalidRequest("the job's search matches no item; check collections, ids, bbox, datetime")
         return items
 
-    def _plan(self, request: JobRequest, viewer: Viewer) -> list[list[Selection]]:
+    def _plan(self, request: JobRequest, viewer: Viewer, limits: JobLimits, owner: str
+              ) -> list[list[Selection]]:
+        """The selections, each estimated on its output grid before anything is built; a
+        job over its size cap is refused as soon as the running total passes it."""
         options = SubsetOptions.model_validate(request.model_dump(include=set(SubsetOptions.model_fields)))
-        plans = []
+        plans, total, cap = [], 0, limits.max_job_bytes
         for group in group_by_grid(self._items(request, viewer)):
-            plans.append([select(open_source(item, self.store), options) for item in group])
+            selections = []
+            for item in group:
+                try:
+                    selection = select(open_source(item, self.store), options, max_bytes=cap - total)
+                except OutputTooLarge as exc:
+                    raise too_large_for_a_job(total + exc.nbytes, limits, owner) from None
+                total += selection.nbytes
+                selections.append(selection)
+            plans.append(selections)
         return plans
 
+    def limits(self, owner: str) -> JobLimits:
+        return limits_for(owner, self.settings, self.partners)
+
     def submit(self, body: dict[str, Any], viewer: Viewer, log: AuditLog | None = None) -> Job:
-        """Check and plan the job, store it and start it; with `log`, the job and each item
-        it reads go to the audit log (action ``job-submit``, then ``job-subset`` per item)."""
+        """Check and plan the job, store it and queue it; with `log`, the job and each item
+        it reads go to the audit log (action ``job-submit``, then ``job-subset`` per item).
+        A quota refusal (429) or a job over its size cap (413) is audited as denied."""
         owner = owner_of(viewer)
         from api.subset.request import parse_options  # the same error wording as the sync path
 
         parse_options({k: v for k, v in body.items()
                        if k not in ("collections", "ids", "filter", "filter-lang", "filter_lang")})
         request = JobRequest.model_validate(body)
-        plans = self._plan(request, viewer)  # 400s happen here, before a job exists
-        estimate = sum(s.nbytes for group in plans for s in group)
-        job = Job(id=uuid.uuid4().hex, owner=owner, request=body, runner=this_runner(),
-                  heartbeat=now_utc(),
-                  message=f"{len(plans)} output file(s), about {estimate} bytes uncompressed")
-        with self._active_lock:
-            self._active.add(job.id)
-        self.jobs.create(job)
+        limits = self.limits(owner)
+        retry = self.settings.job_retry_after
+        try:
+            check_queue(self.jobs, owner, limits, retry)  # a full queue costs no planning
+            plans = self._plan(request, viewer, limits, owner)  # 400s / 413s before a job exists
+            estimate = sum(s.nbytes for group in plans for s in group)
+            with self._submit_lock:
+                check_queue(self.jobs, owner, limits, retry)
+                check_bytes(self.jobs, owner, estimate, limits)
+                job = self._create(owner, body, plans, estimate)
+        except (QuotaExceeded, TooLarge) as exc:
+            if log is not None:
+                audit(log, viewer, "job-submit", None, False, detail=f"{type(exc).__name__}: {exc}")
+            raise
         if log is not None:
             sources = [f"{s.source.item.get('collection')}/{s.source.item['id']}"
                        for group in plans for s in group]
@@ -153,10 +189,42 @@ class JobRunner:
                   detail=f"{len(sources)} item(s), about {estimate} bytes: {json.dumps(body)}")
             for source in sources:
                 audit(log, viewer, "job-subset", source, True, detail=f"job {job.id}")
-        self._pool.submit(self._run, job.id, plans, request)
+        concurrent = limits.concurrent_jobs or self.settings.job_workers
+        self.scheduler.submit(owner, job.id, lambda: self._run(job.id, plans, request),
+                              concurrent=concurrent)
+        return job
+
+    def _create(self, owner: str, body: dict[str, Any], plans: list[list[Selection]], estimate: int) -> Job:
+        sources: dict[str, list[str]] = {}
+        for group in plans:
+            for s in group:
+                label = f"{s.source.item.get('collection')}/{s.source.item['id']}"
+                sources[label] = sorted({*sources.get(label, ()), *s.assets})
+        job = Job(id=uuid.uuid4().hex, owner=owner, request=body, runner=this_runner(),
+                  heartbeat=now_utc(), sources=sources, estimate=estimate,
+                  message=f"{len(plans)} output file(s), about {estimate} bytes uncompressed")
+        with self._active_lock:
+            self._active.add(job.id)
+        self.jobs.create(job)
         return job
 
     # -- running ------------------------------------------------------------------------
+    def _worker_pool(self, estimate: int) -> Any:
+        """This job worker's own Dask threads, so a small job's tasks never queue behind
+        another job's long ones in a shared pool. A job estimated above
+        ``DATACENTER_JOB_SMALL_BYTES`` runs on threads ``DATACENTER_JOB_NICE`` below the API's
+        (searches, synchronous subsets and small jobs keep the CPU first)."""
+        large = estimate > self.settings.job_small_bytes
+        pools = getattr(self._local, "pools", None)
+        if pools is None:
+            pools = self._local.pools = {}
+        if large not in pools:
+            pools[large] = background_pool(max(2, os.cpu_count() or 2),
+                                           self.settings.job_nice if large else 0)
+            with self._active_lock:
+                self._pools.append(pools[large])
+        return pools[large]
+
     def _cancelled_check(self, job_id: str) -> Any:
         last = [0.0, False]
 
@@ -194,7 +262,7 @@ class JobRunner:
     def _run_job(self, job_id: str, plans: list[list[Selection]], request: JobRequest) -> None:
         if self._update(job_id, status=JobStatus.RUNNING, started=now_utc()) is None:
             return
-        work = Path(tempfile.mkdtemp(prefix=f"job-{job_id[:8]}-"))
+        work = Path(tempfile.mkdtemp(prefix=job_work_prefix(job_id), dir=work_root(self.settings)))
         results: list[JobResult] = []
         try:
             for i, group in enumerate(plans):
@@ -205,7 +273,8 @@ class JobRunner:
                     self._update(job_id, progress=(i + fraction) / len(plans))
 
                 written = write_subset(group, request.format, work / name, self.compute,
-                                       progress=progress, cancelled=self._cancelled_check(job_id))
+                                       progress=progress, cancelled=self._cancelled_check(job_id),
+                                       pool=self._worker_pool(sum(s.nbytes for s in group)))
                 key = f"jobs/{job_id}/{name}"
                 self.store.put_file(written.path, key)
                 written.path.unlink()
@@ -227,6 +296,63 @@ class JobRunner:
 
     def _delete_results(self, job_id: str) -> None:
         self.store.delete(f"jobs/{job_id}")
+
+    # -- re-checking results ------------------------------------------------------------
+    def withdrawal_reason(self, job: Job) -> str | None:
+        """Why `job`'s results may no longer be served (None while they may): its partner
+        is disabled or gone, or it may no longer see an item or asset they were made from.
+        Checked as the owner sees the catalog now; an administrator's job is never withdrawn."""
+        if job.owner == "admin":
+            return None
+        if not job.sources:
+            return "the job recorded no sources (made before sources were recorded)"
+        if self.partners is not None:
+            partner = next((p for p in self.partners.list_partners() if p.id == job.owner), None)
+            if partner is None or not partner.enabled:
+                return f"partner {job.owner} is disabled or removed"
+        owner = Viewer(partner_id=job.owner)
+        for label, assets in job.sources.items():
+            collection_id, _, item_id = label.partition("/")
+            try:
+                item = self.catalog.get_item(collection_id, item_id, viewer=owner)
+            except NotFound:
+                return f"item {label} is no longer visible to {job.owner}"
+            hidden = sorted(set(assets) - set(visible_assets(owner, item)))
+            if hidden:
+                return f"asset(s) {', '.join(hidden)} of item {label} no longer visible to {job.owner}"
+        return None
+
+    def checked_results(self, job: Job, viewer: Viewer, action: str, log: AuditLog | None = None) -> Job:
+        """`job` if its results may still be served; otherwise they are deleted (the job
+        keeps its status, without results), the refusal is audited with the reason, and
+        `JobNotFound` (404) is raised."""
+        reason = self.withdrawal_reason(job)
+        if reason is None:
+            return job
+        self._withdraw(job, reason, log if log is not None else self.audit_log, viewer, action)
+        raise JobNotFound(WITHDRAWN.format(id=job.id))
+
+    def _withdraw(self, job: Job, reason: str, log: AuditLog | None, viewer: Viewer, action: str) -> None:
+        logger.warning("job %s: results withdrawn (%s)", job.id, reason)
+        self._delete_results(job.id)
+        job.results = []
+        job.message = "results withdrawn: an item or asset they were made from is no longer visible"
+        self.jobs.save(job)
+        if log is not None:
+            audit(log, viewer, action, f"jobs/{job.id}", False, detail=f"results withdrawn: {reason}")
+            if viewer != SYSTEM:
+                audit(log, SYSTEM, "job-withdraw", f"jobs/{job.id}", True, detail=reason)
+
+    def withdraw_revoked(self) -> list[str]:
+        """The sweep's pass: withdraw the results of every job that may no longer serve them."""
+        withdrawn = []
+        for job in self.jobs.list(limit=1_000_000):
+            if job.status is JobStatus.SUCCESSFUL and job.results:
+                reason = self.withdrawal_reason(job)
+                if reason is not None:
+                    self._withdraw(job, reason, self.audit_log, SYSTEM, "job-withdraw")
+                    withdrawn.append(job.id)
+        return withdrawn
 
     # -- operating ----------------------------------------------------------------------
     def cancel(self, job: Job) -> Job:
@@ -250,19 +376,29 @@ class JobRunner:
         return expired
 
     def recover(self) -> list[str]:
-        return self.jobs.fail_interrupted(INTERRUPTED)
+        """Fail the jobs a dead runner left unfinished, then remove the work folders no live
+        process will finish (`api.subset.workdir`); returns the failed jobs."""
+        failed = self.jobs.fail_interrupted(INTERRUPTED)
+        with self._active_lock:
+            active = set(self._active)
+        sweep_work_folders(work_root(self.settings), self.jobs, active)
+        return failed
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.scheduler.shutdown()  # queued jobs stay accepted: the next start fails them
+        for pool in self._pools:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def start_expiry_sweeper(runner: JobRunner, every: float, stop: threading.Event) -> threading.Thread:
-    """Every `every` seconds: expire result files, and fail jobs whose runner is gone (a
-    replica on another host that died is noticed here, not only at a restart)."""
+    """Every `every` seconds: expire result files, withdraw those their owner may no longer
+    see, and fail jobs whose runner is gone (a replica on another host that died is noticed
+    here, not only at a restart)."""
     def sweep() -> None:
         while not stop.wait(every):
             try:
                 runner.expire_results()
+                runner.withdraw_revoked()
                 runner.recover()
             except Exception:  # pragma: no cover - logged, retried at the next sweep
                 logger.exception("expiring job results failed")

@@ -15,15 +15,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
+from affine import Affine
 from pyproj import CRS, Transformer
 from rasterio.warp import calculate_default_transform
 
 from api.subset.request import SubsetOptions
 from api.subset.source import RasterReader, Source, WarpSpec, raster_variable
 from datacenter.access import parse_time
-from datacenter.errors import InvalidRequest
+from datacenter.errors import InvalidRequest, TooLarge
 
 SPATIAL_NAMES = (("x", "y"), ("lon", "lat"), ("longitude", "latitude"))
+
+
+class OutputTooLarge(TooLarge):
+    """The selection's output would exceed the size `select` was allowed to build; `nbytes`
+    is its estimate (the caller words the answer: submit a job, or narrow it)."""
+
+    def __init__(self, nbytes: int, limit: int, what: str) -> None:
+        super().__init__(f"{what} would be about {human_bytes(nbytes)} ({nbytes} bytes), "
+                         f"above the {human_bytes(limit)} allowed")
+        self.nbytes, self.limit = nbytes, limit
 
 
 @dataclass
@@ -39,6 +50,12 @@ class Selection:
     def nbytes(self) -> int:
         """Uncompressed size of the selected values (from shapes and dtypes; nothing is read)."""
         return int(sum(v.nbytes for v in self.dataset.data_vars.values()))
+
+    @property
+    def assets(self) -> list[str]:
+        """The item's assets this selection reads (what a job result is made from)."""
+        origins = self.source.origins
+        return sorted({origins.get(str(n), str(n)) for n in self.dataset.data_vars})
 
 
 def spatial_dims(ds: xr.Dataset | xr.DataArray) -> tuple[str, str] | None:
@@ -211,8 +228,71 @@ def _resolution_step(ds: xr.Dataset, options: SubsetOptions) -> int:
     return max(1, round(options.resolution / abs(float(coord[1] - coord[0]))))
 
 
-def _reproject(sel: xr.Dataset, source: Source, options: SubsetOptions) -> tuple[xr.Dataset, CRS]:
-    """Read the selected window again through a WarpedVRT onto a grid in `options.crs`."""
+def _lonlat_samples(src: CRS, dst: CRS, window: tuple[float, float, float, float]
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Longitudes (unwrapped around the window's centre, so a window across 180 gives
+    170 .. 190 rather than -180 .. 180) and latitudes of a grid of points of `window`, plus
+    a pole and every longitude when the window holds one (the arrays' lengths may differ:
+    only their ranges are used)."""
+    left, bottom, right, top = window
+    gx, gy = np.meshgrid(np.linspace(left, right, 61), np.linspace(bottom, top, 61))
+    to_dst = Transformer.from_crs(src, dst, always_xy=True)
+    lon, lat = (np.asarray(a, dtype=float) for a in to_dst.transform(gx.ravel(), gy.ravel()))
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    lon, lat = lon[ok], lat[ok]
+    if lon.size == 0:
+        raise InvalidRequest(f"the item's grid cannot be expressed in {dst.name}")
+    clon, _ = to_dst.transform((left + right) / 2, (bottom + top) / 2)
+    if not np.isfinite(clon):
+        clon = float(np.median(lon))
+    lon = clon + np.mod(lon - clon + 180.0, 360.0) - 180.0
+    to_src = Transformer.from_crs(dst, src, always_xy=True)
+    for pole in (90.0, -90.0):
+        px, py = to_src.transform(clon, pole)
+        if np.isfinite(px) and np.isfinite(py) and left <= px <= right and bottom <= py <= top:
+            lat = np.append(lat, pole)  # a pole inside: every longitude
+            lon = np.append(lon, [clon - 180.0, clon + 180.0])
+    return lon, lat
+
+
+def _geographic_grid(src: CRS, dst: CRS, window: tuple[float, float, float, float], pixel: float,
+                     options: SubsetOptions) -> tuple[Affine, int, int]:
+    """A regular lon/lat grid for the source `window` (and a lon/lat `bbox`, when asked):
+    longitudes unwrapped across 180 (output coordinates may run past 180, e.g. 170 .. 190,
+    as the native path's seam subsets do), pixel size the source's at the window centre
+    unless `resolution` (degrees) is given. GDAL's default transform samples the edges and
+    across 180 spans the whole -180 .. 180 at a coarse size (issue 15)."""
+    lon, lat = _lonlat_samples(src, dst, window)
+    west, east, south, north = float(lon.min()), float(lon.max()), float(lat.min()), float(lat.max())
+    if options.bbox is not None and options.bbox_crs == "lonlat":
+        bw, bs, be, bn = options.bbox
+        if be < bw:
+            be += 360.0
+        shift = 360.0 * np.round(((west + east) / 2 - (bw + be) / 2) / 360.0)
+        west, east = max(west, bw + shift), min(east, be + shift)
+        south, north = max(south, bs), min(north, bn)
+    south, north = max(south, -90.0), min(north, 90.0)
+    if east <= west or north <= south:
+        raise InvalidRequest(f"bbox {options.bbox} does not intersect the item in {dst.name}; "
+                             "nothing to subset")
+    if options.resolution is not None:
+        res = float(options.resolution)
+    elif src.is_geographic:
+        res = pixel
+    else:  # metres on the body -> degrees of latitude
+        res = pixel / (src.ellipsoid.semi_major_metre * np.pi / 180.0) if src.ellipsoid else pixel
+    width = max(1, int(np.ceil((east - west) / res - 1e-9)))
+    height = max(1, int(np.ceil((north - south) / res - 1e-9)))
+    return Affine(res, 0.0, west, 0.0, -res, north), width, height
+
+
+def _reproject(sel: xr.Dataset, source: Source, options: SubsetOptions,
+               max_bytes: int | None = None) -> tuple[xr.Dataset, CRS]:
+    """Read the selected window again through a WarpedVRT onto a grid in `options.crs`.
+
+    The output grid is computed first and its size checked against `max_bytes` before any
+    array, coordinate or graph is built (``resolution=1e-7`` must not allocate a 10^8-wide
+    coordinate, let alone a graph of 10^10 chunks)."""
     try:
         dst = CRS.from_user_input(options.crs)
     except Exception:  # pyproj raises CRSError, a plain Exception subclass
@@ -230,10 +310,20 @@ def _reproject(sel: xr.Dataset, source: Source, options: SubsetOptions) -> tuple
     dx, dy = abs(float(xs[1] - xs[0])) if len(xs) > 1 else 1.0, abs(float(ys[1] - ys[0])) if len(ys) > 1 else 1.0
     left, right = float(xs.min()) - dx / 2, float(xs.max()) + dx / 2
     bottom, top = float(ys.min()) - dy / 2, float(ys.max()) + dy / 2
-    transform, width, height = calculate_default_transform(
-        source.crs, dst, len(xs), len(ys), left, bottom, right, top,
-        resolution=options.resolution,
-    )
+    if dst.is_geographic:
+        transform, width, height = _geographic_grid(source.crs, dst, (left, bottom, right, top),
+                                                    min(dx, dy), options)
+    else:
+        transform, width, height = calculate_default_transform(
+            source.crs, dst, len(xs), len(ys), left, bottom, right, top,
+            resolution=options.resolution,
+        )
+    if max_bytes is not None:
+        nbytes = sum(int(width) * int(height) * (sel[n].sizes.get("band", 1))
+                     * np.dtype(sel[n].dtype).itemsize for n in sel.data_vars)
+        if nbytes > max_bytes:
+            raise OutputTooLarge(nbytes, max_bytes, f"the subset of item {source.label} reprojected "
+                                 f"to {options.crs} ({int(width)} x {int(height)} px)")
     warp = WarpSpec(dst.to_wkt(), tuple(transform)[:6], int(width), int(height))
     variables = {}
     for name in sel.data_vars:
@@ -248,8 +338,10 @@ def _reproject(sel: xr.Dataset, source: Source, options: SubsetOptions) -> tuple
     return xr.Dataset(variables), dst
 
 
-def select(source: Source, options: SubsetOptions) -> Selection:
-    """The lazy selection `options` ask of `source`; raises `InvalidRequest` naming a problem."""
+def select(source: Source, options: SubsetOptions, *, max_bytes: int | None = None) -> Selection:
+    """The lazy selection `options` ask of `source`; raises `InvalidRequest` naming a problem,
+    and `OutputTooLarge` as soon as its output is known to exceed `max_bytes` (before a
+    reprojected grid is built)."""
     ds = source.dataset(_variables(source, options))
     if options.bands:
         ds = _bands(ds, source, options.bands)
@@ -257,12 +349,15 @@ def select(source: Source, options: SubsetOptions) -> Selection:
     ds = _bbox(ds, source, options)
     crs = source.crs
     if options.crs:
-        ds, crs = _reproject(ds, source, options)
+        ds, crs = _reproject(ds, source, options, max_bytes)
     elif (step := _resolution_step(ds, options)) > 1 and (dims := spatial_dims(ds)):
         ds = ds.isel({dims[0]: slice(None, None, step), dims[1]: slice(None, None, step)})
     if any(size == 0 for size in ds.sizes.values()):
         raise InvalidRequest(f"the subset of item {source.label} is empty; widen bbox or datetime")
-    return Selection(source=source, dataset=ds, crs=crs, options=options)
+    selection = Selection(source=source, dataset=ds, crs=crs, options=options)
+    if max_bytes is not None and selection.nbytes > max_bytes:
+        raise OutputTooLarge(selection.nbytes, max_bytes, f"the subset of item {source.label}")
+    return selection
 
 
 def human_bytes(n: float) -> str:

@@ -100,6 +100,7 @@ class Source:
     crs: CRS | None
     readers: dict[str, RasterReader] = field(default_factory=dict)  # COG variables
     checksums: dict[str, str] = field(default_factory=dict)  # asset key -> file:checksum
+    origins: dict[str, str] = field(default_factory=dict)  # variable -> the asset it is read from
 
     @property
     def label(self) -> str:
@@ -212,6 +213,7 @@ def open_source(item: StacItem, store: Store) -> Source:
     variables: dict[str, xr.DataArray] = {}
     readers: dict[str, RasterReader] = {}
     checksums: dict[str, str] = {}
+    origins: dict[str, str] = {}
     for name, asset in sorted((item.get("assets") or {}).items()):
         if not (_is_cog(asset) or _is_zarr(asset)):
             continue
@@ -220,13 +222,16 @@ def open_source(item: StacItem, store: Store) -> Source:
             checksums[name] = asset["file:checksum"]
         if _is_cog(asset):
             variables[name], readers[name] = _open_cog(store, key, name, asset, crs)
+            origins[name] = name
         else:
             ds = _open_zarr(store, key)
             for var_name, var in ds.data_vars.items():
                 variables[str(var_name)] = var
+                origins[str(var_name)] = name
     if not variables:
         raise InvalidRequest(
             f"item {item.get('collection')}/{item['id']} has no COG or Zarr data asset to subset; "
             "download its assets instead"
         )
-    return Source(item=item, variables=variables, crs=crs, readers=readers, checksums=checksums)
+    return Source(item=item, variables=variables, crs=crs, readers=readers, checksums=checksums,
+                  origins=origins)

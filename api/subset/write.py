@@ -87,14 +87,13 @@ def _uniform_chunks(ds: xr.Dataset) -> xr.Dataset:
     return ds.chunk(chunks)
 
 
-def netcdf_graph(ds: xr.Dataset, path: Path) -> Any:
-    ds = _encode_fill(ds)
-    for name in ds.data_vars:
-        var = ds[name]
-        if var.chunks:
-            var.encoding["chunksizes"] = tuple(min(max(c), 1024) for c in var.chunks)
-        var.encoding.update(zlib=True, complevel=1, shuffle=True)
-    return ds.to_netcdf(path, engine="h5netcdf", compute=False)
+def netcdf_graph(ds: xr.Dataset, path: Path, lock: Any = False) -> Any:
+    """NetCDF-4 (zlib 1 + shuffle, chunks of at most 1024 per dim) whose chunks are
+    compressed by the Dask tasks in parallel (`api.subset.netcdf`); `lock` guards the file
+    (a `distributed.Lock` on a cluster, a thread lock otherwise)."""
+    from api.subset.netcdf import parallel_netcdf_graph
+
+    return parallel_netcdf_graph(_encode_fill(ds), path, lock or threading.Lock())
 
 
 def zarr_graph(ds: xr.Dataset, path: Path) -> Any:
@@ -222,7 +221,7 @@ def plan_write(selection_ds: xr.Dataset, crs: CRS | None, fmt: OutputFormat, wor
                ) -> tuple[Any, Callable[[], None]]:
     """The Dask graph writing `selection_ds` in `fmt`, and the step finishing `out` after it."""
     if fmt is OutputFormat.NETCDF:
-        return netcdf_graph(selection_ds, out), lambda: None
+        return netcdf_graph(selection_ds, out, lock), lambda: None
     if fmt is OutputFormat.ZARR:
         folder = work / "store.zarr"
 

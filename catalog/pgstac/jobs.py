@@ -20,7 +20,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import PoolTimeout
 
-from catalog.jobs import Job, JobNotFound, JobStore, now_utc
+from catalog.jobs import Job, JobNotFound, JobStatus, JobStore, now_utc
 from catalog.pgstac.partners import ensure_tables
 from catalog.pgstac.pool import open_pool, redact
 from datacenter.errors import CatalogUnavailable
@@ -88,6 +88,12 @@ class PgJobStore(JobStore):
                 (*args, limit),  # type: ignore[arg-type]
             ).fetchall()
         return [self._job(r) for r in rows]
+
+    def count(self, *, owner: str, status: JobStatus) -> int:
+        with self._conn() as c:  # jobs_owner_created narrows it to the owner's rows
+            row = c.execute("SELECT count(*) FROM datacenter.jobs WHERE owner = %s AND status = %s",
+                            (owner, status.value)).fetchone()
+        return int(row[0]) if row else 0
 
     def touch(self, job_ids: Sequence[str]) -> None:
         if job_ids:

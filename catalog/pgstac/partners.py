@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from catalog.audit import AuditEvent, AuditLog
 from catalog.partners import (
@@ -29,6 +30,7 @@ from catalog.partners import (
     Partner,
     PartnerStore,
     Role,
+    check_limits,
     check_partner_id,
     new_key,
 )
@@ -46,6 +48,9 @@ CREATE TABLE IF NOT EXISTS datacenter.partners (
 CREATE TABLE IF NOT EXISTS datacenter.api_keys (
     key_id text PRIMARY KEY, partner text REFERENCES datacenter.partners (id), role text NOT NULL,
     digest text NOT NULL, created timestamptz NOT NULL DEFAULT now(), revoked timestamptz
+);
+CREATE TABLE IF NOT EXISTS datacenter.partner_limits (
+    partner text PRIMARY KEY REFERENCES datacenter.partners (id), doc jsonb NOT NULL
 );
 CREATE TABLE IF NOT EXISTS datacenter.audit (
     seq bigserial PRIMARY KEY, at timestamptz NOT NULL, who text NOT NULL, key_id text,
@@ -91,7 +96,8 @@ def create_tables(conn: psycopg.Connection[Any]) -> None:
 def ensure_tables(connect: Connect) -> None:
     with connect() as conn:
         row = conn.execute("SELECT to_regclass('datacenter.audit') IS NOT NULL"
-                           " AND to_regclass('datacenter.jobs') IS NOT NULL").fetchone()
+                           " AND to_regclass('datacenter.jobs') IS NOT NULL"
+                           " AND to_regclass('datacenter.partner_limits') IS NOT NULL").fetchone()
         if not (row and row[0]):
             create_tables(conn)
 
@@ -182,6 +188,25 @@ class PgPartnerStore(PartnerStore):
         if row is None:
             return None
         return KeyRecord(row[0], row[1], row[2], row[3], bool(row[4]), bool(row[5]))
+
+    def limits(self, partner_id: str) -> dict[str, int]:
+        with self._connect() as c:
+            row = c.execute("SELECT doc FROM datacenter.partner_limits WHERE partner = %s",
+                            (partner_id,)).fetchone()
+        return dict(row[0]) if row else {}
+
+    def set_limits(self, partner_id: str, limits: dict[str, int | None]) -> dict[str, int]:
+        check_limits(limits)
+        with self._connect() as c, c.transaction():
+            self._require_partner(c, partner_id)
+            row = c.execute("SELECT doc FROM datacenter.partner_limits WHERE partner = %s FOR UPDATE",
+                            (partner_id,)).fetchone()
+            merged = {**(dict(row[0]) if row else {}), **limits}
+            now = {k: v for k, v in merged.items() if v is not None}
+            c.execute("INSERT INTO datacenter.partner_limits (partner, doc) VALUES (%s, %s)"
+                      " ON CONFLICT (partner) DO UPDATE SET doc = excluded.doc",
+                      (partner_id, Jsonb(now)))
+        return now
 
 
 class PgAuditLog(AuditLog):

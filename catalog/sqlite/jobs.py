@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from contextlib import closing
 from pathlib import Path
 
-from catalog.jobs import Job, JobNotFound, JobStore, now_utc
+from catalog.jobs import Job, JobNotFound, JobStatus, JobStore, now_utc
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     doc     TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_owner_created ON jobs (owner, created);
+CREATE INDEX IF NOT EXISTS jobs_owner_status ON jobs (owner, status);
 """
 
 
@@ -68,6 +69,11 @@ class SQLiteJobStore(JobStore):
         with closing(self._connect()) as conn:
             rows = conn.execute(sql + " ORDER BY created DESC, id LIMIT ?", (*args, limit)).fetchall()
         return [Job.from_json(json.loads(r[0])) for r in rows]
+
+    def count(self, *, owner: str, status: JobStatus) -> int:
+        with closing(self._connect()) as conn:
+            return int(conn.execute("SELECT count(*) FROM jobs WHERE owner = ? AND status = ?",
+                                    (owner, status.value)).fetchone()[0])
 
     def touch(self, job_ids: Sequence[str]) -> None:
         if not job_ids:

@@ -12,6 +12,7 @@ no other connection ever sees the table unguarded.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -28,6 +29,7 @@ from catalog.partners import (
     Partner,
     PartnerStore,
     Role,
+    check_limits,
     check_partner_id,
     new_key,
 )
@@ -42,6 +44,9 @@ CREATE TABLE IF NOT EXISTS partners (
 CREATE TABLE IF NOT EXISTS api_keys (
     key_id TEXT PRIMARY KEY, partner TEXT REFERENCES partners (id), role TEXT NOT NULL,
     digest TEXT NOT NULL, created INTEGER NOT NULL, revoked INTEGER
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS partner_limits (
+    partner TEXT PRIMARY KEY REFERENCES partners (id), doc TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, who TEXT NOT NULL, key_id TEXT,
@@ -223,6 +228,24 @@ class SQLitePartnerStore(PartnerStore):
         if row is None:
             return None
         return KeyRecord(row[0], row[1], row[2], row[3], bool(row[4]), bool(row[5]))
+
+    def limits(self, partner_id: str) -> dict[str, int]:
+        row = self._db.conn().execute("SELECT doc FROM partner_limits WHERE partner = ?",
+                                      (partner_id,)).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def set_limits(self, partner_id: str, limits: dict[str, int | None]) -> dict[str, int]:
+        check_limits(limits)
+        c = self._db.conn()
+        with _immediate(c):
+            self._require_partner(c, partner_id)
+            row = c.execute("SELECT doc FROM partner_limits WHERE partner = ?", (partner_id,)).fetchone()
+            merged = {**(json.loads(row[0]) if row else {}), **limits}
+            now = {k: v for k, v in merged.items() if v is not None}
+            c.execute("INSERT INTO partner_limits (partner, doc) VALUES (?, ?)"
+                      " ON CONFLICT (partner) DO UPDATE SET doc = excluded.doc",
+                      (partner_id, json.dumps(now, sort_keys=True)))
+        return now
 
     def close(self) -> None:
         self._db.close()

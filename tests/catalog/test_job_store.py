@@ -134,3 +134,36 @@ def test_a_dismissed_job_cannot_be_revived_by_a_late_save(jobs: Any) -> None:
     runner_copy.status = JobStatus.SUCCESSFUL
     jobs.save(runner_copy)
     assert jobs.get("late").status is JobStatus.DISMISSED
+
+
+def test_jobs_are_counted_by_owner_and_status_and_keep_their_sources_and_estimate(jobs: Any) -> None:
+    for i, status in enumerate([JobStatus.ACCEPTED, JobStatus.ACCEPTED, JobStatus.RUNNING]):
+        jobs.create(Job(id=f"count-{i}", owner="ESA", request={}, status=status,
+                        sources={"lunar/a": ["data"]}, estimate=1000 + i))
+    jobs.create(Job(id="count-other", owner="JAXA", request={}))
+    assert jobs.count(owner="ESA", status=JobStatus.ACCEPTED) == 2
+    assert jobs.count(owner="ESA", status=JobStatus.RUNNING) == 1
+    assert jobs.count(owner="JAXA", status=JobStatus.ACCEPTED) == 1
+    assert jobs.count(owner="CNSA", status=JobStatus.ACCEPTED) == 0
+    job = jobs.get("count-2")
+    assert (job.sources, job.estimate) == ({"lunar/a": ["data"]}, 1002)
+
+
+def test_partner_limits_are_shown_and_set_from_the_command_line(catalog_url: str,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from catalog import open_catalog
+
+    monkeypatch.setenv("DATACENTER_CATALOG_URL", catalog_url)
+    get_settings.cache_clear()
+    with open_catalog(catalog_url) as cat:
+        cat.partner_store().add_partner("LIMITED")
+    run = CliRunner().invoke
+    shown = run(load_commands(), ["partners", "limits", "LIMITED", "--queued-jobs", "3"])
+    assert shown.exit_code == 0, shown.output
+    assert "queued_jobs" in shown.output and "partner" in shown.output
+    with open_catalog(catalog_url) as cat:
+        assert cat.partner_store().limits("LIMITED") == {"queued_jobs": 3}
+    reset = run(load_commands(), ["partners", "limits", "LIMITED", "--reset", "queued-jobs"])
+    assert reset.exit_code == 0 and "DATACENTER_PARTNER_QUEUED_JOBS" in reset.output
+    bad = run(load_commands(), ["partners", "limits", "LIMITED", "--reset", "bogus"])
+    assert bad.exit_code != 0 and "unknown partner limit" in f"{bad.output}{bad.exception}"

@@ -11,9 +11,12 @@ real access filter.
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -22,8 +25,10 @@ import pytest
 import xarray as xr
 
 from api.app import create_app
-from catalog.base import StacItem
+from catalog import open_catalog
+from catalog.base import Catalog, StacItem
 from catalog.jobs import JobStore
+from catalog.partners import PartnerStore
 from catalog.pgstac.jobs import PgJobStore
 from catalog.sqlite import SQLiteCatalog
 from catalog.sqlite.jobs import SQLiteJobStore
@@ -148,3 +153,43 @@ def keys(subset_data: SubsetData) -> dict[str, dict[str, str]]:
 def http(subset_server: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=subset_server, timeout=60) as client:
         yield client
+
+
+@dataclass
+class Served:
+    url: str
+    catalog: Catalog
+    partners: PartnerStore
+    store: Any
+    app: Any
+
+    def partner(self) -> tuple[str, dict[str, str]]:
+        """A new partner of its own (so disabling it touches no other test) and its header."""
+        pid = f"P{uuid.uuid4().hex[:8]}"
+        return pid, {"Authorization": f"Bearer {self.partners.add_partner(pid).secret_text}"}
+
+    def item_copy(self) -> str:
+        """A public copy of the polar DEM (with its owner-only "slope" asset) to revoke."""
+        item = self.catalog.get_item("lunar", POLAR, viewer=SYSTEM)
+        iid = f"revocable-{uuid.uuid4().hex[:8]}"
+        self.catalog.upsert_items([{**item, "id": iid}])
+        return iid
+
+
+@contextmanager
+def serve_copy(request: pytest.FixtureRequest, subset_data: SubsetData, root: Path,
+               settings: Settings | None = None) -> Iterator[Served]:
+    """A server of its own over a catalog on the backend `request.param` ("sqlite" or
+    "pgstac") holding the subset collection and the polar DEM (jobs, partners and audit in
+    that catalog's database): for tests that change access, partners or limits."""
+    if request.param == "pgstac":
+        url = request.getfixturevalue("pg_cluster").new_database()
+    else:
+        url = f"sqlite:///{root / 'catalog.sqlite'}"
+    catalog = open_catalog(url)
+    catalog.upsert_collection(subset_data.catalog.get_collection("lunar", viewer=SYSTEM))
+    catalog.upsert_items([subset_data.catalog.get_item("lunar", POLAR, viewer=SYSTEM)])
+    app = create_app(catalog, subset_data.store, settings=settings or Settings(home=root))
+    with serving(app) as base:
+        yield Served(base, catalog, app.state.partners, subset_data.store, app)
+    catalog.close()

@@ -1,0 +1,172 @@
+"""Abuse benchmark: a normal partner's latency while others flood the server.
+
+    python -m bench.abuse [--dir /tmp/bench-abuse] [--rounds 20] [--flooders 2]
+
+One `datacenter serve` process (SQLite catalog, local store, the polar DEM sample ingested),
+three partners. The normal partner runs `--rounds` rounds of: a search, then a small job
+(submit, poll until successful). First alone (the baseline), then while
+
+* partner FLOOD submits large jobs in a tight loop (reprojections of the DEM, seconds each;
+  its queue fills and the rest are 429s, which it ignores and retries at once), and
+* `--flooders` clients send requests with wrong keys in a tight loop (401s, or 429s if
+  the server rate-limits them).
+
+Reports p50 / p95 of the normal partner's search and job (submit to successful) in both
+phases and the p95 ratio (target: < 1.5x), and what the flooders got. Prints a Markdown
+table for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from catalog.sqlite import SQLiteCatalog
+from datacenter.storage import Store
+from ingest.pipeline import ingest_paths
+from ingest.samples import make_pds4_south_polar_dem
+
+POLAR = "ldem_87s_40m"
+SMALL = {"ids": [POLAR], "bbox": [-180, -90, 180, -89.8], "format": "netcdf"}
+LARGE = {"ids": [POLAR], "crs": "IAU_2015:30135", "resolution": 5.0, "format": "netcdf"}  # 32 MiB
+SEARCH = {"collections": "lunar", "limit": "10"}
+
+
+def prepare(root: Path) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    store, catalog = Store(str(root / "store")), SQLiteCatalog(root / "catalog.sqlite")
+    try:
+        path = make_pds4_south_polar_dem(root / "samples", size=512)
+        report = ingest_paths([path], collection_id="lunar", catalog=catalog, store=store,
+                              access={"dc:owner": "CNSA", "dc:access": "public"})
+        assert report.ok, [r.to_dict() for r in report.failed]
+        partners = catalog.partner_store()
+        known = {p.id for p in partners.list_partners()}
+        keys = {}
+        for pid in ("NORMAL", "FLOOD"):
+            issued = partners.rotate_key(pid) if pid in known else partners.add_partner(pid)
+            keys[pid] = {"Authorization": f"Bearer {issued.secret_text}"}
+    finally:
+        catalog.close()
+    env = {**os.environ, "PYTHONPATH": os.getcwd(), "DATACENTER_HOME": str(root / "home"),
+           "DATACENTER_CATALOG_URL": f"sqlite:///{root / 'catalog.sqlite'}",
+           "DATACENTER_STORE_URL": str(root / "store"), "DATACENTER_WORK_DIR": str(root / "work")}
+    return env, keys
+
+
+def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "datacenter.cli", "serve", "--port", str(port)],
+                                env=env, stdout=out, stderr=subprocess.STDOUT)
+    for _ in range(600):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"the server did not start; see {log}")
+
+
+def normal_rounds(url: str, key: dict[str, str], rounds: int) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {"search": [], "job": []}
+    with httpx.Client(base_url=url, timeout=300) as http:
+        for _ in range(rounds):
+            t = time.perf_counter()
+            r = http.get("search", params=SEARCH, headers=key)
+            assert r.status_code == 200 and r.json()["features"], r.text
+            times["search"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            created = http.post("jobs", json=SMALL, headers=key)
+            assert created.status_code == 201, created.text
+            while True:
+                info = http.get(created.headers["Location"], headers=key).json()
+                if info["status"] in ("successful", "failed", "dismissed"):
+                    break
+                time.sleep(0.02)
+            assert info["status"] == "successful", info
+            times["job"].append(time.perf_counter() - t)
+    return times
+
+
+def flood_jobs(url: str, key: dict[str, str], stop: threading.Event, got: collections.Counter[Any]) -> None:
+    with httpx.Client(base_url=url, timeout=60) as http:
+        while not stop.is_set():
+            try:
+                got[http.post("jobs", json=LARGE, headers=key).status_code] += 1
+            except httpx.HTTPError as exc:
+                got[type(exc).__name__] += 1
+
+
+def flood_keys(url: str, stop: threading.Event, got: collections.Counter[Any], n: int) -> None:
+    bad = {"Authorization": f"Bearer dck_{n:012x}_{'x' * 43}"}
+    with httpx.Client(base_url=url, timeout=60) as http:
+        while not stop.is_set():
+            try:
+                got[http.get("collections", headers=bad).status_code] += 1
+            except httpx.HTTPError as exc:
+                got[type(exc).__name__] += 1
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values) * 1000, q))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dir", default=os.path.join(tempfile.gettempdir(), "bench-abuse"))
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--flooders", type=int, default=2, help="clients sending wrong keys")
+    args = parser.parse_args()
+    root = Path(args.dir)
+    root.mkdir(parents=True, exist_ok=True)
+    env, keys = prepare(root)
+    from tests.conftest import free_port
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    proc = start_server(env, port, root / "server.log")
+    try:
+        normal_rounds(url, keys["NORMAL"], 2)  # warm-up: imports, GDAL, first jobs
+        alone = normal_rounds(url, keys["NORMAL"], args.rounds)
+        print("baseline done", flush=True)
+        stop = threading.Event()
+        jobs_got: collections.Counter[Any] = collections.Counter()
+        keys_got: collections.Counter[Any] = collections.Counter()
+        threads = [threading.Thread(target=flood_jobs, args=(url, keys["FLOOD"], stop, jobs_got))]
+        threads += [threading.Thread(target=flood_keys, args=(url, stop, keys_got, i))
+                    for i in range(args.flooders)]
+        for t in threads:
+            t.start()
+        time.sleep(2)  # the flood's queue fills and its first job runs
+        t0 = time.perf_counter()
+        flooded = normal_rounds(url, keys["NORMAL"], args.rounds)
+        took = time.perf_counter() - t0
+        stop.set()
+        for t in threads:
+            t.join()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    print(f"\n{args.rounds} rounds per phase; flood phase {took:.0f} s; flood jobs answered "
+          f"{dict(jobs_got)}; wrong-key requests answered {dict(keys_got)}\n")
+    print("| normal partner | p50 alone, ms | p95 alone, ms | p50 flooded, ms | p95 flooded, ms | p95 ratio (target < 1.5) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for kind in ("search", "job"):
+        a, f = alone[kind], flooded[kind]
+        print(f"| {kind} | {pct(a, 50):.0f} | {pct(a, 95):.0f} | {pct(f, 50):.0f} | {pct(f, 95):.0f} "
+              f"| {pct(f, 95) / pct(a, 95):.2f} |")
+
+
+if __name__ == "__main__":
+    main()
