@@ -37,6 +37,8 @@ from api.models import (
     SearchPostRequest,
     app_extensions,
 )
+from api.rate_limits import RateLimiter
+from api.request_limits import RequestLimits
 from api.subset import job_routes
 from api.subset import routes as subset_routes
 from api.subset.compute import TaskTally
@@ -123,6 +125,9 @@ def create_app(
     app.state.audit = audit if audit is not None else catalog.audit_log()
     app.state.datacenter_settings = settings
     limits = settings or Settings()
+    app.state.request_limits = RequestLimits.from_settings(limits)
+    app.state.rate_limiter = RateLimiter.from_settings(limits)
+    catalog.search_timeout = limits.api_search_timeout
     app.state.owns_catalog = False
     if admin_keys is None and settings is not None:
         admin_keys = settings.admin_key_set

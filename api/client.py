@@ -31,6 +31,13 @@ from api.links import (
     with_query,
 )
 from api.params import parse_bbox, parse_datetime, parse_intersects, split_list
+from api.request_limits import (
+    DEFAULT_LIMITS,
+    RequestLimits,
+    check_cql2_json,
+    check_geometry,
+    limits_of,
+)
 from api.responses import geojson, json_response
 from api.search_params import (
     Fields,
@@ -87,25 +94,33 @@ def build_query(
     sortby: Any = None,
     q: Any = None,
     viewer: Viewer,
+    limits: RequestLimits = DEFAULT_LIMITS,
 ) -> SearchQuery:
     """One validated `SearchQuery` from GET or POST parameters (extensions included):
-    cql2-text and the Query extension arrive at the catalog as CQL2 JSON."""
+    cql2-text and the Query extension arrive at the catalog as CQL2 JSON. Every part is
+    bounded by `limits` (`api.request_limits`); geometries reach the catalog valid."""
     if bbox is not None and intersects:
         raise InvalidRequest(
             "bbox and intersects were both given; they are mutually exclusive, use one"
         )
+    extension = query_to_cql2(query)
+    if extension is not None:
+        check_cql2_json(extension, limits, "query")
+    expr = combine(parse_filter(filter_expr, filter_lang, limits), extension)
+    filter_vertices = check_cql2_json(expr, limits) if expr is not None else 0
+    geometry, _ = check_geometry(parse_intersects(intersects), limits, already=filter_vertices)
     return SearchQuery(
         collections=split_list(collections),
         ids=split_list(ids),
         bbox=parse_bbox(bbox),
-        intersects=parse_intersects(intersects),
+        intersects=geometry,
         datetime=parse_datetime(datetime),
         # Above MAX_LIMIT is clamped (stac-fastapi's `Limit` already crops GET and POST).
         limit=min(limit or DEFAULT_LIMIT, MAX_LIMIT),
         token=token or None,
-        filter=combine(parse_filter(filter_expr, filter_lang), query_to_cql2(query)),
-        sortby=parse_sortby(sortby),
-        q=parse_q(q),
+        filter=expr,
+        sortby=parse_sortby(sortby, limits),
+        q=parse_q(q, limits),
         viewer=viewer,
     )
 
@@ -160,7 +175,7 @@ class CatalogClient(BaseCoreClient):
             collections,
             bbox=parse_bbox(bbox),
             interval=parse_datetime(datetime),
-            q=parse_q(q),
+            q=parse_q(q, limits_of(request)),
             limit=min(limit or MAX_LIMIT, MAX_LIMIT),
             token=token or None,
         )
@@ -216,6 +231,7 @@ class CatalogClient(BaseCoreClient):
         query = build_query(
             collections=[collection_id], bbox=bbox, datetime=datetime, limit=limit, token=token,
             **_extension_params(kwargs), viewer=viewer_of(request),
+            limits=limits_of(request),
         )
         fields = parse_fields(kwargs.get("fields"))
         check_known_properties(catalog, query)
@@ -243,6 +259,7 @@ class CatalogClient(BaseCoreClient):
             token=kwargs.get("token"),
             **_extension_params(kwargs),
             viewer=viewer_of(request),
+            limits=limits_of(request),
         )
         fields = parse_fields(kwargs.get("fields"))
         check_known_properties(catalog_of(request), query)
@@ -250,7 +267,6 @@ class CatalogClient(BaseCoreClient):
 
     def post_search(self, search_request: Any, **kwargs: Any) -> stac.ItemCollection:
         request: Request = kwargs["request"]
-        body = search_request.model_dump(mode="json", by_alias=True, exclude_none=True)
         query = build_query(
             collections=search_request.collections,
             ids=search_request.ids,
@@ -261,7 +277,12 @@ class CatalogClient(BaseCoreClient):
             token=getattr(search_request, "token", None),
             **_extension_params(search_request),
             viewer=viewer_of(request),
+            limits=limits_of(request),
         )
+        try:  # after `build_query`, which refuses what is nested too deep to serialise
+            body = search_request.model_dump(mode="json", by_alias=True, exclude_none=True)
+        except ValueError as exc:
+            raise InvalidRequest(f"the search body cannot be read back: {exc}") from None
         body.pop("token", None)
         given = getattr(search_request, "model_fields_set", set())
         if "fields" in given and search_request.fields is None:

@@ -32,6 +32,8 @@ from datacenter.errors import (
     ProductError,
     QuotaExceeded,
     RangeNotSatisfiable,
+    RateLimited,
+    SearchTimeout,
     StorageError,
     TooLarge,
     Unauthorized,
@@ -50,6 +52,9 @@ STATUS: dict[type[Exception], int] = {
     Conflict: 409,
     StorageError: 503,
     CatalogUnavailable: 503,
+    # a search stopped by the catalog's time budget (`Catalog.search_timeout`); the
+    # description says so (not the generic outage text) and carries Retry-After
+    SearchTimeout: 503,
     # InvalidKey is a StorageError *and* an InvalidRequest: a key that tries to leave the
     # store is the caller's mistake, not an outage.
     InvalidKey: 400,
@@ -62,6 +67,9 @@ STATUS: dict[type[Exception], int] = {
     # that need one: `PartnerRequired`, and admin-only writes).
     Unauthorized: 401,
     Forbidden: 403,
+    # failed authentications or a partner's requests over their rate (`api.rate_limits`);
+    # carries `Retry-After`
+    RateLimited: 429,
 }
 
 
@@ -78,7 +86,9 @@ def _table_handler(status: int, retry_after: int):
         # An error may carry response headers (416 carries Content-Range: bytes */size).
         headers = dict(getattr(exc, "headers", None) or {})
         description = str(exc)
-        if status == 503:
+        if isinstance(exc, SearchTimeout):
+            headers["Retry-After"] = str(retry_after)
+        elif status == 503:
             # An outage of a server behind the API (object store, catalog database): the
             # client may retry; the detail (keys, endpoints) is for the log, not the caller.
             logger.error("%s %s: %s", request.method, request.url.path, exc)

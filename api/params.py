@@ -86,7 +86,13 @@ def parse_instant(text: str) -> datetime:
         moment = datetime(year, month, day, hour, minute, second, micro, tzinfo=tz)
     except ValueError as exc:
         raise InvalidRequest(f"datetime {text!r} is not a real date-time ({exc}); {_DATETIME_HELP}") from None
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+23:59 is in year 0 once in UTC
+        raise InvalidRequest(
+            f"datetime {text!r} falls outside the years 0001-9999 once converted to UTC; "
+            f"{_DATETIME_HELP}"
+        ) from None
 
 
 def parse_datetime(value: str | None) -> Interval | None:

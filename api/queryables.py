@@ -13,9 +13,11 @@ import attr
 from stac_fastapi.extensions.filter.client import BaseFiltersClient
 from starlette.requests import Request
 
+from api.audit import audit, why_not_found
 from api.deps import catalog_of, viewer_of
 from api.links import request_url
 from catalog.base import SearchQuery
+from datacenter.errors import NotFound
 
 SAMPLE = 200
 _CORE: dict[str, dict[str, Any]] = {
@@ -71,7 +73,12 @@ class QueryablesClient(BaseFiltersClient):
         request: Request = kwargs["request"]
         catalog, viewer = catalog_of(request), viewer_of(request)
         if collection_id is not None:
-            catalog.get_collection(collection_id, viewer=viewer)  # 404 when missing (or hidden)
+            try:  # 404 when missing (or hidden), audited like every refusal
+                catalog.get_collection(collection_id, viewer=viewer)
+            except NotFound:
+                audit(request.state.audit, viewer, "queryables", collection_id, False,
+                      detail=why_not_found(catalog, collection_id))
+                raise
         page = catalog.search(SearchQuery(
             collections=[collection_id] if collection_id else None, limit=SAMPLE, viewer=viewer
         ))

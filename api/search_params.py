@@ -18,6 +18,17 @@ from typing import Any
 
 import cql2
 
+from api.request_limits import (
+    DEFAULT_LIMITS,
+    RequestLimits,
+    check_cql2_json,
+    check_cql2_json_text,
+    check_cql2_text,
+    check_q,
+    check_sort_count,
+    check_sortby,
+    repair_filter_geometries,
+)
 from catalog.query.free_text import parse_free_text
 from datacenter.errors import InvalidRequest
 
@@ -31,12 +42,18 @@ def _first_line(exc: Exception) -> str:
     return " ".join(str(exc).split())[:400]
 
 
-def parse_filter(value: Any, lang: str | None) -> dict[str, Any] | None:
-    """CQL2 JSON from a GET string (text or JSON) or a POST object; None when absent."""
+def parse_filter(value: Any, lang: str | None,
+                 limits: RequestLimits = DEFAULT_LIMITS) -> dict[str, Any] | None:
+    """CQL2 JSON from a GET string (text or JSON) or a POST object; None when absent.
+
+    Its size is bounded (`api.request_limits`) before the text reaches the parser and before
+    the expression reaches the validator, whose cost grows with the nesting; an invalid
+    geometry literal comes back repaired."""
     if value is None or value == "":
         return None
     try:
         if isinstance(value, dict):
+            check_cql2_json(value, limits)
             value = _modernise(value)
             if lang == "cql2-text":
                 raise InvalidRequest("filter-lang is cql2-text but the filter is a JSON object; "
@@ -45,15 +62,19 @@ def parse_filter(value: Any, lang: str | None) -> dict[str, Any] | None:
         elif not isinstance(value, str):
             raise InvalidRequest(f"filter must be CQL2 text or a CQL2 JSON object, got {type(value).__name__}")
         elif lang == "cql2-json" or (lang is None and value.lstrip().startswith("{")):
+            check_cql2_json_text(value, limits)
             try:
                 data = json.loads(value)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise InvalidRequest(f"filter is not valid CQL2 JSON: {exc}") from None
             if not isinstance(data, dict):
                 raise InvalidRequest(f"filter is not a CQL2 JSON object: {value[:200]!r}")
-            expr = cql2.Expr(data)
+            check_cql2_json(data, limits)
+            expr = cql2.Expr(_modernise(data))
         elif lang in (None, "cql2-text"):
+            check_cql2_text(value, limits)
             expr = cql2.parse_text(value)
+            check_cql2_json(expr.to_json(), limits)
         else:
             raise InvalidRequest(f"filter-lang {lang!r} is not supported; use cql2-text or cql2-json")
         expr.validate()
@@ -64,7 +85,7 @@ def parse_filter(value: Any, lang: str | None) -> dict[str, Any] | None:
     out = expr.to_json()
     if not isinstance(out, dict) and not isinstance(out, bool):
         raise InvalidRequest(f"filter {value!r} is not a boolean CQL2 expression")
-    return out  # type: ignore[return-value]
+    return repair_filter_geometries(out, limits)  # type: ignore[no-any-return]
 
 
 def _modernise(node: Any) -> Any:
@@ -103,7 +124,7 @@ def query_to_cql2(query: Any) -> dict[str, Any] | None:
     if isinstance(query, str):
         try:
             query = json.loads(query)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise InvalidRequest(f"query is not JSON: {exc}") from None
     if not isinstance(query, dict):
         raise InvalidRequest('query must be an object such as {"eo:cloud_cover": {"lt": 10}}')
@@ -164,12 +185,13 @@ def combine(*exprs: dict[str, Any] | None) -> dict[str, Any] | None:
     return present[0] if len(present) == 1 else {"op": "and", "args": present}
 
 
-def parse_sortby(value: Any) -> tuple[tuple[str, str], ...] | None:
+def parse_sortby(value: Any, limits: RequestLimits = DEFAULT_LIMITS) -> tuple[tuple[str, str], ...] | None:
     """From ``["-gsd", "+id"]`` (GET) or ``[{"field", "direction"}]`` / models (POST)."""
     if not value:
         return None
     if isinstance(value, str):
         value = value.split(",")
+    check_sort_count(len(value), limits)  # before the entries are looked at
     out = []
     for entry in value:
         if hasattr(entry, "model_dump"):
@@ -187,15 +209,17 @@ def parse_sortby(value: Any) -> tuple[tuple[str, str], ...] | None:
         if direction not in ("asc", "desc"):
             raise InvalidRequest(f"sortby direction {direction!r} of {field!r} must be asc or desc")
         out.append((field, direction))
+    check_sortby(tuple(out), limits)
     return tuple(out)
 
 
-def parse_q(value: Any) -> str | tuple[str, ...] | None:
+def parse_q(value: Any, limits: RequestLimits = DEFAULT_LIMITS) -> str | tuple[str, ...] | None:
     """``q`` as the catalog takes it (a string, or a tuple whose entries are ORed), checked
     here so that a malformed one is a 400 naming the problem; None when absent."""
     if value is None or value == "" or value == []:
         return None
     q = value if isinstance(value, str) else tuple(value)
+    check_q(q, limits)
     parse_free_text(q)
     return q
 

@@ -80,6 +80,9 @@ class Catalog(abc.ABC):
     #: Item lookups (and the audit write beside them) are local and take microseconds, so the
     #: API may answer them on its event loop instead of in its thread pool.
     inline_lookups: bool = False
+    #: Seconds one `search` may run its SQL (0: no bound); past it `SearchTimeout`.
+    #: SQLite: a progress handler; PostgreSQL: ``statement_timeout`` for that search.
+    search_timeout: float = 0.0
 
     # collections -----------------------------------------------------------------
     @abc.abstractmethod

@@ -65,6 +65,10 @@ class CatalogUnavailable(DatacenterError):
     """The catalog database does not answer (down, restarting, unreachable); retry later."""
 
 
+class SearchTimeout(DatacenterError):
+    """A search ran longer than the catalog's time budget and was stopped (HTTP 503)."""
+
+
 class StorageError(DatacenterError):
     """The object store failed or refused an operation."""
 
@@ -109,3 +113,12 @@ class Unauthorized(DatacenterError):
 
 class Forbidden(DatacenterError):
     """A valid key that may not do this (a partner key on an admin-only route)."""
+
+
+class RateLimited(DatacenterError):
+    """Too many requests (or failed authentications) in the current window (HTTP 429)."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.headers = {"Retry-After": str(retry_after)}

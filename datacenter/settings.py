@@ -12,6 +12,14 @@
     DATACENTER_API_MAX_BODY_BYTES  largest request body the API reads (default 1 MiB; more: 413)
     DATACENTER_API_BODY_TIMEOUT    seconds a request body may take to arrive (default 15; then 408)
     DATACENTER_API_RETRY_AFTER     seconds in `Retry-After` of a 503 (store/catalog outage; default 5)
+    DATACENTER_API_MAX_NESTING, _MAX_NOT_NESTING, _MAX_FILTER_TERMS, _MAX_LIST_VALUES, _MAX_LIKE_LENGTH,
+    _MAX_VERTICES, _MAX_REPAIR_VERTICES, _MAX_SORT_FIELDS, _MAX_Q_TERMS
+                                bounds on one search (docs/security.md, "Request limits")
+    DATACENTER_API_AUTH_FAILURES_PER_ADDRESS (20), _AUTH_FAILURES_PER_KEY (10),
+    _PARTNER_REQUESTS (6000), _RATE_WINDOW (60 s)
+                                failed authentications per client address / key prefix and
+                                requests per partner in one window (then 429; 0: no limit)
+    DATACENTER_API_SEARCH_TIMEOUT  seconds one search may run its SQL (default 10; then 503)
     DATACENTER_ADMIN_KEYS       comma-separated API keys allowed to write (STAC transactions)
     DATACENTER_DASK_WORKERS     with no scheduler address: 0 = threads in the server process,
                                 N = a LocalCluster of N worker processes
@@ -70,6 +78,22 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = 1024 * 1024
     api_body_timeout: float = 15.0
     api_retry_after: int = 5
+    # bounds on one search, `api.request_limits.RequestLimits` (400 above them)
+    api_max_nesting: int = Field(16, ge=1)
+    api_max_not_nesting: int = Field(4, ge=1)
+    api_max_filter_terms: int = Field(1_000, ge=1)
+    api_max_list_values: int = Field(1_000, ge=1)
+    api_max_like_length: int = Field(256, ge=1)
+    api_max_vertices: int = Field(10_000, ge=1)
+    api_max_repair_vertices: int = Field(200, ge=0)
+    api_max_sort_fields: int = Field(8, ge=1)
+    api_max_q_terms: int = Field(100, ge=1)
+    # rate limits, `api.rate_limits.RateLimiter` (429 above them; 0: no limit)
+    api_auth_failures_per_address: int = Field(20, ge=0)
+    api_auth_failures_per_key: int = Field(10, ge=0)
+    api_partner_requests: int = Field(6_000, ge=0)
+    api_rate_window: float = Field(60.0, gt=0)
+    api_search_timeout: float = Field(10.0, ge=0)  # seconds of SQL per search (0: no bound)
     admin_keys: str = ""  # comma-separated; see `admin_key_set`
     dask_workers: int = 0
     subset_sync_limit: int = 256 * 1024 * 1024

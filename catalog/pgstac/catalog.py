@@ -84,6 +84,7 @@ from datacenter.errors import (
     ConfigError,
     InvalidRequest,
     ItemNotFound,
+    SearchTimeout,
 )
 
 _SESSION = (
@@ -327,6 +328,9 @@ class PgstacCatalog(Catalog):
             if collections is not None and not collections:
                 return SearchPage(items=[], number_matched=0)
             forward = token is None or token.direction == "next"
+            if self.search_timeout:  # this search only: reset below, before the pool has it back
+                c.execute("SELECT set_config('statement_timeout', %s, false)",
+                          (f"{max(1, int(self.search_timeout * 1000))}ms",))
             try:
                 row = c.execute("SELECT stac_search_to_where(%s)", (Jsonb(body),)).fetchone()
                 base = (row[0] if row else None) or "TRUE"
@@ -354,6 +358,9 @@ class PgstacCatalog(Catalog):
                 items = hydrate_rows(c, rows)
             except psycopg.Error as exc:
                 raise self._search_error(exc) from None
+            finally:
+                if self.search_timeout:
+                    c.execute("RESET statement_timeout")
         next_token, prev_token = page_tokens(
             [tuple(r[4:]) for r in rows], more=more, after_token=token is not None,
             forward=forward, sort=sort.signature,
@@ -394,6 +401,11 @@ class PgstacCatalog(Catalog):
         """A value PostgreSQL cannot read (a text compared as a timestamp, a bad geometry)
         is the request's fault; anything else is ours and stays a 500."""
         message = (exc.diag.message_primary if exc.diag else None) or str(exc)
+        if isinstance(exc, psycopg.errors.QueryCanceled):
+            return SearchTimeout(
+                "the search ran longer than its time budget (DATACENTER_API_SEARCH_TIMEOUT) and "
+                "was stopped; narrow it (collections, a time span, a smaller area) or retry later"
+            )
         if isinstance(exc, psycopg.errors.RaiseException | psycopg.DataError):
             return InvalidRequest(f"the search cannot be run: {message}")
         if isinstance(exc, psycopg.errors.UndefinedFunction) and "item_text" in message:

@@ -22,6 +22,7 @@ from typing import Any
 from catalog.pgstac.cql2 import property_sql
 from catalog.query.paging import Scalar
 from catalog.query.sort import TIES, sort_request
+from datacenter.errors import InvalidRequest
 
 _COLUMNS = {"datetime": ("datetime", "timestamptz"), "start_datetime": ("datetime", "timestamptz"),
             "end_datetime": ("end_datetime", "timestamptz"), "id": ("id", "text"),
@@ -77,6 +78,11 @@ class PgSortPlan:
         """SQL true for rows strictly after `key` in page order (before it when not `forward`)."""
         names = []
         for n, (k, value) in enumerate(zip(self.keys, key, strict=True)):
+            if k.cast in ("timestamptz", "text") and value is not None and not isinstance(value, str):
+                raise InvalidRequest(  # a forged token: the column cannot be compared with it
+                    "invalid paging token: pass back the next/prev token of a previous page "
+                    "unchanged, with the same sortby, or drop it to start from the first page"
+                )
             params[f"k{n}"] = value
             names.append(f"%(k{n})s::{k.cast}")
         ors = []

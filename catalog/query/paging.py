@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -43,8 +44,7 @@ class PageToken:
             key, direction = data["k"], data.get("d", "next")
             if (
                 not isinstance(key, list)
-                or not all(v is None or (isinstance(v, int | float | str) and not isinstance(v, bool))
-                           for v in key)
+                or not all(_scalar(v) for v in key)
                 or direction not in ("next", "prev")
                 or (length is not None and len(key) != length)
                 or data.get("s", "") != sort
@@ -58,6 +58,17 @@ class PageToken:
                 "page unchanged, with the same sortby, or drop it to start from the first page"
             ) from None
         return cls(tuple(key), direction, sort)
+
+
+def _scalar(value: Any) -> bool:
+    """A key value a backend can bind: text, a finite float, an integer in 64 bits, None."""
+    if value is None or isinstance(value, str):
+        return "\x00" not in value if isinstance(value, str) else True
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    return isinstance(value, float) and math.isfinite(value)
 
 
 def page_tokens(

@@ -24,7 +24,8 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
@@ -58,7 +59,13 @@ from catalog.sqlite.query import Plan, plan_search
 from catalog.sqlite.schema import RTREE_STRIDE, create_or_upgrade
 from catalog.sqlite.sort import SortPlan, plan_sort
 from datacenter.access import ANONYMOUS, SYSTEM, Viewer
-from datacenter.errors import CollectionNotFound, ConfigError, InvalidRequest, ItemNotFound
+from datacenter.errors import (
+    CollectionNotFound,
+    ConfigError,
+    InvalidRequest,
+    ItemNotFound,
+    SearchTimeout,
+)
 
 _EXTENT_TTL = 60.0  # seconds a viewer's collection extent is reused while nothing is written
 _ONE_PASS_ROWS = 20_000  # R*Tree candidates read at once to count and page in one pass
@@ -331,13 +338,16 @@ class SQLiteCatalog(SQLiteConnections, Catalog):
                 plan.where += f" AND {plus}i.collection IN (SELECT value FROM json_each(:v_colls))"
                 plan.params["v_colls"] = json.dumps(only)
             forward = token is None or token.direction == "next"
-            one_pass = self._one_pass(c, plan, sort, token.key if token else None, forward, query.limit + 1)
-            if one_pass is not None:
-                matched, rows = one_pass
-            else:
-                counted = self._count_from_tables(c, query, scoped, only)
-                matched = self._count(c, plan) if counted is SCAN else cast("int | None", counted)
-                rows = self._walk(c, plan, sort, token.key if token else None, forward, query.limit + 1)
+            with self._time_budget(c):
+                one_pass = self._one_pass(c, plan, sort, token.key if token else None, forward,
+                                          query.limit + 1)
+                if one_pass is not None:
+                    matched, rows = one_pass
+                else:
+                    counted = self._count_from_tables(c, query, scoped, only)
+                    matched = self._count(c, plan) if counted is SCAN else cast("int | None", counted)
+                    rows = self._walk(c, plan, sort, token.key if token else None, forward,
+                                      query.limit + 1)
         more = len(rows) > query.limit
         rows = rows[: query.limit]
         if not forward:
@@ -352,6 +362,28 @@ class SQLiteCatalog(SQLiteConnections, Catalog):
             next_token=next_token,
             prev_token=prev_token,
         )
+
+    @contextmanager
+    def _time_budget(self, conn: sqlite3.Connection) -> Iterator[None]:
+        """Stop the statements of one search after `search_timeout` seconds: a progress
+        handler (every 1,000 virtual-machine steps) interrupts them (`SearchTimeout`)."""
+        if not self.search_timeout:
+            yield
+            return
+        deadline = time.monotonic() + self.search_timeout
+        conn.set_progress_handler(lambda: time.monotonic() > deadline, 1_000)
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if "interrupted" not in str(exc) or time.monotonic() <= deadline:
+                raise
+            raise SearchTimeout(
+                f"the search ran longer than its {self.search_timeout:g} s budget "
+                "(DATACENTER_API_SEARCH_TIMEOUT) and was stopped; narrow it (collections, a "
+                "time span, a smaller area) or retry later"
+            ) from None
+        finally:
+            conn.set_progress_handler(None, 0)
 
     @staticmethod
     def _visible_scope(
