@@ -15,11 +15,13 @@ from typing import Any
 
 from api.queryables import _CORE, DECLARED
 from catalog.base import Catalog, SearchQuery
+from datacenter.access import FIELDS as ACCESS_FIELDS
 from datacenter.errors import InvalidRequest
 
-#: top-level item fields and properties every item has
-ALWAYS = frozenset({*_CORE, *DECLARED, "bbox", "type", "stac_version", "created", "updated",
-                    "title", "description", "keywords"})  # fmt: skip
+#: top-level item fields, properties every item has, and the access fields (every record
+#: carries them, resolved from its collection when the item has none)
+ALWAYS = frozenset({*_CORE, *DECLARED, *ACCESS_FIELDS, "bbox", "type", "stac_version", "created",
+                    "updated", "title", "description", "keywords"})  # fmt: skip
 
 
 #: prefixes of published STAC extensions: a field of theirs is meaningful even where no item

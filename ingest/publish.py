@@ -57,19 +57,20 @@ class Output:
     size: int
     folder: bool
     item: StacItem
-    #: files stored beside the main one (quicklooks): local path, store key, SHA-256
-    extras: tuple[tuple[Path, str, str], ...] = ()
+    #: files stored beside the main one (quicklooks): local path, store key, SHA-256, size
+    extras: tuple[tuple[Path, str, str, int], ...] = ()
     originals: tuple[StoredOriginal, ...] = ()
 
     @property
     def keys(self) -> list[str]:
         """Every store key this output writes: the conversion, its quicklooks and the
         original files."""
-        return [self.key, *(key for _, key, _ in self.extras), *(o.key for o in self.originals)]
+        return [self.key, *(extra[1] for extra in self.extras), *(o.key for o in self.originals)]
 
     @property
     def stored_bytes(self) -> int:
-        return self.size + sum(o.size for o in self.originals)
+        """Bytes written to the store: the conversion, its quicklooks and the originals."""
+        return self.size + sum(extra[3] for extra in self.extras) + sum(o.size for o in self.originals)
 
 
 def fingerprint(files: list[SourceFile], options: Mapping[str, Any]) -> str:
@@ -121,7 +122,7 @@ def _convert(
     for look in write_quicklooks(cog.path, tmp, cog.units):
         look_key = f"{base}/{look.path.name}"
         item["assets"][look.role] = quicklook_asset(look, look_key)
-        extras.append((look.path, look_key, look.sha256))
+        extras.append((look.path, look_key, look.sha256, look.size))
     return Output(cog.path, key, cog.sha256, cog.size, False, item, tuple(extras))
 
 
@@ -137,7 +138,7 @@ def upload_verified(store: Store, out: Output) -> None:
         store.put_file(out.local, out.key)
         stored = store.sha256(out.key)
     pending = [(out.key, stored, out.sha256)]
-    for local, key, sha256 in out.extras:
+    for local, key, sha256, _ in out.extras:
         store.put_file(local, key)
         pending.append((key, store.sha256(key), sha256))
     for key, stored, written in pending:

@@ -22,8 +22,9 @@ DEBIAN_GDALINFO = Path("/usr/bin/gdalinfo")  # Debian 12's GDAL 3.6 (gdal-bin, w
 
 
 def cog_pixels(server: ClientsServer, collection: str, item_id: str) -> np.ndarray:
-    """Band 1 of the COG the pipeline wrote for `item_id`, read from the store's folder."""
-    (path,) = (server.root / "store" / collection).rglob(f"{item_id}*.tif")
+    """Band 1 of the COG the pipeline wrote for `item_id`, read from the store's folder (not
+    the kept original, which may be a GeoTIFF of the same name)."""
+    (path,) = (p for p in (server.root / "store" / collection).rglob(f"{item_id}*.tif") if "original" not in p.parts)
     with rasterio.open(path) as cog:
         return cog.read(1)
 

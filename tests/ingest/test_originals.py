@@ -17,6 +17,7 @@ from datacenter.settings import get_settings
 from datacenter.storage import Store
 from ingest import samples
 from ingest.samples import make_pds4_spectral_cube
+from ingest.vocabulary import normalise
 
 runner = CliRunner()
 
@@ -54,7 +55,7 @@ def test_a_pds4_product_keeps_its_label_and_data_file_with_its_lidvid(tmp_path: 
     data = next(p for p in label.parent.iterdir() if p != label)
     (line,) = _ingest(label, tmp_path / "r.jsonl")
     item = _item(line["id"])
-    assert set(item["assets"]) == {"data", "label", "original"}
+    assert set(item["assets"]) == {"data", "thumbnail", "overview", "label", "original"}
     _assert_kept_byte_for_byte(item, {"label": label, "original": data})
     assert item["assets"]["label"]["roles"] == ["metadata"]
     assert item["assets"]["label"]["type"] == "application/xml"
@@ -66,7 +67,8 @@ def test_a_pds4_product_keeps_its_label_and_data_file_with_its_lidvid(tmp_path: 
     assert links["derived_from"]["href"] == f"{lid}::1.0"
     assert links["via"]["href"] == f"https://pds.nasa.gov/api/search/1/products/{lid}::1.0"
     info = samples.SAMPLES["pds4"]
-    assert props["mission"] and props["instruments"] == [info.instrument]
+    assert props["mission"] and props["instruments"] == [normalise(info.instrument)]
+    assert props["dc:label_instruments"] == [info.instrument]  # the label's own spelling kept
     assert sorted(line["assets"]) == sorted(a["href"] for a in item["assets"].values())
     assert stac_offline.validate_dict(item) == []
 
@@ -90,7 +92,7 @@ def test_a_single_file_product_is_kept_whole(make, tmp_path: Path, stac_offline)
     source = make(tmp_path / "in")
     (line,) = _ingest(source, tmp_path / "r.jsonl")
     item = _item(line["id"])
-    assert set(item["assets"]) == {"data", "original"}
+    assert set(item["assets"]) == {"data", "thumbnail", "overview", "original"}
     _assert_kept_byte_for_byte(item, {"original": source})
     roles = item["assets"]["original"]["roles"]
     assert roles == (["source", "metadata"] if source.suffix == ".cub" else ["source"])

@@ -34,9 +34,14 @@ def _versions(store: Store, item_id: str) -> set[str]:
     return {k.split("/")[2] for k in store.list_keys(f"c/{item_id}")}
 
 
-def _href(item_id: str) -> str:
+def _hrefs(item_id: str) -> dict[str, str]:
     with open_catalog(get_settings().resolved_catalog_url) as catalog:
-        return str(catalog.get_item("c", item_id, viewer=SYSTEM)["assets"]["data"]["href"])
+        item = catalog.get_item("c", item_id, viewer=SYSTEM)
+    return {key: str(asset["href"]) for key, asset in item["assets"].items()}
+
+
+def _href(item_id: str) -> str:
+    return _hrefs(item_id)["data"]
 
 
 def test_reingesting_a_changed_source_leaves_exactly_one_version_and_crash_leftovers_are_swept(
@@ -68,7 +73,9 @@ def test_reingesting_a_changed_source_leaves_exactly_one_version_and_crash_lefto
     assert _versions(store, item_id) == {first, second}
     _ingest(source)  # unchanged: nothing converted, leftovers gone
     assert _versions(store, item_id) == {second}
-    assert store.list_keys(f"c/{item_id}") == [_href(item_id)]
+    kept = sorted(store.list_keys(f"c/{item_id}"))
+    assert kept == sorted(_hrefs(item_id).values())  # the COG, its quicklooks, the original
+    assert all(f"/{second}/" in key for key in kept)
 
 
 def test_running_the_demo_again_writes_nothing(clean_env: Path) -> None:

@@ -234,13 +234,20 @@
     } catch (err) { show(`${S().error}: ${err.message}`); }
   }
 
+  // STAC's lower-case identifier, with the label's own spelling beside it when it differs
+  function named(id, label) {
+    return label && label !== id ? `${id || ""} (${label})` : (id || "");
+  }
+
   function showItem(item) {
     const s = S(), p = item.properties;
     $("details").hidden = false;
     $("details-h").textContent = p.title || item.id;
     const rows = [[s.item, `${item.collection} / ${item.id}`],
-      [s.time, p.datetime || `${p.start_datetime} – ${p.end_datetime}`], [s.mission, p.mission || ""],
-      [s.instrument, (p.instruments || []).join(", ")], [s.target, (p["ssys:targets"] || []).join(", ")],
+      [s.time, p.datetime || `${p.start_datetime} – ${p.end_datetime}`],
+      [s.mission, named(p.mission, p["dc:label_mission"])],
+      [s.instrument, named((p.instruments || []).join(", "), (p["dc:label_instruments"] || []).join(", "))],
+      [s.target, (p["ssys:targets"] || []).join(", ")],
       [s.level, p["processing:level"] || ""], [s.resolution, resolution(p)]];
     const body = $("details-body");
     body.replaceChildren(el("table", {}, ...rows.map(([k, v]) => el("tr", {}, el("td", { text: k }), el("td", { text: v })))));
