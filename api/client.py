@@ -51,7 +51,15 @@ from api.search_params import (
     query_to_cql2,
 )
 from catalog.audit import AuditLog
-from catalog.base import DEFAULT_LIMIT, MAX_LIMIT, Catalog, SearchPage, SearchQuery, StacItem
+from catalog.base import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    SUMMARISED,
+    Catalog,
+    SearchPage,
+    SearchQuery,
+    StacItem,
+)
 from datacenter.access import Viewer
 from datacenter.errors import InvalidRequest, ItemNotFound, NotFound
 
@@ -309,13 +317,21 @@ class CatalogClient(BaseCoreClient):
 
     @staticmethod
     def _with_extent(request: Request, collection: dict[str, Any]) -> dict[str, Any]:
-        """The extent of what the viewer sees, computed per request: a stored extent covers
-        every item, hidden ones included, so only administrators are shown it."""
+        """The extent and summaries of what the viewer sees, computed per request (and cached
+        by the catalog): the stored ones cover every item, hidden ones included, so only
+        administrators are shown them. A summarised field (`SUMMARISED`) no visible item
+        carries is left out; other summaries are the collection's own."""
         viewer = viewer_of(request)
         if collection.get("extent") and viewer.admin:
             return collection
-        extent = catalog_of(request).collection_extent(collection["id"], viewer=viewer)
-        return {**collection, "extent": extent}
+        catalog = catalog_of(request)
+        extent = catalog.collection_extent(collection["id"], viewer=viewer)
+        if viewer.admin:
+            return {**collection, "extent": extent}
+        stored = collection.get("summaries") or {}
+        summaries = {k: v for k, v in stored.items() if k not in SUMMARISED}
+        summaries |= catalog.collection_summaries(collection["id"], SUMMARISED, viewer=viewer)
+        return {**collection, "extent": extent, "summaries": summaries}
 
     @staticmethod
     def _page(

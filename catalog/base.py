@@ -74,6 +74,12 @@ class SearchPage:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+#: item properties a collection's `summaries` list (ingest merges them in as items arrive;
+#: the API serves a non-administrator the values of the items that viewer may see)
+SUMMARISED: tuple[str, ...] = ("platform", "instruments", "mission", "constellation", "processing:level",
+                               "gsd", "ssys:targets")
+
+
 class Catalog(abc.ABC):
     """What the ingest pipeline and the API need from a catalog backend."""
 
@@ -126,6 +132,14 @@ class Catalog(abc.ABC):
     @abc.abstractmethod
     def collection_extent(self, collection_id: str, *, viewer: Viewer = ANONYMOUS) -> dict[str, Any]:
         """The STAC `extent` computed from the collection's items that `viewer` may see."""
+
+    @abc.abstractmethod
+    def collection_summaries(
+        self, collection_id: str, fields: Sequence[str], *, viewer: Viewer = ANONYMOUS
+    ) -> dict[str, list[Any]]:
+        """The distinct values of each property in `fields` over the collection's items that
+        `viewer` may see (each element of a list-valued property counts; a field no such item
+        has is left out), sorted; `CollectionNotFound` as for `collection_extent`."""
 
     def partner_store(self) -> PartnerStore:
         """Partners and API keys, kept in the catalog's database."""

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from catalog.base import Catalog, StacCollection
+from catalog.base import SUMMARISED, Catalog, StacCollection
 from datacenter.access import SYSTEM
 from datacenter.errors import InvalidRequest, NotFound
 from ingest.pipeline import ensure_collection, new_collection
@@ -35,8 +35,6 @@ from ingest.vocabulary import normalise
 
 __all__ = ["create_collection", "ensure_collection", "load_definition", "refresh_collection"]
 
-SUMMARISED = ("platform", "instruments", "mission", "constellation", "processing:level", "gsd",
-              "ssys:targets")
 _ACCESS = {"owner": "dc:owner", "level": "dc:access", "access": "dc:access",
            "releasable_to": "dc:releasable_to", "embargo_until": "dc:embargo_until"}  # fmt: skip
 

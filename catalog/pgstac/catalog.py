@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, cast
@@ -149,6 +149,7 @@ class PgstacCatalog(Catalog):
         # without the count tables (a database migrated before they existed) rows are counted
         self._has_counts = bool(version and version[1])
         self._extents: dict[tuple[str, Viewer], tuple[tuple[int, int], float, dict[str, Any]]] = {}
+        self._summaries: dict[tuple[str, Viewer, tuple[str, ...]], tuple[tuple[int, int], float, dict[str, Any]]] = {}
         if not version or not version[0]:
             self._pool.close()
             raise ConfigError(
@@ -440,6 +441,41 @@ class PgstacCatalog(Catalog):
                 self._extents.clear()
             self._extents[key] = (mark, time.monotonic(), copy.deepcopy(extent))
         return extent
+
+    def collection_summaries(
+        self, collection_id: str, fields: Sequence[str], *, viewer: Viewer = ANONYMOUS
+    ) -> dict[str, list[Any]]:
+        """Kept per (collection, viewer, fields) exactly as `collection_extent` is."""
+        fields = tuple(fields)
+        with self._conn() as c:
+            self._visible_collection(c, collection_id, viewer)
+            mark = write_mark(c, collection_id) if self._has_counts else None
+            key = (collection_id, viewer, fields)
+            cached = self._summaries.get(key)
+            if (mark is not None and cached is not None and cached[0] == mark
+                    and time.monotonic() - cached[1] < _EXTENT_TTL):
+                return copy.deepcopy(cached[2])
+            params: dict[str, Any] = {"cid": collection_id, "fields": list(fields)}
+            where = access_sql(viewer, params) or "TRUE"
+            rows = c.execute(
+                "SELECT DISTINCT f.name, v.value FROM items,"  # noqa: S608
+                " unnest(%(fields)s::text[]) AS f(name),"
+                " LATERAL jsonb_array_elements(CASE jsonb_typeof(content->'properties'->f.name)"
+                "   WHEN 'array' THEN content->'properties'->f.name"
+                "   ELSE jsonb_build_array(content->'properties'->f.name) END) AS v(value)"
+                f" WHERE collection = %(cid)s AND ({where})"
+                " AND jsonb_typeof(v.value) NOT IN ('object', 'array', 'null')",
+                params,
+            ).fetchall()
+        found: dict[str, list[Any]] = {}
+        for name, value in rows:
+            found.setdefault(name, []).append(value)
+        summaries = {name: sorted(found[name], key=lambda v: (str(type(v)), v)) for name in fields if name in found}
+        if mark is not None:
+            if len(self._summaries) > 10_000:
+                self._summaries.clear()
+            self._summaries[key] = (mark, time.monotonic(), copy.deepcopy(summaries))
+        return summaries
 
     @staticmethod
     def _extent_of(row: tuple[Any, ...] | None) -> dict[str, Any]:

@@ -24,7 +24,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -86,6 +86,8 @@ class SQLiteCatalog(SQLiteConnections, Catalog):
         self._open_connections()
         # per-viewer collection extents: (collection, viewer) -> (generation, computed at, extent)
         self._extents: dict[tuple[str, Viewer], tuple[int, float, dict[str, Any]]] = {}
+        # per-viewer summaries the same way: (collection, viewer, fields) -> (...)
+        self._summaries: dict[tuple[str, Viewer, tuple[str, ...]], tuple[int, float, dict[str, Any]]] = {}
         self._create_schema()
 
     @classmethod
@@ -563,6 +565,52 @@ class SQLiteCatalog(SQLiteConnections, Catalog):
             self._extents.clear()
         self._extents[(collection_id, viewer)] = (generation, time.monotonic(), copy.deepcopy(extent))
         return extent
+
+    def collection_summaries(
+        self, collection_id: str, fields: Sequence[str], *, viewer: Viewer = ANONYMOUS
+    ) -> dict[str, list[Any]]:
+        """Kept per (collection, viewer, fields) exactly as `collection_extent` is."""
+        with self._read() as c:
+            row = c.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        generation = row[0] if row else 0
+        key = (collection_id, viewer, tuple(fields))
+        cached = self._summaries.get(key)
+        if cached is not None and cached[0] == generation and time.monotonic() - cached[1] < _EXTENT_TTL:
+            return copy.deepcopy(cached[2])
+        summaries = self._compute_summaries(collection_id, tuple(fields), viewer)
+        if len(self._summaries) > 10_000:
+            self._summaries.clear()
+        self._summaries[key] = (generation, time.monotonic(), copy.deepcopy(summaries))
+        return summaries
+
+    def _compute_summaries(self, collection_id: str, fields: tuple[str, ...], viewer: Viewer) -> dict[str, list[Any]]:
+        c_visible, c_params = collection_visibility(viewer)
+        i_visible, i_params = visibility_sql(viewer, "i", "item_releasable", "pk")
+        params = {**c_params, **i_params, "cid": collection_id}
+        found: dict[str, set[Any]] = {}
+        with self._read() as c:
+            if c.execute(f"SELECT 1 FROM collections c WHERE id = :cid AND {c_visible}", params).fetchone() is None:
+                raise self._collection_not_found(c, collection_id, viewer)
+            for n, name in enumerate(fields):
+                params[f"path{n}"] = "$." + json.dumps(name)  # "$.\"processing:level\""
+                try:
+                    rows = c.execute(
+                        f"SELECT DISTINCT j.value FROM items i, json_each(i.props, :path{n}) j"  # noqa: S608
+                        f" WHERE i.collection = :cid AND {i_visible} AND j.type NOT IN ('object', 'null')",
+                        params,
+                    ).fetchall()
+                    values = {v for (v,) in rows}
+                except sqlite3.OperationalError:  # JSON SQLite cannot read (NaN): read it here
+                    values = set()
+                    for (props,) in c.execute(f"SELECT i.props FROM items i WHERE i.collection = :cid"  # noqa: S608
+                                              f" AND {i_visible}", params):  # fmt: skip
+                        value = load_json(props).get(name)
+                        for v in value if isinstance(value, list) else [value]:
+                            if v is not None and not isinstance(v, dict | list):
+                                values.add(v)
+                if values:
+                    found[name] = values
+        return {name: sorted(values, key=lambda v: (str(type(v)), v)) for name, values in found.items()}
 
     def _compute_extent(self, collection_id: str, viewer: Viewer) -> dict[str, Any]:
         c_visible, c_params = collection_visibility(viewer)

@@ -138,6 +138,9 @@ def load(world: World, collections: list[dict[str, Any]]) -> None:
             "type": "Collection", "stac_version": "1.1.0", "id": coll["id"], "description": "x",
             "title": f"Moon {coll['id']}",
             "license": "other", "links": [], **coll["fields"],
+            # as ingest merges them: every item's instrument, hidden ones included, and a
+            # summary of the collection's own that is not an item property
+            "summaries": {"instruments": [f"inst-{it['id']}" for it in coll["items"]], "dc:note": ["kept"]},
             "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]}, "temporal": {"interval": [[None, None]]}},
         })
         items = []
@@ -154,7 +157,7 @@ def load(world: World, collections: list[dict[str, Any]]) -> None:
                 "bbox": [w, s, e, n], "links": [], "assets": assets,
                 # `rank` to filter and sort on; `only_<id>` so queryables would betray a hidden item
                 "properties": {"datetime": f"{it['year']}-06-01T00:00:00Z", "rank": it["rank"],
-                               f"only_{it['id']}": 1, **it["fields"]},
+                               f"only_{it['id']}": 1, "instruments": [f"inst-{it['id']}"], **it["fields"]},
             })
         world.catalog.upsert_items(items)
 
@@ -192,6 +195,13 @@ def check_viewer(client: httpx.Client, collections: list[dict[str, Any]], viewer
     listed = client.get("collections").json()
     assert {c["id"] for c in listed["collections"]} == colls
     assert listed["numberMatched"] == len(colls)
+    for presented in listed["collections"]:  # summaries name only what the viewer may see
+        seen = sorted(f"inst-{i}" for i in items if records[i]["collection"] == presented["id"])
+        if viewer == "admin":
+            seen = sorted(f"inst-{it['id']}" for c in collections if c["id"] == presented["id"] for it in c["items"])
+        assert sorted(presented["summaries"].get("instruments", [])) == seen, (viewer, presented["id"])
+        assert presented["summaries"]["dc:note"] == ["kept"]
+        assert client.get(f"collections/{presented['id']}").json()["summaries"] == presented["summaries"]
     for cid in [*everything, "no-such-collection"]:
         got = client.get(f"collections/{cid}")
         assert got.status_code == (200 if cid in colls else 404), (viewer, cid)

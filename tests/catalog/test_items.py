@@ -310,3 +310,23 @@ def test_a_collection_extent_follows_each_write_for_every_viewer(catalog, make_i
     assert catalog.collection_extent("lro-nac", viewer=esa)["spatial"]["bbox"] == [[0, 0, 51, 51]]
     catalog.delete_item("lro-nac", "far")
     assert catalog.collection_extent("lro-nac", viewer=esa)["spatial"]["bbox"] == [[0, 0, 1, 1]]
+
+
+def test_collection_summaries_follow_each_write_for_every_viewer(catalog, make_item):
+    from datacenter.access import ANONYMOUS, Viewer
+
+    fields = ("instruments", "processing:level", "gsd")
+    esa = Viewer(partner_id="ESA")
+    catalog.upsert_items([make_item("a", instruments=["lola"], gsd=20.0, **{"processing:level": "CDR"})])
+    assert catalog.collection_summaries("lro-nac", fields, viewer=ANONYMOUS) == {
+        "instruments": ["lola"], "processing:level": ["CDR"], "gsd": [20.0]}
+    catalog.upsert_items([make_item("b", instruments=["lroc", "lola"])])  # a write after the first read
+    assert catalog.collection_summaries("lro-nac", fields, viewer=ANONYMOUS)["instruments"] == ["lola", "lroc"]
+    catalog.upsert_items([make_item("b", instruments=["lroc"], **{"dc:access": "restricted", "dc:releasable_to": ["ESA"]})])
+    assert catalog.collection_summaries("lro-nac", fields, viewer=ANONYMOUS)["instruments"] == ["lola"]
+    assert catalog.collection_summaries("lro-nac", fields, viewer=esa)["instruments"] == ["lola", "lroc"]
+    catalog.delete_item("lro-nac", "a")
+    assert catalog.collection_summaries("lro-nac", fields, viewer=ANONYMOUS) == {}  # nothing it may see
+    assert catalog.collection_summaries("lro-nac", fields, viewer=esa) == {"instruments": ["lroc"]}
+    with pytest.raises(CollectionNotFound):
+        catalog.collection_summaries("no-such", fields, viewer=esa)
