@@ -14,7 +14,7 @@ by boxes on either side of 180°.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -295,3 +295,16 @@ def _touches_both_sides(parts: list[list[float]]) -> bool:
     if len(parts) < 2 or any(b[0] <= -180 + _EPS and b[2] >= 180 - _EPS for b in parts):
         return False
     return any(b[2] >= 180 - _EPS for b in parts) and any(b[0] <= -180 + _EPS for b in parts)
+
+
+def distinct_values(fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> dict[str, list[Any]]:
+    """Per field, the sorted distinct scalar values of `rows` (one value per field a row, a
+    list counting each element; None, objects and nested lists are skipped); a field no row
+    has a value for is left out. Shared by both backends' `collection_summaries`."""
+    found: dict[str, set[Any]] = {name: set() for name in fields}
+    for row in rows:
+        for name, value in zip(fields, row, strict=True):
+            for v in value if isinstance(value, list) else (value,):
+                if v is not None and not isinstance(v, dict | list):
+                    found[name].add(v)
+    return {name: sorted(values, key=lambda v: (type(v).__name__, v)) for name, values in found.items() if values}

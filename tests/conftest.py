@@ -16,6 +16,12 @@ settings.load_profile("datacenter")
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Every server a test talks to listens on loopback: a machine's HTTP(S)_PROXY must never
+# carry those requests (httpx, requests, curl, GDAL and Chromium all read these variables).
+_LOOPBACK = "127.0.0.1,localhost,::1"
+for _name in ("NO_PROXY", "no_proxy"):
+    os.environ[_name] = ",".join(filter(None, (os.environ.get(_name), _LOOPBACK)))
+
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:

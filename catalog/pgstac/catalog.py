@@ -55,7 +55,7 @@ from catalog.base import (
     StacItem,
     check_count_limit,
 )
-from catalog.items import prepare_items
+from catalog.items import distinct_values, prepare_items
 from catalog.partners import PartnerStore
 from catalog.pgstac.counts import create_counts, visible_at_least, visible_count, write_mark
 from catalog.pgstac.cql2 import compile_pg_filter
@@ -455,22 +455,19 @@ class PgstacCatalog(Catalog):
             if (mark is not None and cached is not None and cached[0] == mark
                     and time.monotonic() - cached[1] < _EXTENT_TTL):
                 return copy.deepcopy(cached[2])
-            params: dict[str, Any] = {"cid": collection_id, "fields": list(fields)}
+            params: dict[str, Any] = {"cid": collection_id}
             where = access_sql(viewer, params) or "TRUE"
+            columns = []
+            for n, name in enumerate(fields):
+                params[f"f{n}"] = name
+                columns.append(f"content->'properties'->%(f{n})s")
+            # one pass: the distinct combinations (few: products of a collection share them)
             rows = c.execute(
-                "SELECT DISTINCT f.name, v.value FROM items,"  # noqa: S608
-                " unnest(%(fields)s::text[]) AS f(name),"
-                " LATERAL jsonb_array_elements(CASE jsonb_typeof(content->'properties'->f.name)"
-                "   WHEN 'array' THEN content->'properties'->f.name"
-                "   ELSE jsonb_build_array(content->'properties'->f.name) END) AS v(value)"
-                f" WHERE collection = %(cid)s AND ({where})"
-                " AND jsonb_typeof(v.value) NOT IN ('object', 'array', 'null')",
+                f"SELECT DISTINCT {', '.join(columns)} FROM items"  # noqa: S608
+                f" WHERE collection = %(cid)s AND ({where})",
                 params,
             ).fetchall()
-        found: dict[str, list[Any]] = {}
-        for name, value in rows:
-            found.setdefault(name, []).append(value)
-        summaries = {name: sorted(found[name], key=lambda v: (str(type(v)), v)) for name in fields if name in found}
+        summaries = distinct_values(fields, rows)
         if mark is not None:
             if len(self._summaries) > 10_000:
                 self._summaries.clear()

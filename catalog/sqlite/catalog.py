@@ -41,7 +41,7 @@ from catalog.base import (
     StacItem,
     check_count_limit,
 )
-from catalog.items import access_columns, load_json, prepare_items
+from catalog.items import access_columns, distinct_values, load_json, prepare_items
 from catalog.partners import PartnerStore
 from catalog.query.counts import SCAN, from_tables
 from catalog.query.paging import PageToken, page_tokens
@@ -584,33 +584,29 @@ class SQLiteCatalog(SQLiteConnections, Catalog):
         return summaries
 
     def _compute_summaries(self, collection_id: str, fields: tuple[str, ...], viewer: Viewer) -> dict[str, list[Any]]:
+        """One pass over the visible rows: the distinct combinations of the fields' JSON
+        values (few: products of a collection share them), expanded here."""
         c_visible, c_params = collection_visibility(viewer)
         i_visible, i_params = visibility_sql(viewer, "i", "item_releasable", "pk")
-        params = {**c_params, **i_params, "cid": collection_id}
-        found: dict[str, set[Any]] = {}
+        params: dict[str, Any] = {**c_params, **i_params, "cid": collection_id}
+        columns = []
+        for n, name in enumerate(fields):
+            params[f"path{n}"] = "$." + json.dumps(name)  # $."processing:level"
+            columns.append(f"json_quote(json_extract(i.props, :path{n}))")
         with self._read() as c:
             if c.execute(f"SELECT 1 FROM collections c WHERE id = :cid AND {c_visible}", params).fetchone() is None:
                 raise self._collection_not_found(c, collection_id, viewer)
-            for n, name in enumerate(fields):
-                params[f"path{n}"] = "$." + json.dumps(name)  # "$.\"processing:level\""
-                try:
-                    rows = c.execute(
-                        f"SELECT DISTINCT j.value FROM items i, json_each(i.props, :path{n}) j"  # noqa: S608
-                        f" WHERE i.collection = :cid AND {i_visible} AND j.type NOT IN ('object', 'null')",
-                        params,
-                    ).fetchall()
-                    values = {v for (v,) in rows}
-                except sqlite3.OperationalError:  # JSON SQLite cannot read (NaN): read it here
-                    values = set()
-                    for (props,) in c.execute(f"SELECT i.props FROM items i WHERE i.collection = :cid"  # noqa: S608
-                                              f" AND {i_visible}", params):  # fmt: skip
-                        value = load_json(props).get(name)
-                        for v in value if isinstance(value, list) else [value]:
-                            if v is not None and not isinstance(v, dict | list):
-                                values.add(v)
-                if values:
-                    found[name] = values
-        return {name: sorted(values, key=lambda v: (str(type(v)), v)) for name, values in found.items()}
+            try:
+                rows = [[load_json(v) for v in row] for row in c.execute(
+                    f"SELECT DISTINCT {', '.join(columns)} FROM items i"  # noqa: S608
+                    f" WHERE i.collection = :cid AND {i_visible}", params)]  # fmt: skip
+            except sqlite3.OperationalError:  # JSON SQLite cannot read (NaN): read it here
+                rows = []
+                for (props,) in c.execute(f"SELECT i.props FROM items i WHERE i.collection = :cid"  # noqa: S608
+                                          f" AND {i_visible}", params):  # fmt: skip
+                    loaded = load_json(props)
+                    rows.append([loaded.get(name) for name in fields])
+        return distinct_values(fields, rows)
 
     def _compute_extent(self, collection_id: str, viewer: Viewer) -> dict[str, Any]:
         c_visible, c_params = collection_visibility(viewer)
