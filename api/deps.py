@@ -88,7 +88,7 @@ async def get_viewer(
     for presented in dict.fromkeys(keys):
         if limiter is not None:
             try:
-                limiter.check_credentials(client_address(request), key_prefix(presented))
+                limiter.check_credentials(client_address(request), key_prefix(presented), presented)
             except RateLimited as exc:
                 await audit_refusal(request, presented, f"rate limited: {exc}")
                 raise
@@ -111,6 +111,9 @@ async def get_viewer(
         await refuse_key(request, keys[0], message)
         raise Unauthorized(message)
     viewer = viewers[0]
+    if limiter is not None:
+        for presented in keys:
+            limiter.succeeded(presented)
     if limiter is not None and viewer.partner_id is not None:
         try:
             limiter.partner_request(viewer.partner_id)

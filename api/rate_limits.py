@@ -7,7 +7,11 @@ An attack run sent 1,000 wrong keys in 6.6 s, all answered 401, none refused. He
   an address or a prefix has failed `failures_per_address` / `failures_per_key` times in
   the current window, every request from that address (or presenting that prefix) that
   carries a key is 429 with ``Retry-After`` until the window ends (anonymous browsing
-  from the address goes on);
+  from the address goes on), except a key that authenticated successfully in the last
+  `known_for` seconds: a flood of wrong keys from a shared address (a NAT, an institute's
+  gateway) or aimed at a partner's public key prefix must not lock that partner out, and
+  a guesser cannot use the exception, which needs a success first (only the key's SHA-256
+  is kept);
 * authenticated partners get `partner_requests` requests per window, then 429.
 
 Counters are per process (each replica counts on its own) and bounded in number (the
@@ -18,6 +22,7 @@ limits across replicas, per-address limits on anonymous traffic and connection c
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 import time
@@ -41,7 +46,7 @@ class RateLimiter:
     """Fixed-window counters; thread-safe (the key lookup runs in the thread pool)."""
 
     def __init__(self, *, failures_per_address: int = 20, failures_per_key: int = 10,
-                 partner_requests: int = 6_000, window: float = 60.0,
+                 partner_requests: int = 6_000, window: float = 60.0, known_for: float = 86_400.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.failures_per_address = failures_per_address
         self.failures_per_key = failures_per_key
@@ -50,6 +55,8 @@ class RateLimiter:
         self._clock = clock
         self._lock = threading.Lock()
         self._windows: OrderedDict[tuple[str, str], _Window] = OrderedDict()
+        self.known_for = known_for
+        self._known: OrderedDict[bytes, float] = OrderedDict()  # SHA-256 of a good key -> when
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimiter:
@@ -71,10 +78,15 @@ class RateLimiter:
     def _retry_after(self, slot: _Window, now: float) -> int:
         return max(1, math.ceil(slot.start + self.window - now))
 
-    def check_credentials(self, address: str, prefix: str | None) -> None:
-        """`RateLimited` if `address` or the key `prefix` failed too often this window."""
+    def check_credentials(self, address: str, prefix: str | None, presented: str | None = None) -> None:
+        """`RateLimited` if `address` or the key `prefix` failed too often this window, unless
+        `presented` authenticated successfully within `known_for` seconds."""
         now = self._clock()
         with self._lock:
+            if presented is not None:
+                seen = self._known.get(hashlib.sha256(presented.encode()).digest())
+                if seen is not None and now - seen < self.known_for:
+                    return
             checks = [("address", address, self.failures_per_address, "this client address")]
             if prefix:
                 checks.append(("prefix", prefix, self.failures_per_key, f"the key {prefix}_..."))
@@ -86,6 +98,16 @@ class RateLimiter:
                         f"{self.window:g} s); retry after the time in Retry-After",
                         retry_after=self._retry_after(slot, now),
                     )
+
+    def succeeded(self, presented: str) -> None:
+        """Remember that `presented` was a valid key (it passes a lockout from now on)."""
+        now = self._clock()
+        digest = hashlib.sha256(presented.encode()).digest()
+        with self._lock:
+            self._known[digest] = now
+            self._known.move_to_end(digest)
+            while len(self._known) > MAX_TRACKED:
+                self._known.popitem(last=False)
 
     def failed_login(self, address: str, prefix: str | None) -> None:
         now = self._clock()

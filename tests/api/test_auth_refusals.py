@@ -116,6 +116,22 @@ def test_failed_authentications_from_one_address_are_429_with_retry_after(site: 
                for e in site.catalog.audit_log().query())
 
 
+def test_a_flood_of_wrong_keys_from_a_shared_address_does_not_lock_out_a_working_partner(site: Site) -> None:
+    partners = site.catalog.partner_store()
+    esa, kari = partners.add_partner("ESA").secret_text, partners.add_partner("KARI").secret_text
+    assert _get(site, "search", {"Authorization": f"Bearer {esa}"}).status_code == 200  # before the flood
+    esa_prefix = esa.rsplit("_", 1)[0]
+    flood = [_get(site, "search", {"Authorization": f"Bearer {esa_prefix}_" + "C" * 43}).status_code
+             for _ in range(7)]  # wrong secrets for ESA's own (public) prefix, from the same address
+    assert flood[:3] == [401] * 3 and set(flood[3:]) == {429}  # the prefix is locked
+    others = [_get(site, "search", {"Authorization": "Bearer wrong"}).status_code for _ in range(4)]
+    assert others == [401, 401, 429, 429]  # and then the address (5 failures)
+    assert _get(site, "search", {"Authorization": f"Bearer {esa}"}).status_code == 200  # ESA goes on
+    assert _get(site, "search", {"Authorization": f"Bearer {kari}"}).status_code == 429  # no success yet
+    partners.disable_partner("ESA")  # a known key is still looked up: a revocation holds at once
+    assert _get(site, "search", {"Authorization": f"Bearer {esa}"}).status_code == 401
+
+
 def test_failed_authentications_for_one_key_prefix_are_limited() -> None:
     clock = [0.0]
     limiter = RateLimiter(failures_per_address=100, failures_per_key=3, window=60, clock=lambda: clock[0])
