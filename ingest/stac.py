@@ -24,7 +24,10 @@ FILE = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
 PROCESSING = "https://stac-extensions.github.io/processing/v1.2.0/schema.json"
 SSYS = "https://stac-extensions.github.io/ssys/v1.1.0/schema.json"
 RASTER = "https://stac-extensions.github.io/raster/v1.1.0/schema.json"
-VIEW = "https://stac-extensions.github.io/view/v1.0.0/schema.json"
+VIEW = "https://stac-extensions.github.io/view/v1.1.0/schema.json"
+SAT = "https://stac-extensions.github.io/sat/v1.0.0/schema.json"
+#: extensions an item names only when it carries one of their fields
+OPTIONAL_EXTENSIONS = {"view:": VIEW, "sat:": SAT}
 COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 
 #: ssys:target_class of the bodies we meet; unknown bodies get none
@@ -61,8 +64,7 @@ def build_item(
     return stac_feature(
         item_id=product.id,
         collection_id=collection_id,
-        extensions=[PROJECTION, FILE, PROCESSING, SSYS, RASTER]
-        + ([VIEW] if any(k.startswith("view:") for k in properties) else []),
+        extensions=[PROJECTION, FILE, PROCESSING, SSYS, RASTER],
         geometry=geometry,
         bbox=bbox,
         properties=properties,
@@ -127,6 +129,9 @@ def stac_feature(
     }
     if bbox is None:
         del feature["bbox"]
+    for prefix, url in OPTIONAL_EXTENSIONS.items():
+        if url not in extensions and any(k.startswith(prefix) for k in feature["properties"]):
+            feature["stac_extensions"] = [*feature["stac_extensions"], url]
     return feature
 
 

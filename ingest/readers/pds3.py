@@ -10,7 +10,9 @@ of raw bands at the offset, type and interleave the label gives (`ingest.readers
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +93,7 @@ class Pds3Reader(Reader):
         }
         if product_id:
             extra["dc:product_id"] = product_id
-        extra.update(_view_angles(label))
+        extra.update(_observation(label))
         return RasterProduct(
             id=stac_id(product_id or path.stem),
             path=path,
@@ -297,21 +299,46 @@ def _pointer_offset(value: Any, record_bytes: int) -> int:
     return number - 1 if units == "BYTES" else (number - 1) * record_bytes
 
 
-#: PDS3 geometry keywords (degrees) -> STAC view extension fields
-_VIEW_KEYS = {"INCIDENCE_ANGLE": "view:incidence_angle", "EMISSION_ANGLE": "view:emission_angle",
-              "SOLAR_ELEVATION": "view:sun_elevation", "SUB_SOLAR_AZIMUTH": "view:sun_azimuth"}  # fmt: skip
+#: PDS3 geometry keywords (degrees) -> STAC view extension fields, and the emission and phase
+#: angles (the view extension has neither, and refuses other `view:` names) as our own `dc:`
+_VIEW_KEYS = {"INCIDENCE_ANGLE": "view:incidence_angle", "EMISSION_ANGLE": "dc:emission_angle",
+              "SOLAR_ELEVATION": "view:sun_elevation", "SUB_SOLAR_AZIMUTH": "view:sun_azimuth",
+              "PHASE_ANGLE": "dc:phase_angle"}  # fmt: skip
+_RANGES = {"view:incidence_angle": (0, 90), "dc:emission_angle": (0, 90), "view:sun_elevation": (-90, 90),
+           "view:sun_azimuth": (0, 360), "dc:phase_angle": (0, 180)}  # fmt: skip
+_LOCAL_TIME = ("LOCAL_TRUE_SOLAR_TIME", "LOCAL_SOLAR_TIME", "LOCAL_TIME")
+_HMS = re.compile(r"^\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$")
 
 
-def _view_angles(label: Any) -> dict[str, float]:
-    """The view extension's angles a PDS3 label gives (centre-of-image values, degrees); the sun
-    elevation from the incidence angle when only that is given (flat terrain)."""
-    found: dict[str, float] = {}
+def _observation(label: Any) -> dict[str, Any]:
+    """What a planetary user filters by that a PDS3 label gives: the view angles
+    (centre-of-image values, degrees; the sun elevation from the incidence angle when only
+    that is given, flat terrain), the phase angle, the orbit number (`sat:absolute_orbit`;
+    N/A, 0 and the like are left out) and the local solar time (`ssys:local_time`, as the
+    label writes it). A value outside its range is left out rather than guessed at."""
+    found: dict[str, Any] = {}
     for key, field in _VIEW_KEYS.items():
-        raw = plain(label.get(key))
         try:
-            found[field] = float(raw)
+            value = float(plain(label.get(key)))
         except (TypeError, ValueError):
             continue
+        low, high = _RANGES[field]
+        if math.isfinite(value) and low <= value <= high:
+            found[field] = value
     if "view:incidence_angle" in found and "view:sun_elevation" not in found:
         found["view:sun_elevation"] = round(90.0 - found["view:incidence_angle"], 6)
+    try:
+        orbit = int(str(plain(label.get("ORBIT_NUMBER"))).strip())
+    except (TypeError, ValueError):
+        orbit = 0
+    if orbit >= 1:
+        found["sat:absolute_orbit"] = orbit
+    for key in _LOCAL_TIME:
+        raw = plain(label.get(key))
+        if isinstance(raw, dt.time):  # pvl reads 12:07:38 as a time in UTC: a local time has no zone
+            raw = raw.replace(tzinfo=None).isoformat()
+        value = str(raw or "").strip()
+        if _HMS.match(value):
+            found["ssys:local_time"] = value
+            break
     return found

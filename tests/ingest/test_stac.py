@@ -70,12 +70,13 @@ def test_gsd_is_metres_per_pixel_on_the_body(tmp_path: Path, stac_offline) -> No
         assert stac_offline.validate_dict(item) == []
 
 
-def test_pds3_viewing_geometry_becomes_view_extension_fields() -> None:
+def test_pds3_viewing_geometry_becomes_view_and_dc_fields() -> None:
     import pvl
 
-    from ingest.readers.pds3 import _view_angles
+    from ingest.readers.pds3 import _observation
 
-    label = pvl.loads("INCIDENCE_ANGLE = 62.5 <DEG>\nEMISSION_ANGLE = 1.25 <DEG>\nEND\n")
-    assert _view_angles(label) == {"view:incidence_angle": 62.5, "view:emission_angle": 1.25,
-                                   "view:sun_elevation": 27.5}  # fmt: skip
-    assert _view_angles(pvl.loads("INCIDENCE_ANGLE = \"N/A\"\nEND\n")) == {}
+    label = pvl.loads("INCIDENCE_ANGLE = 62.5 <DEG>\nEMISSION_ANGLE = 1.25 <DEG>\nPHASE_ANGLE = 200\n"
+                      "ORBIT_NUMBER = 0\nLOCAL_TIME = 7:05\nEND\n")
+    assert _observation(label) == {"view:incidence_angle": 62.5, "dc:emission_angle": 1.25,
+                                   "view:sun_elevation": 27.5, "ssys:local_time": "07:05:00"}  # fmt: skip
+    assert _observation(pvl.loads("INCIDENCE_ANGLE = \"N/A\"\nORBIT_NUMBER = N/A\nEND\n")) == {}
