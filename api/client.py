@@ -60,6 +60,7 @@ from catalog.base import (
     SearchQuery,
     StacItem,
 )
+from catalog.providers import with_producers
 from datacenter.access import Viewer
 from datacenter.errors import InvalidRequest, ItemNotFound, NotFound
 
@@ -320,18 +321,19 @@ class CatalogClient(BaseCoreClient):
         """The extent and summaries of what the viewer sees, computed per request (and cached
         by the catalog): the stored ones cover every item, hidden ones included, so only
         administrators are shown them. A summarised field (`SUMMARISED`) no visible item
-        carries is left out; other summaries are the collection's own."""
+        carries is left out; other summaries are the collection's own. The producers of the
+        summaries' missions join the providers (`catalog.providers`)."""
         viewer = viewer_of(request)
         if collection.get("extent") and viewer.admin:
-            return collection
+            return with_producers(collection)
         catalog = catalog_of(request)
         extent = catalog.collection_extent(collection["id"], viewer=viewer)
         if viewer.admin:
-            return {**collection, "extent": extent}
+            return with_producers({**collection, "extent": extent})
         stored = collection.get("summaries") or {}
         summaries = {k: v for k, v in stored.items() if k not in SUMMARISED}
         summaries |= catalog.collection_summaries(collection["id"], SUMMARISED, viewer=viewer)
-        return {**collection, "extent": extent, "summaries": summaries}
+        return with_producers({**collection, "extent": extent, "summaries": summaries})
 
     @staticmethod
     def _page(
