@@ -27,7 +27,7 @@ _ALIASES = {
     # instruments
     "lunar-orbiter-laser-altimeter": "lola", "lunar-reconnaissance-orbiter-camera": "lroc",
     "moon-mineralogy-mapper": "m3", "terrain-camera": "tc", "multiband-imager": "mi",
-    "lunar-penetrating-radar": "lpr", "alpha-particle-x-ray-spectrometer": "apxs",
+    "lunar-penetrating-radar": "lpr", "lunar-penetrating-radar-lpr": "lpr", "alpha-particle-x-ray-spectrometer": "apxs",
     "visible-and-near-infrared-imaging-spectrometer": "vnis",
     "diviner-lunar-radiometer-experiment": "diviner", "terrain-mapping-camera-2": "tmc-2",
 }  # fmt: skip
