@@ -74,7 +74,7 @@ def measure(url: str, items: int, reps: int) -> None:
     print(f"{url.split(':')[0]}: {items:,} items ready in {time.perf_counter() - t0:.0f} s")
 
     def clear() -> None:
-        catalog._extents.clear()  # type: ignore[attr-defined]
+        catalog._extents.clear()  # type: ignore[attr-defined]  (a ViewerCache)
         catalog._summaries.clear()  # type: ignore[attr-defined]
 
     for name, viewer in (("anonymous", ANONYMOUS), ("partner ESA", Viewer(partner_id="ESA"))):

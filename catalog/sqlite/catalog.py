@@ -19,7 +19,6 @@ Design
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import sqlite3
@@ -58,6 +57,7 @@ from catalog.sqlite.counts import visible_at_least, visible_count
 from catalog.sqlite.query import Plan, plan_search
 from catalog.sqlite.schema import RTREE_STRIDE, create_or_upgrade
 from catalog.sqlite.sort import SortPlan, plan_sort
+from catalog.viewer_cache import ViewerCache
 from datacenter.access import ANONYMOUS, SYSTEM, Viewer
 from datacenter.errors import (
     CollectionNotFound,
@@ -67,7 +67,6 @@ from datacenter.errors import (
     SearchTimeout,
 )
 
-_EXTENT_TTL = 60.0  # seconds a viewer's collection extent is reused while nothing is written
 _ONE_PASS_ROWS = 20_000  # R*Tree candidates read at once to count and page in one pass
 
 
@@ -84,10 +83,8 @@ class SQLiteCatalog(SQLiteConnections, Catalog):
         except OSError as exc:
             raise ConfigError(f"cannot create the catalog folder {self.path.parent}: {exc}") from None
         self._open_connections()
-        # per-viewer collection extents: (collection, viewer) -> (generation, computed at, extent)
-        self._extents: dict[tuple[str, Viewer], tuple[int, float, dict[str, Any]]] = {}
-        # per-viewer summaries the same way: (collection, viewer, fields) -> (...)
-        self._summaries: dict[tuple[str, Viewer, tuple[str, ...]], tuple[int, float, dict[str, Any]]] = {}
+        # per-viewer extents and summaries, kept until the next write (the generation in `meta`)
+        self._extents, self._summaries = ViewerCache(), ViewerCache()
         self._create_schema()
 
     @classmethod
@@ -551,37 +548,30 @@ class SQLiteCatalog(SQLiteConnections, Catalog):
 
     # extent -----------------------------------------------------------------------
     def collection_extent(self, collection_id: str, *, viewer: Viewer = ANONYMOUS) -> dict[str, Any]:
-        """The extent of what `viewer` sees. Kept per (collection, viewer) until the next
-        write (the generation in `meta`) and for at most `_EXTENT_TTL` seconds, which bounds
-        how long an extent lags an embargo that ends (it can only grow then; never leaks)."""
-        with self._read() as c:
-            row = c.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-        generation = row[0] if row else 0
-        cached = self._extents.get((collection_id, viewer))
-        if cached is not None and cached[0] == generation and time.monotonic() - cached[1] < _EXTENT_TTL:
-            return copy.deepcopy(cached[2])
-        extent = self._compute_extent(collection_id, viewer)
-        if len(self._extents) > 10_000:
-            self._extents.clear()
-        self._extents[(collection_id, viewer)] = (generation, time.monotonic(), copy.deepcopy(extent))
-        return extent
+        """The extent of what `viewer` sees, kept per (collection, viewer) until the next
+        write and for at most a minute (`catalog.viewer_cache`)."""
+        generation = self._generation()
+        extent = self._extents.get((collection_id, viewer), generation)
+        if extent is None:
+            extent = self._compute_extent(collection_id, viewer)
+            self._extents.put((collection_id, viewer), generation, extent)
+        return extent  # type: ignore[no-any-return]
 
     def collection_summaries(
         self, collection_id: str, fields: Sequence[str], *, viewer: Viewer = ANONYMOUS
     ) -> dict[str, list[Any]]:
         """Kept per (collection, viewer, fields) exactly as `collection_extent` is."""
+        generation, key = self._generation(), (collection_id, viewer, tuple(fields))
+        summaries = self._summaries.get(key, generation)
+        if summaries is None:
+            summaries = self._compute_summaries(collection_id, tuple(fields), viewer)
+            self._summaries.put(key, generation, summaries)
+        return summaries  # type: ignore[no-any-return]
+
+    def _generation(self) -> int:
         with self._read() as c:
             row = c.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-        generation = row[0] if row else 0
-        key = (collection_id, viewer, tuple(fields))
-        cached = self._summaries.get(key)
-        if cached is not None and cached[0] == generation and time.monotonic() - cached[1] < _EXTENT_TTL:
-            return copy.deepcopy(cached[2])
-        summaries = self._compute_summaries(collection_id, tuple(fields), viewer)
-        if len(self._summaries) > 10_000:
-            self._summaries.clear()
-        self._summaries[key] = (generation, time.monotonic(), copy.deepcopy(summaries))
-        return summaries
+        return int(row[0]) if row else 0
 
     def _compute_summaries(self, collection_id: str, fields: tuple[str, ...], viewer: Viewer) -> dict[str, list[Any]]:
         """One pass over the visible rows: the distinct combinations of the fields' JSON
