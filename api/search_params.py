@@ -18,6 +18,7 @@ from typing import Any
 
 import cql2
 
+from api.cql2_shape import check_cql2_shape
 from api.request_limits import (
     DEFAULT_LIMITS,
     RequestLimits,
@@ -46,9 +47,10 @@ def parse_filter(value: Any, lang: str | None,
                  limits: RequestLimits = DEFAULT_LIMITS) -> dict[str, Any] | None:
     """CQL2 JSON from a GET string (text or JSON) or a POST object; None when absent.
 
-    Its size is bounded (`api.request_limits`) before the text reaches the parser and before
-    the expression reaches the validator, whose cost grows with the nesting; an invalid
-    geometry literal comes back repaired."""
+    Its size is bounded (`api.request_limits`) before the text reaches the parser, and its
+    shape checked (`api.cql2_shape`) before the expression reaches cql2's validator, whose
+    cost grows exponentially with the nesting of invalid parts; an invalid geometry literal
+    comes back repaired."""
     if value is None or value == "":
         return None
     try:
@@ -77,6 +79,7 @@ def parse_filter(value: Any, lang: str | None,
             check_cql2_json(expr.to_json(), limits)
         else:
             raise InvalidRequest(f"filter-lang {lang!r} is not supported; use cql2-text or cql2-json")
+        check_cql2_shape(expr.to_json())  # cql2's validator is exponential on bad shapes
         expr.validate()
     except InvalidRequest:
         raise

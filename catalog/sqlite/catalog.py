@@ -45,6 +45,7 @@ from catalog.partners import PartnerStore
 from catalog.query.counts import SCAN, from_tables
 from catalog.query.paging import PageToken, page_tokens
 from catalog.query.temporal import from_us
+from catalog.query.viewer_cache import ViewerCache
 from catalog.sqlite.access import (
     collection_visibility,
     item_visibility,
@@ -57,7 +58,6 @@ from catalog.sqlite.counts import visible_at_least, visible_count
 from catalog.sqlite.query import Plan, plan_search
 from catalog.sqlite.schema import RTREE_STRIDE, create_or_upgrade
 from catalog.sqlite.sort import SortPlan, plan_sort
-from catalog.viewer_cache import ViewerCache
 from datacenter.access import ANONYMOUS, SYSTEM, Viewer
 from datacenter.errors import (
     CollectionNotFound,
@@ -549,7 +549,7 @@ class SQLiteCatalog(SQLiteConnections, Catalog):
     # extent -----------------------------------------------------------------------
     def collection_extent(self, collection_id: str, *, viewer: Viewer = ANONYMOUS) -> dict[str, Any]:
         """The extent of what `viewer` sees, kept per (collection, viewer) until the next
-        write and for at most a minute (`catalog.viewer_cache`)."""
+        write and for at most a minute (`catalog.query.viewer_cache`)."""
         generation = self._generation()
         extent = self._extents.get((collection_id, viewer), generation)
         if extent is None:

@@ -1,0 +1,222 @@
+"""A linear-time check of a CQL2 JSON expression's shape, run before `cql2.Expr.validate`.
+
+cql2's validator (a JSON-schema check of the whole tree) is quick on a valid expression but
+explores every alternative of the CQL2 schema when one is not: its time and memory grow
+exponentially with the nesting of invalid parts. Found by the fuzz test
+(`tests/api/test_fuzz_server.py`): `- - - S_INTERSECTS(geometry, POLYGON(...))` takes 28 s
+and 6 GB, `NOT (NOT (NOT (NOT (S_INTERSECTS(1, 2)))))` aborts the process. So the shape is
+checked here first, in one walk, and only a well-shaped expression reaches the validator:
+
+* a predicate (comparison, LIKE, BETWEEN, IN, IS NULL, spatial, temporal, array) stands at
+  the top or as an argument of AND / OR / NOT, never inside another operator or a function;
+* AND / OR take two or more arguments, NOT one, and each is a predicate, a boolean, a
+  property or a function;
+* each operator has its number of arguments; spatial ones compare geometries (a property, a
+  GeoJSON geometry or a bbox), temporal ones instants and intervals (a property, a
+  timestamp, a date or an interval), LIKE a pattern that is text;
+* literals have their form: a timestamp is RFC 3339, a date YYYY-MM-DD, an interval two
+  instants (or ".."), a bbox 4 or 6 numbers, a geometry's coordinates nest as its type says.
+
+Each refusal is an `InvalidRequest` naming the operator and what it got.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from datacenter.errors import InvalidRequest
+
+LOGICAL = {"and", "or", "not"}
+COMPARISON = {"=", "<>", "<", "<=", ">", ">="}
+SPATIAL = {"s_intersects", "s_disjoint", "s_equals", "s_touches", "s_within", "s_overlaps",
+           "s_crosses", "s_contains"}  # fmt: skip
+TEMPORAL = {"t_after", "t_before", "t_contains", "t_disjoint", "t_during", "t_equals",
+            "t_finishedby", "t_finishes", "t_intersects", "t_meets", "t_metby", "t_overlappedby",
+            "t_overlaps", "t_startedby", "t_starts", "anyinteracts"}  # fmt: skip
+ARRAY = {"a_equals", "a_contains", "a_containedby", "a_overlaps"}
+PREDICATES = COMPARISON | SPATIAL | TEMPORAL | ARRAY | {"like", "between", "in", "isnull"}
+ARITHMETIC = {"+", "-", "*", "/", "%", "^", "div"}
+TEXT_FUNCTIONS = {"casei", "accenti"}
+_ARITY = {**dict.fromkeys(COMPARISON | SPATIAL | TEMPORAL | ARRAY | ARITHMETIC | {"like", "in"}, 2),
+          "between": 3, "isnull": 1, "not": 1, "casei": 1, "accenti": 1}  # fmt: skip
+_GEOJSON = {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon",
+            "GeometryCollection"}  # fmt: skip
+
+
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|z|[+-]\d{2}:\d{2})$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: how deep a geometry's coordinates nest (a position is depth 1)
+_DEPTH = {"Point": 1, "MultiPoint": 2, "LineString": 2, "MultiLineString": 3, "Polygon": 3, "MultiPolygon": 4}
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _nests(coords: Any, depth: int) -> bool:
+    if depth == 1:
+        return isinstance(coords, list) and 2 <= len(coords) <= 4 and all(_number(c) for c in coords)
+    return isinstance(coords, list) and all(_nests(c, depth - 1) for c in coords)
+
+
+def _check_literal(node: dict[str, Any]) -> None:
+    """The form of a timestamp, date, interval, bbox or geometry literal."""
+    if "timestamp" in node and len(node) == 1:
+        if not (isinstance(node["timestamp"], str) and _TIMESTAMP.match(node["timestamp"])):
+            raise InvalidRequest(f"filter: TIMESTAMP {_show(node['timestamp'])} is not an RFC 3339 "
+                                 "time such as '2024-01-31T12:00:00Z'")
+    elif "date" in node and len(node) == 1:
+        if not (isinstance(node["date"], str) and _DATE.match(node["date"])):
+            raise InvalidRequest(f"filter: DATE {_show(node['date'])} is not a date such as '2024-01-31'")
+    elif "interval" in node and len(node) == 1:
+        ends = node["interval"]
+        if not (isinstance(ends, list) and len(ends) == 2):
+            raise InvalidRequest(f"filter: INTERVAL takes two instants (or '..'), got {_show(ends)}")
+        for end in ends:
+            if isinstance(end, str):
+                if end != ".." and not (_TIMESTAMP.match(end) or _DATE.match(end)):
+                    raise InvalidRequest(f"filter: INTERVAL end {end!r} is not an RFC 3339 time, a date or '..'")
+            elif isinstance(end, dict) and (_is_property(end) or _is_temporal(end)):
+                if not _is_property(end):
+                    _check_literal(end)
+            else:
+                raise InvalidRequest(f"filter: INTERVAL end {_show(end)} is not an instant, a property or '..'")
+    elif set(node) == {"bbox"}:
+        box = node["bbox"]
+        if not (isinstance(box, list) and len(box) in (4, 6) and all(_number(v) for v in box)):
+            raise InvalidRequest(f"filter: BBOX takes 4 or 6 numbers, got {_show(box)}")
+    elif node.get("type") in _GEOJSON:
+        _check_geometry(node)
+
+
+def _check_geometry(node: dict[str, Any]) -> None:
+    kind = node.get("type")
+    if kind == "GeometryCollection":
+        parts = node.get("geometries")
+        if not isinstance(parts, list) or not all(isinstance(g, dict) and g.get("type") in _GEOJSON for g in parts):
+            raise InvalidRequest("filter: a GeometryCollection takes a list of GeoJSON geometries")
+        for part in parts:
+            _check_geometry(part)
+    elif not _nests(node.get("coordinates"), _DEPTH[str(kind)]):
+        raise InvalidRequest(f"filter: the coordinates of a {kind} are not positions nested "
+                             f"{_DEPTH[str(kind)]} deep (lists of 2 or 3 numbers)")
+
+
+def _op(node: Any) -> str | None:
+    if isinstance(node, dict) and isinstance(node.get("op"), str):
+        return node["op"].lower()
+    return None
+
+
+def _show(node: Any) -> str:
+    op = _op(node)
+    if op is not None:
+        return f"{op.upper()}(...)"
+    text = repr(node)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _refuse(op: str, what: str) -> InvalidRequest:
+    return InvalidRequest(f"filter: {op.upper()} {what}; see the CQL2 grammar (OGC 21-065)")
+
+
+def _is_property(node: Any) -> bool:
+    return isinstance(node, dict) and set(node) == {"property"}
+
+
+def _is_geometry(node: Any) -> bool:
+    if not isinstance(node, dict):
+        return False
+    if set(node) == {"bbox"}:
+        return True
+    return node.get("type") in _GEOJSON and ("coordinates" in node or "geometries" in node)
+
+
+def _is_temporal(node: Any) -> bool:
+    return isinstance(node, dict) and len(node) == 1 and next(iter(node)) in ("timestamp", "date", "interval")
+
+
+def check_cql2_shape(node: Any, param: str = "filter") -> None:
+    """`InvalidRequest` naming the first misplaced predicate, wrong argument count or wrong
+    kind of argument in the CQL2 JSON `node`; linear in its size (the size and depth are
+    bounded before, by `api.request_limits.check_cql2_json`)."""
+    _predicate(node)
+
+
+def _predicate(node: Any) -> None:
+    """`node` where a boolean is expected."""
+    if isinstance(node, bool) or _is_property(node):
+        return
+    op = _op(node)
+    if op is None:
+        raise InvalidRequest(f"filter: expected a predicate (a comparison, LIKE, S_INTERSECTS, ...) "
+                             f"where it has {_show(node)}")
+    args = node.get("args")
+    if not isinstance(args, list):
+        raise _refuse(op, "has no list of arguments (\"args\")")
+    if op in LOGICAL:
+        if op == "not" and len(args) != 1 or op != "not" and len(args) < 2:
+            raise _refuse(op, f"takes {'one argument' if op == 'not' else 'two or more arguments'}, "
+                              f"got {len(args)}")
+        for arg in args:
+            _predicate(arg)
+        return
+    if op not in PREDICATES:  # a function of ours or the caller's: its arguments are values
+        for arg in args:
+            _value(arg, op)
+        return
+    arity = _ARITY.get(op)
+    if arity is not None and len(args) != arity:
+        raise _refuse(op, f"takes {arity} argument{'s' if arity > 1 else ''}, got {len(args)}")
+    if op in SPATIAL:
+        for arg in args:
+            if not (_is_property(arg) or _is_geometry(arg)):
+                raise _refuse(op, f"compares geometries (a property, a GeoJSON geometry or a bbox), got {_show(arg)}")
+            if not _is_property(arg):
+                _check_literal(arg)
+        return
+    if op in TEMPORAL:
+        for arg in args:
+            if not (_is_property(arg) or _is_temporal(arg)):
+                raise _refuse(op, f"compares instants or intervals (a property, TIMESTAMP, DATE or INTERVAL), "
+                                  f"got {_show(arg)}")
+            if not _is_property(arg):
+                _check_literal(arg)
+        return
+    if op == "in":
+        _value(args[0], op)
+        if not isinstance(args[1], list):
+            raise _refuse(op, f"takes a list of values after the first argument, got {_show(args[1])}")
+        for arg in args[1]:
+            _value(arg, op)
+        return
+    if op == "like" and not (isinstance(args[1], str) or _op(args[1]) in TEXT_FUNCTIONS or _is_property(args[1])):
+        raise _refuse(op, f"takes a text pattern, got {_show(args[1])}")
+    for arg in args:
+        _value(arg, op)
+
+
+def _value(node: Any, parent: str) -> None:
+    """`node` where a value (not a predicate) is expected, as an argument of `parent`."""
+    if isinstance(node, list):
+        for item in node:
+            _value(item, parent)
+        return
+    op = _op(node)
+    if op is None:
+        if isinstance(node, dict) and not _is_property(node):
+            _check_literal(node)
+        return
+    if op in PREDICATES or op in LOGICAL:
+        raise _refuse(parent, f"cannot take a predicate ({op.upper()}) as an argument; "
+                              "combine predicates with AND, OR and NOT")
+    args = node.get("args")
+    if not isinstance(args, list):
+        raise _refuse(op, "has no list of arguments (\"args\")")
+    arity = _ARITY.get(op)
+    if arity is not None and len(args) != arity:
+        raise _refuse(op, f"takes {arity} argument{'s' if arity > 1 else ''}, got {len(args)}")
+    for arg in args:
+        _value(arg, op)

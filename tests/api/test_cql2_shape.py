@@ -1,0 +1,53 @@
+"""Badly shaped CQL2 that made cql2's validator run for seconds and gigabytes (exponential in
+the nesting of the bad part; found by tests/api/test_fuzz_server.py) is a 400 naming the
+problem, answered at once over HTTP, on a server that keeps serving; well-shaped filters of
+every kind still pass."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+NOTS = {"op": "not", "args": [{"op": "not", "args": [{"op": "not", "args": [{"op": "not", "args": [
+    {"op": "t_after", "args": [{"property": "datetime"}, {"timestamp": "not a time"}]}]}]}]}]}
+
+BAD = [
+    ("- - - S_INTERSECTS(geometry, POLYGON((0 0, 30 0, 30 30, 0 30, 0 0)))", "cannot take a predicate (S_INTERSECTS)"),
+    ("NOT (NOT (NOT (NOT (S_INTERSECTS(1, 2)))))", "S_INTERSECTS compares geometries"),
+    ("casei(a = 1) = 'x'", "CASEI cannot take a predicate"),
+    ("a LIKE 1 AND a LIKE 1", "LIKE takes a text pattern"),
+    ("T_AFTER(1, 2) OR T_AFTER(1, 2)", "T_AFTER compares instants or intervals"),
+    ("a BETWEEN (b = 1) AND 2", "BETWEEN cannot take a predicate"),
+    (NOTS, "TIMESTAMP 'not a time' is not an RFC 3339 time"),
+    ({"op": "s_intersects", "args": [{"property": "geometry"}, {"bbox": [0, 0, 1]}]}, "BBOX takes 4 or 6 numbers"),
+    ({"op": "t_during", "args": [{"property": "datetime"}, {"interval": ["2020-01-01", "later"]}]},
+     "INTERVAL end 'later'"),
+]
+GOOD = [
+    "S_INTERSECTS(geometry, POINT(0 0)) AND gsd > 1",
+    "T_AFTER(datetime, TIMESTAMP('2020-01-01T00:00:00Z'))",
+    "T_DURING(datetime, INTERVAL('2008-01-01', '..'))",
+    "- - - - gsd > -1",
+    "A_CONTAINS(instruments, ('lola'))",
+    "S_INTERSECTS(geometry, BBOX(0, 0, 1, 1)) OR NOT (gsd IS NULL)",
+    "platform LIKE 'lr%' AND gsd BETWEEN 1 AND 1000 AND platform IN ('lro', 'selene')",
+    "casei(platform) = casei('LRO')",
+]
+
+
+@pytest.mark.parametrize("cql2", BAD, ids=[str(i) for i in range(len(BAD))])
+def test_a_badly_shaped_filter_is_a_400_naming_the_problem(live_server: str, cql2: tuple) -> None:
+    bad, named = cql2
+    if isinstance(bad, str):
+        got = httpx.get(f"{live_server}search", params={"filter": bad}, timeout=30)
+    else:
+        got = httpx.post(f"{live_server}search", json={"filter": bad, "filter-lang": "cql2-json"}, timeout=30)
+    assert got.status_code == 400, got.text
+    assert named in got.json()["description"]
+    assert httpx.get(f"{live_server}search", params={"limit": 1}, timeout=30).status_code == 200  # still serving
+
+
+@pytest.mark.parametrize("cql2", GOOD)
+def test_well_shaped_filters_of_every_kind_still_run(live_server: str, cql2: str) -> None:
+    got = httpx.get(f"{live_server}search", params={"filter": cql2, "limit": 5}, timeout=30)
+    assert got.status_code == 200, got.text
