@@ -192,23 +192,49 @@ def _predicate(node: Any) -> None:
         for arg in args[1]:
             _value(arg, op)
         return
-    if op == "like" and not (isinstance(args[1], str) or _op(args[1]) in TEXT_FUNCTIONS or _is_property(args[1])):
-        raise _refuse(op, f"takes a text pattern, got {_show(args[1])}")
     for arg in args:
         _value(arg, op)
 
 
-def _value(node: Any, parent: str) -> None:
-    """`node` where a value (not a predicate) is expected, as an argument of `parent`."""
+#: what each operator's value arguments may be (a property or a function may be anything)
+_NUMERIC = {"number", "any"}
+_TEXT = {"text", "any"}
+_WANTS = {**dict.fromkeys(ARITHMETIC, (_NUMERIC, "numbers")), "between": (_NUMERIC, "numbers"),
+          **dict.fromkeys(TEXT_FUNCTIONS, (_TEXT, "text")), "like": (_TEXT, "text")}  # fmt: skip
+_SCALAR = {"number", "text", "bool", "time", "any"}
+
+
+def _value(node: Any, parent: str) -> str:
+    """`node` where a value (not a predicate) is expected, as an argument of `parent`; its
+    kind: number, text, bool, time, geom, array or any (a property, a function)."""
     if isinstance(node, list):
         for item in node:
             _value(item, parent)
-        return
-    op = _op(node)
-    if op is None:
+        kind = "array"
+    elif isinstance(node, bool):
+        kind = "bool"
+    elif isinstance(node, int | float):
+        kind = "number"
+    elif isinstance(node, str):
+        kind = "text"
+    elif _op(node) is None:
         if isinstance(node, dict) and not _is_property(node):
             _check_literal(node)
-        return
+            kind = "geom" if _is_geometry(node) else "time" if _is_temporal(node) else "any"
+        else:
+            kind = "any"
+    else:
+        kind = _operation(node, parent)
+    wanted, words = _WANTS.get(parent, (None, ""))
+    if wanted is not None and kind not in wanted:
+        raise _refuse(parent, f"takes {words}, got {_show(node)}")
+    if parent in COMPARISON and kind not in _SCALAR:
+        raise _refuse(parent, f"compares values (numbers, text, times, booleans), got {_show(node)}")
+    return kind
+
+
+def _operation(node: dict[str, Any], parent: str) -> str:
+    op = str(node["op"]).lower()
     if op in PREDICATES or op in LOGICAL:
         raise _refuse(parent, f"cannot take a predicate ({op.upper()}) as an argument; "
                               "combine predicates with AND, OR and NOT")
@@ -220,3 +246,4 @@ def _value(node: Any, parent: str) -> None:
         raise _refuse(op, f"takes {arity} argument{'s' if arity > 1 else ''}, got {len(args)}")
     for arg in args:
         _value(arg, op)
+    return "number" if op in ARITHMETIC else "text" if op in TEXT_FUNCTIONS else "any"

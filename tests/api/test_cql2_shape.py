@@ -15,7 +15,9 @@ BAD = [
     ("- - - S_INTERSECTS(geometry, POLYGON((0 0, 30 0, 30 30, 0 30, 0 0)))", "cannot take a predicate (S_INTERSECTS)"),
     ("NOT (NOT (NOT (NOT (S_INTERSECTS(1, 2)))))", "S_INTERSECTS compares geometries"),
     ("casei(a = 1) = 'x'", "CASEI cannot take a predicate"),
-    ("a LIKE 1 AND a LIKE 1", "LIKE takes a text pattern"),
+    ("a LIKE 1 AND a LIKE 1", "LIKE takes text"),
+    ("--CASEI(platform) = CASEI('LRO')", "* takes numbers, got CASEI"),  # 29 s and 9 GB before
+    ("1 + 'x' = 2", "+ takes numbers"),
     ("T_AFTER(1, 2) OR T_AFTER(1, 2)", "T_AFTER compares instants or intervals"),
     ("a BETWEEN (b = 1) AND 2", "BETWEEN cannot take a predicate"),
     (NOTS, "TIMESTAMP 'not a time' is not an RFC 3339 time"),
