@@ -9,8 +9,10 @@ checked here first, in one walk, and only a well-shaped expression reaches the v
 
 * a predicate (comparison, LIKE, BETWEEN, IN, IS NULL, spatial, temporal, array) stands at
   the top or as an argument of AND / OR / NOT, never inside another operator or a function;
-* AND / OR take two or more arguments, NOT one, and each is a predicate, a boolean, a
-  property or a function;
+  arithmetic and CASEI / ACCENTI are values, never a predicate; an operator or function the
+  catalog does not know is refused by name (its compilers would refuse it too);
+* AND / OR take two or more arguments, NOT one, and each is a predicate, a boolean or a
+  property;
 * each operator has its number of arguments; spatial ones compare geometries (a property, a
   GeoJSON geometry or a bbox), temporal ones instants and intervals (a property, a
   timestamp, a date or an interval), LIKE a pattern that is text;
@@ -39,6 +41,7 @@ ARRAY = {"a_equals", "a_contains", "a_containedby", "a_overlaps"}
 PREDICATES = COMPARISON | SPATIAL | TEMPORAL | ARRAY | {"like", "between", "in", "isnull"}
 ARITHMETIC = {"+", "-", "*", "/", "%", "^", "div"}
 TEXT_FUNCTIONS = {"casei", "accenti"}
+KNOWN = LOGICAL | PREDICATES | ARITHMETIC | TEXT_FUNCTIONS
 _ARITY = {**dict.fromkeys(COMPARISON | SPATIAL | TEMPORAL | ARRAY | ARITHMETIC | {"like", "in"}, 2),
           "between": 3, "isnull": 1, "not": 1, "casei": 1, "accenti": 1}  # fmt: skip
 _GEOJSON = {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon",
@@ -163,10 +166,10 @@ def _predicate(node: Any) -> None:
         for arg in args:
             _predicate(arg)
         return
-    if op not in PREDICATES:  # a function of ours or the caller's: its arguments are values
-        for arg in args:
-            _value(arg, op)
-        return
+    if op not in PREDICATES:
+        _known(op)
+        raise InvalidRequest(f"filter: expected a predicate (a comparison, LIKE, S_INTERSECTS, ...) "
+                             f"where it has {_show(node)}")
     arity = _ARITY.get(op)
     if arity is not None and len(args) != arity:
         raise _refuse(op, f"takes {arity} argument{'s' if arity > 1 else ''}, got {len(args)}")
@@ -233,11 +236,18 @@ def _value(node: Any, parent: str) -> str:
     return kind
 
 
+def _known(op: str) -> None:
+    if op not in KNOWN:
+        raise InvalidRequest(f"filter: CQL2 operator or function {op!r} is not supported; supported: "
+                             + ", ".join(sorted(KNOWN)))
+
+
 def _operation(node: dict[str, Any], parent: str) -> str:
     op = str(node["op"]).lower()
     if op in PREDICATES or op in LOGICAL:
         raise _refuse(parent, f"cannot take a predicate ({op.upper()}) as an argument; "
                               "combine predicates with AND, OR and NOT")
+    _known(op)
     args = node.get("args")
     if not isinstance(args, list):
         raise _refuse(op, "has no list of arguments (\"args\")")

@@ -12,7 +12,10 @@ NOTS = {"op": "not", "args": [{"op": "not", "args": [{"op": "not", "args": [{"op
     {"op": "t_after", "args": [{"property": "datetime"}, {"timestamp": "not a time"}]}]}]}]}]}
 
 BAD = [
-    ("- - - S_INTERSECTS(geometry, POLYGON((0 0, 30 0, 30 30, 0 30, 0 0)))", "cannot take a predicate (S_INTERSECTS)"),
+    ("- - - S_INTERSECTS(geometry, POLYGON((0 0, 30 0, 30 30, 0 30, 0 0)))", "expected a predicate"),
+    ("gsd = - - - S_INTERSECTS(geometry, POINT(0 0))", "cannot take a predicate (S_INTERSECTS)"),
+    ({"op": "+", "args": [{"op": "unknown", "args": [True, [False, 1]]}, 1]}, "expected a predicate"),
+    ({"op": "=", "args": [{"op": "unknown", "args": [1]}, 1]}, "'unknown' is not supported"),
     ("NOT (NOT (NOT (NOT (S_INTERSECTS(1, 2)))))", "S_INTERSECTS compares geometries"),
     ("casei(a = 1) = 'x'", "CASEI cannot take a predicate"),
     ("a LIKE 1 AND a LIKE 1", "LIKE takes text"),
