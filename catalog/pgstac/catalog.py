@@ -410,6 +410,11 @@ class PgstacCatalog(Catalog):
         if isinstance(exc, psycopg.errors.UndefinedFunction) and "item_text" in message:
             return ConfigError(f"the catalog database has no free-text index yet ({message}); "
                                "run `datacenter catalog migrate` once to create it")
+        if isinstance(exc, psycopg.errors.CannotCoerce) or (
+                isinstance(exc, psycopg.errors.UndefinedFunction) and "operator does not exist" in message):
+            # arithmetic on a time or a text (`-datetime > TIMESTAMP(...)`): the filter's fault
+            return InvalidRequest(f"the filter combines values PostgreSQL cannot ({message}); "
+                                  "arithmetic needs numbers on both sides")
         return exc
 
     # extent -----------------------------------------------------------------------
