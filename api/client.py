@@ -177,7 +177,7 @@ class CatalogClient(BaseCoreClient):
         here = request_url(request)
         viewer = viewer_of(request)
         collections = [
-            present_collection(self._with_extent(request, c), base)
+            present_collection(self._as_the_viewer_sees_it(request, c), base)
             for c in catalog_of(request).list_collections(viewer=viewer)
         ]
         page, matched, next_token, prev_token = search_collections(
@@ -205,7 +205,7 @@ class CatalogClient(BaseCoreClient):
         request: Request = kwargs["request"]
         collection = self._lookup_collection(request, collection_id, "collection")
         return json_response(  # type: ignore[return-value]
-            present_collection(self._with_extent(request, collection), base_url(request)))
+            present_collection(self._as_the_viewer_sees_it(request, collection), base_url(request)))
 
     async def get_item(  # type: ignore[override]
         self, item_id: str, collection_id: str, **kwargs: Any
@@ -317,7 +317,7 @@ class CatalogClient(BaseCoreClient):
         return collection
 
     @staticmethod
-    def _with_extent(request: Request, collection: dict[str, Any]) -> dict[str, Any]:
+    def _as_the_viewer_sees_it(request: Request, collection: dict[str, Any]) -> dict[str, Any]:
         """The extent and summaries of what the viewer sees, computed per request (and cached
         by the catalog): the stored ones cover every item, hidden ones included, so only
         administrators are shown them. A summarised field (`SUMMARISED`) no visible item

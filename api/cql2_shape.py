@@ -28,15 +28,13 @@ import math
 import re
 from typing import Any
 
+from catalog.query.cql2 import SPATIAL_OPERATORS, TEMPORAL_OPERATORS
 from datacenter.errors import InvalidRequest
 
 LOGICAL = {"and", "or", "not"}
 COMPARISON = {"=", "<>", "<", "<=", ">", ">="}
-SPATIAL = {"s_intersects", "s_disjoint", "s_equals", "s_touches", "s_within", "s_overlaps",
-           "s_crosses", "s_contains"}  # fmt: skip
-TEMPORAL = {"t_after", "t_before", "t_contains", "t_disjoint", "t_during", "t_equals",
-            "t_finishedby", "t_finishes", "t_intersects", "t_meets", "t_metby", "t_overlappedby",
-            "t_overlaps", "t_startedby", "t_starts", "anyinteracts"}  # fmt: skip
+SPATIAL = set(SPATIAL_OPERATORS)  # the compiler's own lists, so the two cannot drift
+TEMPORAL = set(TEMPORAL_OPERATORS)
 ARRAY = {"a_equals", "a_contains", "a_containedby", "a_overlaps"}
 PREDICATES = COMPARISON | SPATIAL | TEMPORAL | ARRAY | {"like", "between", "in", "isnull"}
 ARITHMETIC = {"+", "-", "*", "/", "%", "^", "div"}

@@ -52,6 +52,9 @@ _SHAPELY: dict[str, Callable[..., np.ndarray]] = {
     "s_within": shapely.within, "s_contains": shapely.contains,
 }
 _TEMPORAL = TEMPORAL_SQL  # Allen relations, shared with the other backend
+#: the spatial and temporal operators the compiler knows (the API's shape check uses them)
+SPATIAL_OPERATORS = frozenset(_SPATIAL)
+TEMPORAL_OPERATORS = frozenset(_TEMPORAL)
 _FAR_PAST, _FAR_FUTURE = -(2**62), 2**62
 
 
