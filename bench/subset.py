@@ -4,9 +4,13 @@
         [--cog-runs 5] [--cube-runs 5] [--only all|cube|cog|rss]
 
 1. 10% bbox subset of a >= 2 GiB Zarr v3 cube (85 bands x N x N float32): our
-   source/select path computed with Dask threads (`.compute()`, and stored block by block
-   into one array, as the writers consume it) vs reading the same slice with plain zarr,
-   interleaved runs, median of the per-run ratios (target: throughput >= 0.7 of raw).
+   source/select path computed with Dask threads vs reading the same slice with plain zarr,
+   interleaved runs, median of the per-run ratios and ratio of the fastest runs. Three ways
+   of consuming our blocks: `.compute()` (one concatenation), each block copied into one
+   array, and each block handed to a consumer once (what the NetCDF / COG writers receive:
+   they never assemble the subset). Plain zarr delivers the pixels once, into its output
+   array; the last case delivers them once too, so it is the like-for-like one (target:
+   throughput >= 0.9 of raw).
    Then the serial share of a NetCDF write (CPU under the HDF5 lock / all).
 2. COG bbox subset to a COG (our writer, through HTTP-free `write_subset`, as the sync
    route and as a job call it) vs `gdal_translate -projwin -of COG` done by GDAL itself
@@ -29,6 +33,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import dask.array as da
 import httpx
@@ -135,23 +140,37 @@ def bench_cube(store: Store, catalog: SQLiteCatalog, n: int, work: Path, runs: i
         out = np.empty(data.shape, data.dtype)
         da.store(data, out, lock=False, scheduler="threads")
 
+    class Consumer:  # what a writer receives: each block, once, in memory (no assembly)
+        def __setitem__(self, region: Any, block: np.ndarray) -> None:
+            pass
+
+    def blocks() -> None:
+        da.store(data, Consumer(), lock=False, scheduler="threads")
+
     cases = {"raw": lambda: raw_arr[:, y0:y1, x0:x1],
              "compute": lambda: sel.dataset["reflectance"].compute(scheduler="threads"),
-             "store": into_array}
+             "store": into_array, "blocks": blocks}
     times: dict[str, list[float]] = {k: [] for k in cases}
     cases["compute"]()  # first call imports dask's schedulers (and distributed, to look for it)
     for _ in range(runs):  # interleaved: the shared machine's load hits every case alike
         for name, f in cases.items():
             times[name].append(best(f, 1))
     for name, what in (("compute", "`.compute()` (Dask threads, then one concatenation)"),
-                       ("store", "Dask threads storing each block into one array (as the writers consume it)")):
+                       ("store", "Dask threads, each block copied into one array"),
+                       ("blocks", "Dask threads, each block handed to its consumer (as the writers receive them)")):
         ratios = [r / o for r, o in zip(times["raw"], times[name], strict=True)]
         med_ours, med_raw = float(np.median(times[name])), float(np.median(times["raw"]))
         row(f"Zarr cube {n}x{n}x85 f32 ({85 * n * n * 4 / 2**30:.1f} GiB), 10% bbox = {mib:.0f} MiB: "
             f"throughput MiB/s, ours {what} / plain zarr slicing (median of {runs} interleaved runs)",
             mib / med_ours, mib / med_raw,
             f"{float(np.median(ratios)):.2f} of raw, median of per-run ratios "
-            f"({min(ratios):.2f}-{max(ratios):.2f}; target >= 0.7)")
+            f"({min(ratios):.2f}-{max(ratios):.2f}; target >= 0.9)")
+        # timeit's convention: the fastest of N runs is the one least disturbed by the
+        # machine (page cache, the other core, the allocator); a read of ~0.15 s spreads
+        # 0.5-2.5x from run to run on 2 shared cores, so the medians above are noisy
+        best_ours, best_raw = min(times[name]), min(times["raw"])
+        row(f"same, fastest of {runs} runs each (timeit's convention), MiB/s: ours {what} / plain zarr",
+            mib / best_ours, mib / best_raw, f"{best_raw / best_ours:.2f} of raw (target >= 0.9)")
     t_nc = best(lambda: write_subset([sel], opts.format, work / "cube.nc", local_threads()), 1)
     ROWS.append(("same subset written to NetCDF (threads), MiB/s", f"{mib / t_nc:.0f}", "", ""))
     print(f"netcdf write {mib / t_nc:.0f} MiB/s", flush=True)
