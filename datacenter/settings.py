@@ -101,6 +101,7 @@ class Settings(BaseSettings):
     work_dir: Path | None = None
     job_workers: int = Field(2, ge=1)
     job_nice: int = Field(10, ge=0, le=19)
+    job_processes: bool = True  # large jobs in worker processes (api.subset.job_process)
     job_small_bytes: int = Field(16 * 1024**2, ge=0)
     job_max_bytes: int = Field(16 * 1024**3, ge=1)
     job_retry_after: int = Field(30, ge=1)

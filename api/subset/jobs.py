@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,8 @@ from typing import Any
 from pydantic import Field
 
 from api.audit import audit
-from api.subset.compute import JobCancelled, background_pool, write_subset
+from api.subset.compute import JobCancelled, WrittenFile, background_pool, write_subset
+from api.subset.job_process import write_in_process
 from api.subset.quotas import JobLimits, check_bytes, check_queue, limits_for, too_large_for_a_job
 from api.subset.request import MEDIA_TYPES, SUFFIXES, SubsetOptions
 from api.subset.scheduler import FairScheduler
@@ -272,9 +274,7 @@ class JobRunner:
                 def progress(fraction: float, i: int = i) -> None:
                     self._update(job_id, progress=(i + fraction) / len(plans))
 
-                written = write_subset(group, request.format, work / name, self.compute,
-                                       progress=progress, cancelled=self._cancelled_check(job_id),
-                                       pool=self._worker_pool(sum(s.nbytes for s in group)))
+                written = self._write(group, request, work / name, progress, self._cancelled_check(job_id))
                 key = f"jobs/{job_id}/{name}"
                 self.store.put_file(written.path, key)
                 written.path.unlink()
@@ -293,6 +293,20 @@ class JobRunner:
                          message="the job failed")
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+    def _write(self, group: list[Selection], request: JobRequest, out: Path,
+               progress: Callable[[float], None], cancelled: Callable[[], bool]) -> WrittenFile:
+        """One output file: a large one (above ``DATACENTER_JOB_SMALL_BYTES``) from a worker
+        process at ``DATACENTER_JOB_NICE`` (`api.subset.job_process`) unless a dask cluster
+        computes or ``DATACENTER_JOB_PROCESSES`` is off; others on this process's threads."""
+        estimate = sum(s.nbytes for s in group)
+        if (self.settings.job_processes and not self.compute.distributed
+                and estimate > self.settings.job_small_bytes):
+            options = SubsetOptions.model_validate(request.model_dump(include=set(SubsetOptions.model_fields)))
+            return write_in_process(group, options, request.format, out, self.store,
+                                    niceness=self.settings.job_nice, progress=progress, cancelled=cancelled)
+        return write_subset(group, request.format, out, self.compute, progress=progress,
+                            cancelled=cancelled, pool=self._worker_pool(estimate))
 
     def _delete_results(self, job_id: str) -> None:
         self.store.delete(f"jobs/{job_id}")

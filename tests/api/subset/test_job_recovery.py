@@ -1,6 +1,6 @@
-"""A server killed with `kill -9` while it runs a job leaves its work folder behind; the
-next start fails the job and removes the folder. A real `datacenter serve` process, killed
-for real."""
+"""A server killed with `kill -9` while it runs a job leaves its work folder behind (its job's
+worker process exits on its own); the next start fails the job and removes the folder. A
+real `datacenter serve` process, killed for real."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import psutil
 
 from catalog.sqlite import SQLiteCatalog
 from datacenter.access import SYSTEM
@@ -48,6 +49,22 @@ def served_process(env: dict[str, str], log: Path) -> Iterator[tuple[subprocess.
             proc.wait(timeout=30)
 
 
+def job_worker_processes(server_pid: int) -> list[psutil.Process]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = []
+        for child in psutil.Process(server_pid).children(recursive=True):
+            try:
+                if child.nice() == 10:
+                    found.append(child)
+            except psutil.NoSuchProcess:
+                pass
+        if found:
+            return found
+        time.sleep(0.05)
+    return []
+
+
 def test_a_job_killed_with_its_server_leaves_no_work_folder_after_the_next_start(
     subset_data: SubsetData, tmp_path: Path
 ) -> None:
@@ -72,8 +89,12 @@ def test_a_job_killed_with_its_server_leaves_no_work_folder_after_the_next_start
             assert time.monotonic() < deadline, http.get(f"jobs/{job_id}", headers=key).json()
             time.sleep(0.05)
         assert http.get(f"jobs/{job_id}", headers=key).json()["status"] == "running"
+        workers = job_worker_processes(proc.pid)  # the large job's worker process (at nice 10)
+        assert workers, "the large job should be written by a worker process"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
+    gone, alive = psutil.wait_procs(workers, timeout=15)  # orphaned, they exit on their own
+    assert not alive, f"job worker processes outlived their server: {alive}"
     (left,) = work.glob(f"job-{job_id}-*")  # what the dead runner left
     subset_left = work / f"subset-{proc.pid}-abc123"  # as a synchronous subset of it would
     subset_left.mkdir()
