@@ -100,8 +100,17 @@ def normal_rounds(url: str, key: dict[str, str], rounds: int) -> dict[str, list[
     return times
 
 
+def elsewhere() -> None:
+    """An attacker's CPU is on another machine: on this one its client runs only on CPU time
+    nothing else wants (SCHED_IDLE), so what is measured is the server's share."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):  # not Linux, or not permitted: the lowest nice value
+        os.nice(19)
+
+
 def flood_jobs(url: str, key: dict[str, str], stop: Any, got: Any) -> None:
-    os.nice(19)  # an attacker's own CPU is elsewhere: on this shared box it must not count
+    elsewhere()
     with httpx.Client(base_url=url, timeout=60) as http:
         while not stop.is_set():
             try:
@@ -112,7 +121,7 @@ def flood_jobs(url: str, key: dict[str, str], stop: Any, got: Any) -> None:
 
 
 def flood_keys(url: str, stop: Any, got: Any, n: int) -> None:
-    os.nice(19)
+    elsewhere()
     bad = {"Authorization": f"Bearer dck_{n:012x}_{'x' * 43}"}
     with httpx.Client(base_url=url, timeout=60) as http:
         while not stop.is_set():
