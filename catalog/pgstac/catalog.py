@@ -62,7 +62,14 @@ from catalog.pgstac.hydrate import hydrate_one, hydrate_rows, item_columns, one_
 from catalog.pgstac.partners import PgAuditLog, PgPartnerStore, create_tables
 from catalog.pgstac.plan import count_sql, planner_neutral
 from catalog.pgstac.pool import open_pool, redact
-from catalog.pgstac.query import access_sql, build_search, check_limit, from_stored, to_stored
+from catalog.pgstac.query import (
+    PLACED_SQL,
+    access_sql,
+    build_search,
+    check_limit,
+    from_stored,
+    to_stored,
+)
 from catalog.pgstac.sort import PgSortPlan, plan_pg_sort
 from catalog.query.counts import SCAN, from_tables
 from catalog.query.paging import PageToken, page_tokens
@@ -85,6 +92,9 @@ from datacenter.errors import (
     ItemNotFound,
     SearchTimeout,
 )
+
+#: the advisory lock key that serialises catalog writes (`PgstacCatalog._write`)
+WRITE_LOCK = 0x6463_7772  # "dcwr"
 
 _SESSION = (
     "SET search_path TO pgstac, public; SET TIME ZONE 'UTC';"
@@ -173,7 +183,13 @@ class PgstacCatalog(Catalog):
 
     @contextmanager
     def _write(self) -> Iterator[psycopg.Connection[Any]]:
+        """A transaction that changes collections or items, one at a time across every
+        process on the database: pgstac creates and re-constrains a collection's partition
+        inside `upsert_items`, and concurrent writers (a batch ingest's threads, another
+        ingest) deadlocked there or failed its partition's datetime check (found ingesting
+        the real corpus into pgstac, one collection per instrument)."""
         with self._unavailable_as_error(), self._pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             yield conn
 
     @contextmanager
@@ -432,7 +448,7 @@ class PgstacCatalog(Catalog):
             where = access_sql(viewer, params) or "TRUE"
             row = c.execute(
                 "SELECT st_xmin(e), st_ymin(e), st_xmax(e), st_ymax(e), t0, t1 FROM ("  # noqa: S608
-                "SELECT st_extent(geometry)::geometry AS e, min(datetime) AS t0,"
+                f"SELECT st_extent(geometry) FILTER (WHERE {PLACED_SQL})::geometry AS e, min(datetime) AS t0,"
                 f" max(end_datetime) AS t1 FROM items WHERE collection = %(cid)s AND ({where})) x",
                 params,
             ).fetchone()
@@ -470,12 +486,14 @@ class PgstacCatalog(Catalog):
 
     @staticmethod
     def _extent_of(row: tuple[Any, ...] | None) -> dict[str, Any]:
-        if row is None or row[0] is None:
+        if row is None:
+            row = (None,) * 6
+        w, s, e, n, t0, t1 = row
+        if w is None:  # no item, or only placeless ones (geometry null, no bbox): times only
             return {
                 "spatial": {"bbox": [[-180.0, -90.0, 180.0, 90.0]]},
-                "temporal": {"interval": [[None, None]]},
+                "temporal": {"interval": [[_iso(t0), _iso(t1)]]},
             }
-        w, s, e, n, t0, t1 = row
         return {
             "spatial": {"bbox": [[float(w), float(s), float(e), float(n)]]},
             "temporal": {"interval": [[_iso(t0), _iso(t1)]]},

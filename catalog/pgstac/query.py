@@ -10,7 +10,8 @@ Nulls: pgstac strips JSON nulls from the content it stores (``jsonb_strip_nulls`
 dehydrating), but STAC needs them (``"datetime": null`` beside start/end, ``"proj:code":
 null`` beside ``proj:wkt2``). `to_stored` records the paths of nulls under `NULLS_KEY`;
 `from_stored` puts them back, so items round-trip unchanged. An item found only by its
-bbox (``"geometry": null``) is stored with the box as its footprint and read back as null.
+bbox (``"geometry": null``) is stored with the box as its footprint and read back as null;
+one with neither (placeless) with a stand-in point that no query meets (`PLACELESS_X`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,13 @@ from datacenter.access import ACCESS, EMBARGO_UNTIL, OWNER, RELEASABLE_TO, Viewe
 from datacenter.errors import InvalidRequest
 
 NULLS_KEY = "datacenter:nulls"
+#: pgstac stores a geometry with every item; one with ``"geometry": null`` and no bbox (valid
+#: STAC: a raw image whose label says nothing of where it looked) gets this stand-in, far
+#: outside lon/lat, so no query geometry (all validated within -180..180, -90..90) meets it
+#: and extents leave it out (`PLACELESS_SQL`)
+PLACELESS_X = 1000.0
+PLACELESS_GEOJSON = {"type": "Point", "coordinates": [PLACELESS_X, PLACELESS_X]}
+PLACED_SQL = f"st_xmin(geometry) < {PLACELESS_X}"
 Path = list[str | int]
 
 
@@ -52,12 +60,8 @@ def to_stored(item: StacItem, row: ItemRow) -> StacItem:
     stored = dict(item)
     stored.pop(NULLS_KEY, None)
     if item.get("geometry") is None and item.get("bbox") is None:
-        raise InvalidRequest(
-            f"item {item.get('id')!r} has geometry null and no bbox (a product whose footprint is "
-            "not known); the PostgreSQL catalog stores a footprint with every item and does not "
-            "take it yet: use the SQLite catalog for it, or give the item a footprint"
-        )
-    if item.get("geometry") is None:
+        stored["geometry"] = PLACELESS_GEOJSON  # read back as null (its path is in the nulls)
+    elif item.get("geometry") is None:
         stored["geometry"] = json.loads(shapely.to_geojson(shapely.from_wkb(row.wkb)))
     if nulls:
         stored[NULLS_KEY] = nulls

@@ -97,20 +97,34 @@ def test_item_with_only_a_bbox_is_found_by_place(catalog, make_item):
 
 def test_item_without_footprint_is_found_by_time_and_never_by_place(catalog, make_item):
     """`"geometry": null` without a bbox is valid STAC (a raw image whose label says nothing
-    of where it looked): SQLite keeps it out of every spatial search; PostgreSQL refuses it
-    in one line (pgstac stores a footprint with every item)."""
+    of where it looked): both backends keep it out of every spatial search and every spatial
+    extent, and give it back with geometry null and no bbox."""
     placeless = make_item("N") | {"geometry": None}
-    if "pgstac" in type(catalog).__module__:
-        with pytest.raises(InvalidRequest, match="geometry null and no bbox.*SQLite catalog"):
-            catalog.upsert_items([placeless])
-        return
+    placeless.pop("bbox", None)
     catalog.upsert_items([placeless, make_item("P")])
-    assert catalog.get_item("lro-nac", "N")["geometry"] is None
+    back = catalog.get_item("lro-nac", "N")
+    assert back["geometry"] is None and "bbox" not in back
     assert sorted(i["id"] for i in catalog.search(SearchQuery()).items) == ["N", "P"]
-    found = catalog.search(SearchQuery(bbox=(-180, -90, 180, 90))).items
-    assert [i["id"] for i in found] == ["P"]
+    for query in (SearchQuery(bbox=(-180, -90, 180, 90)), SearchQuery(bbox=(170, -90, -170, 90)),
+                  SearchQuery(intersects={"type": "Polygon", "coordinates": [
+                      [[-180, -90], [180, -90], [180, 90], [-180, 90], [-180, -90]]]}),
+                  SearchQuery(filter={"op": "s_intersects", "args": [
+                      {"property": "geometry"},
+                      {"type": "Polygon", "coordinates": [
+                          [[-180, -90], [180, -90], [180, 90], [-180, 90], [-180, -90]]]}]})):
+        found = [i["id"] for i in catalog.search(query).items]
+        assert found == ([] if query.bbox and query.bbox[0] > query.bbox[2] else ["P"]), query
     bbox = catalog.collection_extent("lro-nac")["spatial"]["bbox"][0]
     assert -180 <= bbox[0] <= bbox[2] <= 180 and -90 <= bbox[1] <= bbox[3] <= 90
+
+
+def test_a_collection_of_placeless_items_only_has_their_times_as_extent(catalog, make_item):
+    placeless = make_item("N", datetime="2021-05-06T07:08:09Z") | {"geometry": None}
+    placeless.pop("bbox", None)
+    catalog.upsert_items([placeless])
+    extent = catalog.collection_extent("lro-nac")
+    assert extent["spatial"]["bbox"] == [[-180.0, -90.0, 180.0, 90.0]]
+    assert extent["temporal"]["interval"][0][0].startswith("2021-05-06T07:08:09")
 
 
 def test_item_with_start_and_end_only_is_accepted(catalog, make_item):

@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 import warnings
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ import xarray as xr
 from rasterio.errors import NotGeoreferencedWarning
 
 from catalog import open_catalog
+from catalog.base import SearchQuery
 from datacenter.access import SYSTEM
 from tests.ingest.real_corpus import Entry, copy_corpus, entries, generated_values
 
@@ -268,3 +270,41 @@ def test_products_without_a_known_footprint_are_named_in_the_report(ingested: di
     for res in noted:
         assert all("geometry null" in n and Path(res["path"]).name in n for n in res["notes"])
     assert "note" in ingested["outputs"]["all"]
+
+
+def test_products_without_a_known_footprint_go_into_the_postgresql_catalog_too(
+    ingested: dict[str, Any], pg_cluster: Any, tmp_path: Path
+) -> None:
+    """The placeless raw images of the corpus, ingested by `datacenter ingest` into pgstac:
+    each is stored, read back with geometry null and no bbox, found by id and by time, and
+    never by place."""
+    noted = {rel: r for rel, r in ingested["results"]["all"].items()
+             if r.get("notes") and r["status"] == "ingested"}
+    entries = [e for e in ENTRIES if e.file in noted]
+    assert entries
+    url = pg_cluster.new_database()
+    manifest = tmp_path / "placeless.csv"
+    with manifest.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "collection"])
+        writer.writerows([str(ingested["corpus"] / e.file), _collection(e)] for e in entries)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATACENTER_", "AWS_"))}
+    env |= {"DATACENTER_HOME": str(tmp_path / "home"), "DATACENTER_CATALOG_URL": url}
+    proc = subprocess.run([sys.executable, "-m", "datacenter.cli", "ingest", "--manifest", str(manifest)],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    world = (-180.0, -90.0, 180.0, 90.0)
+    with open_catalog(url) as cat:
+        for entry in entries:
+            item_id = noted[entry.file]["id"]
+            item = cat.get_item(_collection(entry), item_id, viewer=SYSTEM)
+            assert item["geometry"] is None and "bbox" not in item
+            mine = [_collection(entry)]
+            by_id = cat.search(SearchQuery(collections=mine, ids=[item_id], viewer=SYSTEM)).items
+            assert [i["id"] for i in by_id] == [item_id]
+            when = datetime.fromisoformat(
+                (item["properties"].get("datetime") or item["properties"]["start_datetime"]).replace("Z", "+00:00"))
+            by_time = cat.search(SearchQuery(collections=mine, ids=[item_id], datetime=(when, when),
+                                             viewer=SYSTEM)).items
+            assert [i["id"] for i in by_time] == [item_id]
+            assert not cat.search(SearchQuery(collections=mine, ids=[item_id], bbox=world, viewer=SYSTEM)).items
