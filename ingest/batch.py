@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -141,6 +142,11 @@ def _task(
     )  # fmt: skip
 
 
+#: seconds between collection refreshes (extent, summaries, item_assets) during a batch: one
+#: refresh per item cost 23 ms each on SQLite (a 55-product batch: 1.5 s of 13 s)
+REFRESH_EVERY = 2.0
+
+
 def run_batch(
     entries: list[Entry],
     *,
@@ -183,18 +189,33 @@ def _run(
     datetime_override: datetime | None, workers: int | None,
     on_result: Callable[[ProductResult], None] | None, item_access: Mapping[str, dict[str, Any]],
 ) -> None:  # fmt: skip
+    pending: dict[str, list[str]] = {}  # collection -> items ingested since its last refresh
+    last = time.monotonic()
+
+    def refresh() -> None:
+        nonlocal last
+        for collection_id, item_ids in pending.items():
+            refresh_collection(catalog, collection_id, item_ids)
+        pending.clear()
+        last = time.monotonic()
+
     with dask_client(settings, workers=workers) as client:
         futures = [client.submit(_task, e, settings, datetime_override, item_access[e.collection], pure=False) for e in entries]
         by_future = dict(zip(futures, entries, strict=True))
-        for future in as_completed(futures, loop=client.loop):
-            entry = by_future[future]
-            try:
-                res = future.result()
-            except Exception as exc:  # a bug or a worker lost: the product failed, the batch goes on
-                res = ProductResult(path=str(entry.path), status="failed",
-                                    reason=unexpected_reason(entry.path, "this", exc))
-            report.results.append(res)
-            if res.status == "ingested":
-                refresh_collection(catalog, entry.collection, res.id)
-            if on_result is not None:
-                on_result(res)
+        try:
+            for future in as_completed(futures, loop=client.loop):
+                entry = by_future[future]
+                try:
+                    res = future.result()
+                except Exception as exc:  # a bug or a worker lost: the product failed, the batch goes on
+                    res = ProductResult(path=str(entry.path), status="failed",
+                                        reason=unexpected_reason(entry.path, "this", exc))
+                report.results.append(res)
+                if res.status == "ingested":
+                    pending.setdefault(entry.collection, []).append(res.id)
+                if time.monotonic() - last > REFRESH_EVERY:
+                    refresh()
+                if on_result is not None:
+                    on_result(res)
+        finally:  # extents and summaries follow every item that went in, at the latest here
+            refresh()

@@ -21,6 +21,7 @@ grow as items arrive.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,15 +91,15 @@ def create_collection(catalog: Catalog, path: Path) -> StacCollection:
     return coll
 
 
-def refresh_collection(catalog: Catalog, collection_id: str, item_id: str | None = None) -> None:
-    """Recompute the extent; merge the item's summarised fields into the summaries."""
+def refresh_collection(catalog: Catalog, collection_id: str, item_ids: Sequence[str] = ()) -> None:
+    """Recompute the extent; merge the items' summarised fields into the summaries."""
     coll = catalog.get_collection(collection_id, viewer=SYSTEM)
     coll = {**coll, "extent": catalog.collection_extent(collection_id, viewer=SYSTEM)}
-    if item_id is not None:
+    for item_id in item_ids:
         try:
             item = catalog.get_item(collection_id, item_id, viewer=SYSTEM)
         except NotFound:
-            item = {}
+            continue
         props = item.get("properties") or {}
         found = {k: props[k] if isinstance(props[k], list) else [props[k]] for k in SUMMARISED if props.get(k)}
         coll["summaries"] = _merge(coll.get("summaries") or {}, found)

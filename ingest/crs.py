@@ -10,6 +10,7 @@ against every IAU_2015 CRS PROJ knows, never names.
 
 from __future__ import annotations
 
+import copy
 import math
 from functools import lru_cache
 from typing import Any
@@ -40,6 +41,17 @@ _PARAM_BY_NAME = {
 }  # fmt: skip
 
 
+def crs_key(crs: Any) -> str | None:
+    """A string that names `crs` exactly (its WKT, or the text it was built from), to cache
+    what is derived from it: PROJ's lookups (an authority match, a transformer) take 10-50 ms,
+    and a batch meets the same few CRSs again and again."""
+    if isinstance(crs, pyproj.CRS):
+        return crs.srs or None
+    if hasattr(crs, "to_wkt"):  # rasterio.crs.CRS
+        return str(crs.to_wkt())
+    return crs if isinstance(crs, str) else None
+
+
 def lunar_proj_code(crs: Any) -> str | None:
     """The `IAU_2015:NNNNN` code of `crs` (rasterio CRS, pyproj CRS, WKT, PROJJSON...).
 
@@ -47,7 +59,16 @@ def lunar_proj_code(crs: Any) -> str | None:
     (then describe the CRS by `proj:wkt2` / `proj:projjson` instead). When several codes
     are equivalent (a sphere's ocentric and ographic forms) the lowest code wins.
     """
-    pcrs = to_pyproj(crs)
+    key = crs_key(crs)
+    return _code_of_key(key) if key is not None else _lunar_proj_code(to_pyproj(crs))
+
+
+@lru_cache(maxsize=256)
+def _code_of_key(key: str) -> str | None:
+    return _lunar_proj_code(pyproj.CRS.from_user_input(key))
+
+
+def _lunar_proj_code(pcrs: pyproj.CRS) -> str | None:
     auth = pcrs.to_authority("IAU_2015", min_confidence=100)
     if auth:
         return f"{auth[0]}:{auth[1]}"
@@ -65,6 +86,17 @@ def projection_fields(crs: Any) -> dict[str, Any]:
     the WKT2 and PROJJSON are PROJ's definition of that code when there is one (so they
     carry its identifier, which GDAL's STACIT and odc-stac read), else of `crs` itself.
     """
+    key = crs_key(crs)
+    fields = _fields_of_key(key) if key is not None else _projection_fields(crs)
+    return copy.deepcopy(fields)  # callers may edit the PROJJSON; the cached one stays
+
+
+@lru_cache(maxsize=256)
+def _fields_of_key(key: str) -> dict[str, Any]:
+    return _projection_fields(key)
+
+
+def _projection_fields(crs: Any) -> dict[str, Any]:
     code = lunar_proj_code(crs)
     described = pyproj.CRS.from_user_input(code) if code else to_pyproj(crs)
     return {

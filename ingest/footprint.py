@@ -13,6 +13,7 @@ body (never to Earth's WGS 84), longitudes wrapped to [-180, 180]. Two cases nee
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ from shapely import affinity
 from shapely.geometry import MultiPolygon, Polygon, box, mapping
 from shapely.geometry.polygon import orient
 
-from ingest.crs import to_pyproj
+from ingest.crs import crs_key, to_pyproj
 
 Bbox = tuple[float, float, float, float]
 POINTS_PER_SIDE = 64
@@ -32,8 +33,7 @@ _DIGITS = 9
 
 def footprint(crs: Any, transform: Affine, width: int, height: int) -> tuple[dict[str, Any], Bbox]:
     """GeoJSON geometry and (west, south, east, north) bbox of a raster, in body lon/lat."""
-    src = to_pyproj(crs)
-    to_lonlat = pyproj.Transformer.from_crs(src, src.geodetic_crs, always_xy=True)
+    src, to_lonlat, to_src = _transformers(crs)
     cols, rows = _edge(width, height)
     xs, ys = transform @ (cols, rows)
     lon, lat = to_lonlat.transform(np.asarray(xs, float), np.asarray(ys, float))
@@ -41,10 +41,30 @@ def footprint(crs: Any, transform: Affine, width: int, height: int) -> tuple[dic
     lon, lat = _wrap(lon[ok]), np.clip(lat[ok], -90.0, 90.0)
     if lon.size < 3:
         raise ValueError("the raster edge does not transform to longitude/latitude on its body")
-    pole = _pole_inside(src, transform, width, height)
+    pole = _pole_inside(to_src, transform, width, height)
     if pole is not None:
         return _polar_cap(lon, lat, pole)
     return _split_at_antimeridian(lon, lat)
+
+
+_local = threading.local()
+
+
+def _transformers(crs: Any) -> tuple[pyproj.CRS, pyproj.Transformer, pyproj.Transformer]:
+    """`crs` and its transformers to and from its body's lon/lat, kept per thread (a pyproj
+    Transformer is not to be shared between threads) for the last CRSs seen."""
+    key = crs_key(crs)
+    cache: dict[str, Any] = _local.__dict__.setdefault("transformers", {})
+    found = cache.get(key) if key is not None else None
+    if found is None:
+        src = to_pyproj(crs)
+        found = (src, pyproj.Transformer.from_crs(src, src.geodetic_crs, always_xy=True),
+                 pyproj.Transformer.from_crs(src.geodetic_crs, src, always_xy=True))
+        if key is not None:
+            if len(cache) >= 32:
+                cache.pop(next(iter(cache)))
+            cache[key] = found
+    return found
 
 
 def _edge(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
@@ -63,9 +83,8 @@ def _wrap(lon: np.ndarray) -> np.ndarray:
     )
 
 
-def _pole_inside(src: pyproj.CRS, transform: Affine, width: int, height: int) -> float | None:
+def _pole_inside(to_src: pyproj.Transformer, transform: Affine, width: int, height: int) -> float | None:
     """+90 or -90 when that pole maps to a single point strictly inside the raster."""
-    to_src = pyproj.Transformer.from_crs(src.geodetic_crs, src, always_xy=True)
     inverse = ~transform
     for pole in (90.0, -90.0):
         try:
