@@ -94,6 +94,44 @@ def test_zarr_subset_of_a_cube_selects_bands_time_and_bbox(
     np.testing.assert_array_equal(got.values, expected.values)
 
 
+def test_geotiff_subset_of_a_cube_is_a_band_interleaved_cog_with_every_layer(
+    http: httpx.Client, subset_data: SubsetData, tmp_path: Path
+) -> None:
+    """36 layers (3 times x 12 bands) of float32: 144 bytes a pixel, so the COG is laid out
+    band by band (a pixel-interleaved 512-px tile of 85 bands is 89 MB, see finish_geotiff)."""
+    out = fetch(http, CUBE, tmp_path, ".tif", bbox="21,1,23,2.5", format="geotiff")
+    valid, errors, _ = cog_validate(str(out))
+    assert valid, errors
+    cube = subset_data.cube["reflectance"].sel(x=slice(21.0, 23.0), y=slice(2.5, 1.0))
+    with rasterio.open(out) as tif:
+        assert tif.interleaving is rasterio.enums.Interleaving.band and tif.count == 36
+        assert (tif.height, tif.width) == (cube.sizes["y"], cube.sizes["x"])
+        names = tif.descriptions
+        for layer in (1, 17, 36):  # layers run time by time, band by band within a time
+            t, b = divmod(layer - 1, 12)
+            assert str(cube["band"].values[b])[:3] in names[layer - 1]
+            np.testing.assert_array_equal(tif.read(layer), cube.isel(time=t, band=b).values)
+
+
+def test_a_many_band_cog_gets_overviews_and_one_tile_per_band(tmp_path: Path) -> None:
+    from api.subset.write import finish_geotiff
+
+    tmp, out = tmp_path / "tiled.tif", tmp_path / "out.tif"
+    values = np.random.default_rng(3).uniform(0, 1, (10, 600, 600)).astype("float32")
+    with rasterio.open(tmp, "w", driver="GTiff", width=600, height=600, count=10, dtype="float32",
+                       tiled=True, blockxsize=512, blockysize=512, interleave="band",
+                       compress="deflate", crs="IAU_2015:30100",
+                       transform=rasterio.transform.from_origin(0, 0, 1, 1)) as dst:
+        dst.write(values)
+    finish_geotiff(tmp, out)
+    valid, errors, _ = cog_validate(str(out))
+    assert valid, errors
+    with rasterio.open(out) as tif:
+        assert tif.interleaving is rasterio.enums.Interleaving.band
+        assert tif.overviews(1) == [2] and tif.block_shapes[0] == (512, 512)
+        np.testing.assert_array_equal(tif.read(), values)
+
+
 def test_post_subset_with_reprojection_returns_the_requested_crs(
     http: httpx.Client, tmp_path: Path
 ) -> None:
