@@ -30,6 +30,7 @@ from api.client import CatalogClient
 from api.deps import bind_catalog, require_admin
 from api.errors import STATUS, install_error_handlers
 from api.limits import BodyLimitMiddleware
+from api.lockout import LockoutMiddleware
 from api.models import (
     CollectionsGetRequest,
     ItemsGetRequest,
@@ -164,7 +165,10 @@ def create_app(
         items_get_request_model=ItemsGetRequest,
         collections_get_request_model=CollectionsGetRequest,
         # No Brotli/GZip: compressing would break Content-Length and Range on downloads.
+        # StacApi adds these in turn, each outside the ones before it: the body limit is
+        # outermost, the lockout (locked-out credentials: 429 before routing) inside CORS
         middlewares=[
+            Middleware(LockoutMiddleware),
             Middleware(
                 CORSMiddleware,
                 allow_origins=["*"],

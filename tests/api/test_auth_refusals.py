@@ -117,6 +117,25 @@ def test_failed_authentications_from_one_address_are_429_with_retry_after(site: 
                for e in site.catalog.audit_log().query())
 
 
+def test_a_locked_out_key_is_refused_at_the_door_whatever_the_route(site: Site) -> None:
+    """Past the lockout a request with a key is 429 before routing (`api.lockout`): a route
+    that does not exist, or a body the route would refuse, is not even looked at; and each
+    such refusal is audited with the key prefix."""
+    for i in range(5):
+        assert _get(site, "search", {"Authorization": f"Bearer dck_{i:012x}_" + "D" * 43}).status_code == 401
+    headers = {"Authorization": "Bearer dck_00000000beef_" + "D" * 43, "Origin": "https://example.org"}
+    for response in (_get(site, "no/such/route", headers),
+                     httpx.post(site.url + "search", content=b"{not json", headers=headers, timeout=10)):
+        assert response.status_code == 429, response.text
+        assert response.json()["code"] == "RateLimited" and "failed authentications" in response.json()["description"]
+        assert 1 <= int(response.headers["Retry-After"]) <= 60
+        assert response.headers["access-control-allow-origin"] == "*"  # a browser can read why
+    refused = [e for e in site.catalog.audit_log().query()
+               if e.key_id == "dck_00000000beef" and "rate limited" in (e.detail or "")]
+    assert {e.record for e in refused} == {"/no/such/route", "/search"}
+    assert _get(site, "no/such/route").status_code == 404  # no key: not a credential, routed as ever
+
+
 def test_a_flood_of_wrong_keys_from_a_shared_address_does_not_lock_out_a_working_partner(site: Site) -> None:
     partners = site.catalog.partner_store()
     esa, kari = partners.add_partner("ESA").secret_text, partners.add_partner("KARI").secret_text

@@ -1,0 +1,79 @@
+"""The failed-authentication lockout answered at the door, before routing.
+
+Once an address or a key prefix is locked out (`api.rate_limits.RateLimiter`), every further
+request from it that carries a key is refused with 429 — and an attacker sends thousands.
+`get_viewer` refuses them too, but only after the whole middleware stack, routing, request
+parsing and dependency resolution: about 1 ms of the interpreter each, taken from the
+partners being served at the same time (bench/abuse.py). This ASGI layer, just inside CORS,
+answers them from the headers alone: the same check (a key that authenticated recently
+still passes), the same body and ``Retry-After``, the same audit row. Everything else goes
+on to the app unchanged, where `get_viewer` checks again (one code path decides).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.deps import key_prefix, presented_keys
+from api.rate_limits import RateLimiter
+from catalog.audit import AuditEvent, AuditLog
+from datacenter.errors import RateLimited
+
+
+def _headers(scope: Scope) -> tuple[str | None, str | None]:
+    authorization = x_api_key = None
+    for name, value in scope.get("headers") or ():
+        if name == b"authorization":
+            authorization = value.decode("latin-1")
+        elif name == b"x-api-key":
+            x_api_key = value.decode("latin-1")
+    return authorization, x_api_key
+
+
+class LockoutMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            refusal = self._refusal(scope)
+            if refusal is not None:
+                await self._audit(scope, *refusal)
+                exc = refusal[1]
+                response = JSONResponse({"code": "RateLimited", "description": str(exc)},
+                                        status_code=429, headers=exc.headers)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _refusal(scope: Scope) -> tuple[str, RateLimited] | None:
+        app: Any = scope.get("app")
+        limiter: RateLimiter | None = getattr(getattr(app, "state", None), "rate_limiter", None)
+        if limiter is None:
+            return None
+        keys = presented_keys(*_headers(scope))
+        if not keys:
+            return None
+        client = scope.get("client")
+        address = client[0] if client else "unknown"
+        for presented in dict.fromkeys(keys):
+            try:
+                limiter.check_credentials(address, key_prefix(presented), presented)
+            except RateLimited as exc:
+                return presented, exc
+        return None
+
+    @staticmethod
+    async def _audit(scope: Scope, presented: str, exc: RateLimited) -> None:
+        log: AuditLog | None = getattr(getattr(scope.get("app"), "state", None), "audit", None)
+        if log is None:
+            return
+        event = AuditEvent(who="unknown", key_id=key_prefix(presented), action="auth",
+                           record=scope.get("path", ""), allowed=False,
+                           detail=f"{scope.get('method', '')}: {f'rate limited: {exc}'[:200]}")
+        await run_in_threadpool(log.record, event)
