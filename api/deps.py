@@ -78,20 +78,15 @@ async def get_viewer(
     partner or admin keys of the partner store, or one of the static admin keys
     (``DATACENTER_ADMIN_KEYS`` / ``create_app(admin_keys=...)``). A refusal is audited
     (action ``auth``, with the key prefix, never the key) and counted by the failed-login
-    limiter (`api.rate_limits`)."""
+    limiter (`api.rate_limits`), whose lockout `api.lockout.LockoutMiddleware` applies
+    before the request is routed."""
     keys = presented_keys(authorization, x_api_key)
     if not keys:
         return ANONYMOUS
     static: frozenset[str] = getattr(request.app.state, "admin_keys", frozenset())
     limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
     viewers: list[Viewer] = []
-    for presented in dict.fromkeys(keys):
-        if limiter is not None:
-            try:
-                limiter.check_credentials(client_address(request), key_prefix(presented), presented)
-            except RateLimited as exc:
-                await audit_refusal(request, presented, f"rate limited: {exc}")
-                raise
+    for presented in dict.fromkeys(keys):  # a locked-out one never gets here (`api.lockout`)
         try:
             if not presented:
                 raise Unauthorized(
@@ -137,11 +132,15 @@ async def audit_refusal(request: Request, presented: str, reason: str,
     log: AuditLog | None = getattr(request.app.state, "audit", None)
     if log is None:
         return
-    event = AuditEvent(who=viewer.label() if viewer else "unknown",
-                       key_id=viewer.key_id if viewer else key_prefix(presented),
-                       action="auth", record=request.url.path, allowed=False,
-                       detail=f"{request.method}: {reason[:200]}")
-    await run_in_threadpool(log.record, event)
+    await run_in_threadpool(log.record, refusal_event(request.method, request.url.path, presented, reason, viewer))
+
+
+def refusal_event(method: str, path: str, presented: str, reason: str,
+                  viewer: Viewer | None = None) -> AuditEvent:
+    """The denied ``auth`` event of a refused credential (its prefix, never the key)."""
+    return AuditEvent(who=viewer.label() if viewer else "unknown",
+                      key_id=viewer.key_id if viewer else key_prefix(presented),
+                      action="auth", record=path, allowed=False, detail=f"{method}: {reason[:200]}")
 
 
 def client_address(request: Request) -> str:

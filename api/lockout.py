@@ -1,13 +1,12 @@
 """The failed-authentication lockout answered at the door, before routing.
 
 Once an address or a key prefix is locked out (`api.rate_limits.RateLimiter`), every further
-request from it that carries a key is refused with 429 — and an attacker sends thousands.
-`get_viewer` refuses them too, but only after the whole middleware stack, routing, request
+request from it that carries a key is refused with 429, and an attacker sends thousands.
+Refused in `get_viewer`, each would first go through the middleware stack, routing, request
 parsing and dependency resolution: about 1 ms of the interpreter each, taken from the
 partners being served at the same time (bench/abuse.py). This ASGI layer, just inside CORS,
-answers them from the headers alone: the same check (a key that authenticated recently
-still passes), the same body and ``Retry-After``, the same audit row. Everything else goes
-on to the app unchanged, where `get_viewer` checks again (one code path decides).
+is the one place the lockout is applied: from the headers alone (a key that authenticated
+recently still passes), with the error body, ``Retry-After`` and audit row of every refusal.
 """
 
 from __future__ import annotations
@@ -15,12 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.deps import key_prefix, presented_keys
+from api.deps import key_prefix, presented_keys, refusal_event
+from api.errors import error_response
 from api.rate_limits import RateLimiter
-from catalog.audit import AuditEvent, AuditLog
+from catalog.audit import AuditLog
 from datacenter.errors import RateLimited
 
 
@@ -44,9 +43,7 @@ class LockoutMiddleware:
             if refusal is not None:
                 await self._audit(scope, *refusal)
                 exc = refusal[1]
-                response = JSONResponse({"code": "RateLimited", "description": str(exc)},
-                                        status_code=429, headers=exc.headers)
-                await response(scope, receive, send)
+                await error_response(429, "RateLimited", str(exc), exc.headers)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -71,9 +68,7 @@ class LockoutMiddleware:
     @staticmethod
     async def _audit(scope: Scope, presented: str, exc: RateLimited) -> None:
         log: AuditLog | None = getattr(getattr(scope.get("app"), "state", None), "audit", None)
-        if log is None:
-            return
-        event = AuditEvent(who="unknown", key_id=key_prefix(presented), action="auth",
-                           record=scope.get("path", ""), allowed=False,
-                           detail=f"{scope.get('method', '')}: {f'rate limited: {exc}'[:200]}")
-        await run_in_threadpool(log.record, event)
+        if log is not None:
+            event = refusal_event(scope.get("method", ""), scope.get("path", ""), presented,
+                                  f"rate limited: {exc}")
+            await run_in_threadpool(log.record, event)

@@ -32,7 +32,7 @@ NULLS_KEY = "datacenter:nulls"
 #: pgstac stores a geometry with every item; one with ``"geometry": null`` and no bbox (valid
 #: STAC: a raw image whose label says nothing of where it looked) gets this stand-in, far
 #: outside lon/lat, so no query geometry (all validated within -180..180, -90..90) meets it
-#: and extents leave it out (`PLACELESS_SQL`)
+#: and extents leave it out (`PLACED_SQL`: the rows that have a place)
 PLACELESS_X = 1000.0
 PLACELESS_GEOJSON = {"type": "Point", "coordinates": [PLACELESS_X, PLACELESS_X]}
 PLACED_SQL = f"st_xmin(geometry) < {PLACELESS_X}"

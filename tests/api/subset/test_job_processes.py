@@ -8,7 +8,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -25,26 +27,26 @@ NICE = 7  # DATACENTER_JOB_NICE for these servers: a job process is recognised b
 SLOW = {"ids": [POLAR], "crs": "IAU_2015:30135", "resolution": 5.0, "format": "netcdf"}  # ~32 MiB
 
 
+@contextmanager
+def served_with(subset_data: SubsetData, tmp_path_factory: pytest.TempPathFactory,
+                **settings: Any) -> Iterator[Served]:
+    root = tmp_path_factory.mktemp("jobs")
+    backend = SimpleNamespace(param="sqlite")  # serve_copy reads the backend from `request.param`
+    with serve_copy(backend, subset_data, root, Settings(home=root, job_small_bytes=0, **settings)) as served:
+        yield served
+
+
 @pytest.fixture(scope="module")
 def in_processes(subset_data: SubsetData, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """Every job in a worker process (`job_small_bytes=0`)."""
-    root = tmp_path_factory.mktemp("job-processes")
-    settings = Settings(home=root, job_small_bytes=0, job_nice=NICE)
-    with serve_copy(_Param("sqlite"), subset_data, root, settings) as served:
+    with served_with(subset_data, tmp_path_factory, job_nice=NICE) as served:
         yield served
 
 
 @pytest.fixture(scope="module")
 def in_threads(subset_data: SubsetData, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    root = tmp_path_factory.mktemp("job-threads")
-    settings = Settings(home=root, job_small_bytes=0, job_processes=False)
-    with serve_copy(_Param("sqlite"), subset_data, root, settings) as served:
+    with served_with(subset_data, tmp_path_factory, job_processes=False) as served:
         yield served
-
-
-class _Param:  # serve_copy reads the backend from `request.param`
-    def __init__(self, param: str) -> None:
-        self.param = param
 
 
 def job_processes() -> list[psutil.Process]:
