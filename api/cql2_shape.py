@@ -148,8 +148,11 @@ def check_cql2_shape(node: Any, param: str = "filter") -> None:
 
 def _predicate(node: Any) -> None:
     """`node` where a boolean is expected."""
-    if isinstance(node, bool) or _is_property(node):
+    if isinstance(node, bool):
         return
+    if _is_property(node):  # cql2 refuses it too, after seconds and gigabytes under a few NOTs
+        raise InvalidRequest(f"filter: a property alone is not a predicate ({_show(node)}); "
+                             "compare it, e.g. {\"op\": \"=\", \"args\": [{\"property\": ...}, true]}")
     op = _op(node)
     if op is None:
         raise InvalidRequest(f"filter: expected a predicate (a comparison, LIKE, S_INTERSECTS, ...) "
@@ -195,22 +198,36 @@ def _predicate(node: Any) -> None:
         return
     for arg in args:
         _value(arg, op)
+    if op == "like" and not _is_pattern(args[1]):
+        raise _refuse(op, f"takes a pattern (a text, or CASEI / ACCENTI of one) as its second "
+                          f"argument, got {_show(args[1])}")
+
+
+def _is_pattern(node: Any) -> bool:
+    """CQL2's patternExpression: a character literal, or CASEI / ACCENTI of a pattern (a
+    property there made cql2's validator take seconds and hundreds of MB before refusing)."""
+    if isinstance(node, str):
+        return True
+    args = node.get("args") if isinstance(node, dict) else None
+    return (_op(node) in TEXT_FUNCTIONS and isinstance(args, list) and len(args) == 1
+            and _is_pattern(args[0]))
 
 
 #: what each operator's value arguments may be (a property or a function may be anything)
 _NUMERIC = {"number", "any"}
 _TEXT = {"text", "any"}
 _WANTS = {**dict.fromkeys(ARITHMETIC, (_NUMERIC, "numbers")), "between": (_NUMERIC, "numbers"),
-          **dict.fromkeys(TEXT_FUNCTIONS, (_TEXT, "text")), "like": (_TEXT, "text")}  # fmt: skip
+          **dict.fromkeys(TEXT_FUNCTIONS, (_TEXT, "text")), "like": (_TEXT, "text"),
+          **dict.fromkeys(ARRAY, ({"array", "any"}, "arrays (a property or a list of values)"))}  # fmt: skip
 _SCALAR = {"number", "text", "bool", "time", "any"}
 
 
 def _value(node: Any, parent: str) -> str:
     """`node` where a value (not a predicate) is expected, as an argument of `parent`; its
     kind: number, text, bool, time, geom, array or any (a property, a function)."""
-    if isinstance(node, list):
+    if isinstance(node, list):  # the list is what `parent` takes; its items are any values
         for item in node:
-            _value(item, parent)
+            _value(item, "[]")
         kind = "array"
     elif isinstance(node, bool):
         kind = "bool"

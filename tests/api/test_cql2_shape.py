@@ -11,6 +11,10 @@ import pytest
 NOTS = {"op": "not", "args": [{"op": "not", "args": [{"op": "not", "args": [{"op": "not", "args": [
     {"op": "t_after", "args": [{"property": "datetime"}, {"timestamp": "not a time"}]}]}]}]}]}
 
+OR_DEEP: dict = {"op": "a_contains", "args": [4.04e16, -1.99e159]}
+for _ in range(9):
+    OR_DEEP = {"op": "or", "args": [OR_DEEP, True]}
+
 BAD = [
     ("- - - S_INTERSECTS(geometry, POLYGON((0 0, 30 0, 30 30, 0 30, 0 0)))", "expected a predicate"),
     ("gsd = - - - S_INTERSECTS(geometry, POINT(0 0))", "cannot take a predicate (S_INTERSECTS)"),
@@ -27,6 +31,15 @@ BAD = [
     ({"op": "s_intersects", "args": [{"property": "geometry"}, {"bbox": [0, 0, 1]}]}, "BBOX takes 4 or 6 numbers"),
     ({"op": "t_during", "args": [{"property": "datetime"}, {"interval": ["2020-01-01", "later"]}]},
      "INTERVAL end 'later'"),
+    # nine ORs around A_CONTAINS of two numbers: 0.64 s and +457 MB in cql2's validator, growing
+    # with each OR (a CI fuzz run left the server at 3.3 GB)
+    (OR_DEEP, "A_CONTAINS takes arrays"),
+    ({"op": "a_equals", "args": [{"property": "instruments"}, "lola"]}, "A_EQUALS takes arrays"),
+    ({"op": "or", "args": [{"op": "like", "args": [{"property": "platform"}, {"property": "gsd"}]}, True]},
+     "LIKE takes a pattern"),
+    # three NOTs around a bare property: 4.6 s and +2.7 GB before cql2 refused it
+    ({"op": "not", "args": [{"op": "not", "args": [{"op": "not", "args": [{"property": "gsd"}]}]}]},
+     "a property alone is not a predicate"),
 ]
 GOOD = [
     "S_INTERSECTS(geometry, POINT(0 0)) AND gsd > 1",
@@ -34,9 +47,11 @@ GOOD = [
     "T_DURING(datetime, INTERVAL('2008-01-01', '..'))",
     "- - - - gsd > -1",
     "A_CONTAINS(instruments, ('lola'))",
+    "A_OVERLAPS(('lola', 'lroc'), instruments) OR A_EQUALS(instruments, ('lola'))",
     "S_INTERSECTS(geometry, BBOX(0, 0, 1, 1)) OR NOT (gsd IS NULL)",
     "platform LIKE 'lr%' AND gsd BETWEEN 1 AND 1000 AND platform IN ('lro', 'selene')",
     "casei(platform) = casei('LRO')",
+    "platform LIKE 'l_o'",
 ]
 
 

@@ -44,6 +44,7 @@ class Server:
     process: psutil.Process
     baseline_rss: int
     client: httpx.Client
+    grew_during: str | None = None  # the request after which RSS first passed the bound
 
     def send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         started = time.monotonic()
@@ -56,7 +57,10 @@ class Server:
         assert response.status_code < 500, (method, path, kwargs, response.status_code, response.text[:500])
         assert elapsed < TIME_BOUND, (method, path, str(kwargs)[:300], elapsed)
         rss = self.process.memory_info().rss
-        assert rss < self.baseline_rss + RSS_GROWTH, (str(kwargs)[:300], rss, self.baseline_rss)
+        if rss >= self.baseline_rss + RSS_GROWTH and self.grew_during is None:
+            self.grew_during = f"{method} {path} {str(kwargs)[:1000]}"  # hypothesis then shrinks
+        assert rss < self.baseline_rss + RSS_GROWTH, (str(kwargs)[:300], rss, self.baseline_rss,
+                                                      f"first over the bound after: {self.grew_during}")
         return response
 
 
