@@ -15,6 +15,7 @@ import hashlib
 import logging
 import posixpath
 import re
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,9 +25,6 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import fsspec
-from botocore.exceptions import BotoCoreError, ConnectTimeoutError, ReadTimeoutError
-from botocore.handlers import add_expect_header
-from s3fs import S3FileSystem
 
 from datacenter.errors import DiskFull, InvalidKey, NotFound, StorageError
 from datacenter.settings import Settings
@@ -61,17 +59,30 @@ class ObjectInfo:
 _PERMANENT = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError,
               FileExistsError)
 # Errors that say "the server did not answer properly": retried with backoff.
-_TRANSIENT: tuple[type[BaseException], ...] = (OSError, TimeoutError, ConnectionError, BotoCoreError)
+# (botocore's own errors are added by `_botocore`: s3fs is imported only for an S3 store)
+_TRANSIENT: tuple[type[BaseException], ...] = (OSError, TimeoutError, ConnectionError)
 TEMP_PREFIX = ".incoming"
 #: errno values of a full disk or an exhausted quota
 DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 # A store that accepted the connection but sent nothing in time (botocore, fsspec's bound).
-_TIMEOUTS = (TimeoutError, ReadTimeoutError, ConnectTimeoutError)
+_TIMEOUTS: tuple[type[BaseException], ...] = (TimeoutError,)
+
+
+def _botocore(*names: str) -> tuple[type[BaseException], ...]:
+    """botocore's exception classes `names` once botocore is loaded, else none: no
+    instance of them can exist before (importing s3fs and botocore costs 0.3 s of every
+    CLI start, needed only when a store or a prefix is on S3)."""
+    module = sys.modules.get("botocore.exceptions")
+    return tuple(getattr(module, n) for n in names) if module is not None else ()
+
+
+def _timeouts() -> tuple[type[BaseException], ...]:
+    return _TIMEOUTS + _botocore("ReadTimeoutError", "ConnectTimeoutError")
 
 
 def is_transient(exc: BaseException) -> bool:
     """True for an outage-like failure (connection refused or reset, timeout, 5xx)."""
-    return isinstance(exc, _TRANSIENT) and not isinstance(exc, _PERMANENT)
+    return isinstance(exc, _TRANSIENT + _botocore("BotoCoreError")) and not isinstance(exc, _PERMANENT)
 
 
 class Store:
@@ -170,7 +181,7 @@ class Store:
                     f"the store {self.describe()} refused to {what} {key!r}: {exc}; check the "
                     "credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) and bucket policy"
                 ) from exc
-            except _TIMEOUTS as exc:
+            except _timeouts() as exc:
                 raise StorageError(
                     f"could not {what} {key!r}: the object store at {self.describe()} did not answer "
                     f"within {self.timeout:g} s ({type(exc).__name__}); check that it and its storage "
@@ -442,40 +453,15 @@ class Store:
 
 def _unanswered(exc: BaseException) -> bool:
     """True when `exc` says the store did not answer in time (no point in cleaning up there)."""
-    return isinstance(exc, _TIMEOUTS) or isinstance(exc.__cause__, _TIMEOUTS)
-
-
-class BoundedS3FileSystem(S3FileSystem):
-    """s3fs whose clients send no ``Expect: 100-continue``: aiohttp waits for the interim
-    answer to it with no timeout at all (not even the read timeout), so an endpoint that
-    accepts a PUT and never answers hung an upload forever. Without it a PUT is bounded by
-    the read timeout like any request. (A subclass, not a custom session, so the filesystem
-    still pickles: Dask ships it to workers.)"""
-
-    async def set_session(self, refresh: bool = False, kwargs: dict[str, Any] | None = None) -> Any:
-        client = await super().set_session(refresh=refresh, kwargs=kwargs or {})
-        client.meta.events.unregister("before-call.s3", add_expect_header)
-        return client
+    timeouts = _timeouts()
+    return isinstance(exc, timeouts) or isinstance(exc.__cause__, timeouts)
 
 
 def s3_filesystem(endpoint_url: str | None, region: str | None, timeout: float) -> Any:
-    """An s3fs filesystem whose every request is bounded: `timeout` seconds to connect and
-    `timeout` seconds between bytes read (no 100-continue wait, see `BoundedS3FileSystem`), one
-    attempt per call (the bounded retry loop is `Store._call`'s)."""
-    client_kwargs: dict[str, str] = {}
-    if endpoint_url:
-        client_kwargs["endpoint_url"] = endpoint_url
-    if region:
-        client_kwargs["region_name"] = region
-    fs = BoundedS3FileSystem(
-        client_kwargs=client_kwargs, use_listings_cache=False,
-        config_kwargs={
-            "connect_timeout": timeout, "read_timeout": timeout,
-            "retries": {"max_attempts": 1, "mode": "standard"},
-        },
-    )
-    fs.retries = 1
-    return fs
+    """An s3fs filesystem whose every request is bounded (`datacenter.s3.bounded_s3_filesystem`)."""
+    from datacenter.s3 import bounded_s3_filesystem
+
+    return bounded_s3_filesystem(endpoint_url, region, timeout)
 
 
 def multihash_sha256(hex_digest: str) -> str:
