@@ -20,6 +20,7 @@ import numpy as np
 import pyproj
 import shapely
 from affine import Affine
+from pyproj.enums import TransformDirection
 from shapely import affinity
 from shapely.geometry import MultiPolygon, Polygon, box, mapping
 from shapely.geometry.polygon import orient
@@ -33,7 +34,7 @@ _DIGITS = 9
 
 def footprint(crs: Any, transform: Affine, width: int, height: int) -> tuple[dict[str, Any], Bbox]:
     """GeoJSON geometry and (west, south, east, north) bbox of a raster, in body lon/lat."""
-    src, to_lonlat = _transformers(crs)
+    to_lonlat = _to_lonlat(crs)
     cols, rows = _edge(width, height)
     xs, ys = transform @ (cols, rows)
     lon, lat = to_lonlat.transform(np.asarray(xs, float), np.asarray(ys, float))
@@ -50,17 +51,17 @@ def footprint(crs: Any, transform: Affine, width: int, height: int) -> tuple[dic
 _local = threading.local()
 
 
-def _transformers(crs: Any) -> tuple[pyproj.CRS, pyproj.Transformer]:
-    """`crs` and its transformer to its body's lon/lat (run backwards for lon/lat to `crs`),
+def _to_lonlat(crs: Any) -> pyproj.Transformer:
+    """The transformer from `crs` to its body's lon/lat (run backwards for lon/lat to `crs`),
     kept per thread (a pyproj Transformer is not to be shared between threads) for the last
     CRSs seen. One transformer, not two: building one costs PROJ an operation search
     (~20 ms on a real product, a tenth of its ingest)."""
     key = crs_key(crs)
-    cache: dict[str, Any] = _local.__dict__.setdefault("transformers", {})
+    cache: dict[str, pyproj.Transformer] = _local.__dict__.setdefault("transformers", {})
     found = cache.get(key) if key is not None else None
     if found is None:
         src = to_pyproj(crs)
-        found = (src, pyproj.Transformer.from_crs(src, src.geodetic_crs, always_xy=True))
+        found = pyproj.Transformer.from_crs(src, src.geodetic_crs, always_xy=True)
         if key is not None:
             if len(cache) >= 32:
                 cache.pop(next(iter(cache)))
@@ -87,7 +88,7 @@ def _wrap(lon: np.ndarray) -> np.ndarray:
 def _pole_inside(to_lonlat: pyproj.Transformer, transform: Affine, width: int, height: int) -> float | None:
     """+90 or -90 when that pole maps to a single point strictly inside the raster."""
     inverse = ~transform
-    backwards = pyproj.enums.TransformDirection.INVERSE
+    backwards = TransformDirection.INVERSE
     for pole in (90.0, -90.0):
         try:
             x, y = to_lonlat.transform(0.0, pole, errcheck=True, direction=backwards)
