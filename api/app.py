@@ -45,6 +45,7 @@ from api.subset import routes as subset_routes
 from api.subset.compute import TaskTally
 from api.subset.jobs import JobRunner, start_expiry_sweeper, start_heartbeat
 from api.tiles import routes as tile_routes
+from api.timing import ServerTimingMiddleware
 from api.transactions import Transactions, TransactionsClient
 from catalog import open_catalog, open_job_store
 from catalog.audit import AuditLog
@@ -174,7 +175,7 @@ def create_app(
                 allow_origins=["*"],
                 allow_methods=["OPTIONS", "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
                 allow_headers=["Content-Type", "Range", "Authorization", "X-API-Key"],
-                expose_headers=["Content-Range", "Content-Length", "Accept-Ranges", "ETag"],
+                expose_headers=["Content-Range", "Content-Length", "Accept-Ranges", "ETag", "Server-Timing"],
                 max_age=600,
             ),
             Middleware(ProxyHeaderMiddleware),
@@ -183,6 +184,7 @@ def create_app(
                 max_body_bytes=limits.api_max_body_bytes,
                 body_timeout=limits.api_body_timeout,
             ),
+            Middleware(ServerTimingMiddleware),  # outermost: it times all the others
         ],
         route_dependencies=[([{"path": "*", "method": "*"}], [Depends(bind_catalog)])],
     )

@@ -1,4 +1,11 @@
-"""`JobStore` in the SQLite catalog file: one additive table, ``jobs``."""
+"""`JobStore` for a SQLite catalog: table ``jobs`` in a file beside the catalog's
+(`jobs_path`: ``catalog.sqlite`` -> ``catalog.jobs.sqlite``).
+
+A running job saves its state at every step and the heartbeat touches it every few seconds;
+in the catalog's own file each of those commits made every search drop its page cache (and,
+at the default ``synchronous = FULL``, waited for an fsync), so a partner flooding the job
+queue slowed every other partner's searches.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +14,10 @@ import os
 import sqlite3
 import threading
 from collections.abc import Sequence
-from contextlib import closing
 from pathlib import Path
 
 from catalog.jobs import Job, JobNotFound, JobStatus, JobStore, now_utc
+from catalog.sqlite.sidefile import SideFile, beside, immediate
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -21,43 +28,67 @@ CREATE TABLE IF NOT EXISTS jobs (
     doc     TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_owner_created ON jobs (owner, created);
-CREATE INDEX IF NOT EXISTS jobs_owner_status ON jobs (owner, status);
+CREATE INDEX IF NOT EXISTS jobs_owner_status ON jobs (owner, status)
 """
 
 
-class SQLiteJobStore(JobStore):
-    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
-        self.path = str(path)
-        self.timeout = timeout
-        self._lock = threading.Lock()
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as conn:
-            conn.executescript(_SCHEMA)
+def jobs_path(catalog_path: str | os.PathLike[str]) -> Path:
+    """The job store's file beside a catalog file."""
+    return beside(catalog_path, "jobs")
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
-                               check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout = 30000")
-        return conn
+
+def move_jobs_out(catalog_path: str | os.PathLike[str], target: Path, timeout: float = 30.0) -> None:
+    """Catalogs written before the job store had its own file kept a ``jobs`` table: move its
+    rows into `target` and drop the old table, in one transaction over both files."""
+    if not Path(catalog_path).exists():
+        return
+    conn = sqlite3.connect(catalog_path, timeout=timeout, isolation_level=None)
+    try:
+        exists = "SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'jobs'"
+        if conn.execute(exists).fetchone() is None:
+            return
+        conn.execute("ATTACH DATABASE ? AS moved", (str(target),))
+        with immediate(conn):
+            if conn.execute(exists).fetchone() is not None:  # not moved meanwhile by another process
+                conn.execute("INSERT OR IGNORE INTO moved.jobs SELECT id, owner, status, created, doc"
+                             " FROM main.jobs")
+                conn.execute("DROP TABLE main.jobs")
+        conn.execute("DETACH DATABASE moved")
+    finally:
+        conn.close()
+
+
+class SQLiteJobStore(JobStore):
+    """The job store of the SQLite catalog file `catalog_path` (kept in `jobs_path` of it)."""
+
+    def __init__(self, catalog_path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
+        self.path = jobs_path(catalog_path)
+        # this process's writers take turns here, not in SQLite's busy handler (sleeps of up
+        # to 100 ms while another connection holds the write lock)
+        self._lock = threading.Lock()
+        self._db = SideFile(self.path, schema=_SCHEMA, timeout=timeout)
+        move_jobs_out(catalog_path, self.path, timeout)
+
+    def close(self) -> None:
+        self._db.close()
 
     def create(self, job: Job) -> None:
-        with self._lock, closing(self._connect()) as conn:
-            conn.execute(
+        with self._lock:
+            self._db.conn().execute(
                 "INSERT INTO jobs (id, owner, status, created, doc) VALUES (?, ?, ?, ?, ?)",
                 (job.id, job.owner, job.status.value, job.created.isoformat(), json.dumps(job.to_json())),
             )
 
     def get(self, job_id: str) -> Job:
-        with closing(self._connect()) as conn:
-            row = conn.execute("SELECT doc FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        row = self._db.conn().execute("SELECT doc FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             raise JobNotFound(f"no job {job_id!r}; your jobs are listed at /jobs")
         return Job.from_json(json.loads(row[0]))
 
     def save(self, job: Job) -> None:
         job.updated = now_utc()
-        with self._lock, closing(self._connect()) as conn:
-            conn.execute(
+        with self._lock:
+            self._db.conn().execute(
                 "UPDATE jobs SET status = ?, doc = ? WHERE id = ? AND status <> 'dismissed'",
                 (job.status.value, json.dumps(job.to_json()), job.id),
             )
@@ -66,19 +97,17 @@ class SQLiteJobStore(JobStore):
         sql, args = "SELECT doc FROM jobs", []
         if owner is not None:
             sql, args = sql + " WHERE owner = ?", [owner]
-        with closing(self._connect()) as conn:
-            rows = conn.execute(sql + " ORDER BY created DESC, id LIMIT ?", (*args, limit)).fetchall()
+        rows = self._db.conn().execute(sql + " ORDER BY created DESC, id LIMIT ?", (*args, limit)).fetchall()
         return [Job.from_json(json.loads(r[0])) for r in rows]
 
     def count(self, *, owner: str, status: JobStatus) -> int:
-        with closing(self._connect()) as conn:
-            return int(conn.execute("SELECT count(*) FROM jobs WHERE owner = ? AND status = ?",
-                                    (owner, status.value)).fetchone()[0])
+        return int(self._db.conn().execute("SELECT count(*) FROM jobs WHERE owner = ? AND status = ?",
+                                           (owner, status.value)).fetchone()[0])
 
     def touch(self, job_ids: Sequence[str]) -> None:
         if not job_ids:
             return
         marks = ", ".join("?" * len(job_ids))
-        with self._lock, closing(self._connect()) as conn:
-            conn.execute(f"UPDATE jobs SET doc = json_set(doc, '$.heartbeat', ?) WHERE id IN ({marks})",
+        with self._lock:
+            self._db.conn().execute(f"UPDATE jobs SET doc = json_set(doc, '$.heartbeat', ?) WHERE id IN ({marks})",
                          (now_utc().isoformat(), *job_ids))

@@ -17,7 +17,6 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from catalog.partners import (
     new_key,
 )
 from catalog.query.temporal import from_us, to_us
+from catalog.sqlite.sidefile import SideFile, beside, immediate
 from datacenter.errors import Conflict, NotFound
 
 _SCHEMA = """
@@ -66,22 +66,9 @@ _AUDIT_SCHEMA = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS audit"):]
 _AUDIT_COLUMNS = "seq, at, who, key_id, action, record, allowed, bytes, detail"
 
 
-@contextmanager
-def _immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One write transaction: taken at once (BEGIN IMMEDIATE), rolled back on any error."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
 def audit_path(catalog_path: str | os.PathLike[str]) -> Path:
     """The audit log's file beside a catalog file: ``catalog.sqlite`` -> ``catalog.audit.sqlite``."""
-    path = Path(catalog_path)
-    return path.with_name(f"{path.stem}.audit{path.suffix or '.sqlite'}")
+    return beside(catalog_path, "audit")
 
 
 def move_audit_out(catalog_path: str | os.PathLike[str], timeout: float = 30.0) -> None:
@@ -92,10 +79,10 @@ def move_audit_out(catalog_path: str | os.PathLike[str], timeout: float = 30.0) 
     try:
         if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit'").fetchone() is None:
             return
-        target = _Db(audit_path(catalog_path), schema=_AUDIT_SCHEMA)
+        target = SideFile(audit_path(catalog_path), schema=_AUDIT_SCHEMA)
         target.close()
         conn.execute("ATTACH DATABASE ? AS moved", (str(audit_path(catalog_path)),))
-        with _immediate(conn):
+        with immediate(conn):
             conn.execute(f"INSERT OR IGNORE INTO moved.audit ({_AUDIT_COLUMNS})"
                          f" SELECT {_AUDIT_COLUMNS} FROM main.audit")
             conn.execute("DROP TABLE main.audit")
@@ -104,50 +91,13 @@ def move_audit_out(catalog_path: str | os.PathLike[str], timeout: float = 30.0) 
         conn.close()
 
 
-class _Db:
-    """One connection per thread (and per process after fork) on one file (catalog or audit)."""
-
-    def __init__(self, path: str | os.PathLike[str], timeout: float = 30.0, schema: str = _SCHEMA) -> None:
-        self.path, self.timeout = Path(path), timeout
-        self._local = threading.local()
-        self._pid = os.getpid()
-        conn = self.conn()
-        # WAL, as the catalog file: a commit appends to the log (no fsync at synchronous =
-        # NORMAL) instead of writing and deleting a rollback journal with fsyncs, which made
-        # the audit INSERT of every request most of an item request's time
-        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            conn.execute("PRAGMA journal_mode = WAL")
-        with _immediate(conn):
-            for statement in schema.split(";\n"):
-                if statement.strip():
-                    conn.execute(statement)
-
-    def conn(self) -> sqlite3.Connection:
-        if os.getpid() != self._pid:
-            self._pid, self._local = os.getpid(), threading.local()
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
-                                   check_same_thread=False)
-            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            self._local.conn = conn
-        return conn
-
-    def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
-
-
 def _now() -> int:
     return to_us(datetime.now(UTC))
 
 
 class SQLitePartnerStore(PartnerStore):
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self._db = _Db(path, schema=_PARTNER_SCHEMA)
+        self._db = SideFile(path, schema=_PARTNER_SCHEMA)
 
     def _issue(self, c: sqlite3.Connection, partner_id: str | None, role: Role) -> IssuedKey:
         issued, digest = new_key(partner_id, role)
@@ -160,7 +110,7 @@ class SQLitePartnerStore(PartnerStore):
     def add_partner(self, partner_id: str, name: str | None = None) -> IssuedKey:
         check_partner_id(partner_id)
         c = self._db.conn()
-        with _immediate(c):
+        with immediate(c):
             if c.execute("SELECT 1 FROM partners WHERE id = ?", (partner_id,)).fetchone():
                 raise Conflict(
                     f"partner {partner_id!r} already exists; use `datacenter partners keys rotate "
@@ -193,7 +143,7 @@ class SQLitePartnerStore(PartnerStore):
 
     def rotate_key(self, partner_id: str) -> IssuedKey:
         c = self._db.conn()
-        with _immediate(c):
+        with immediate(c):
             self._require_partner(c, partner_id)
             c.execute("UPDATE api_keys SET revoked = ? WHERE partner = ? AND revoked IS NULL",
                       (_now(), partner_id))
@@ -214,7 +164,7 @@ class SQLitePartnerStore(PartnerStore):
 
     def create_admin_key(self) -> IssuedKey:
         c = self._db.conn()
-        with _immediate(c):
+        with immediate(c):
             issued = self._issue(c, None, "admin")
         return issued
 
@@ -237,7 +187,7 @@ class SQLitePartnerStore(PartnerStore):
     def set_limits(self, partner_id: str, limits: dict[str, int | None]) -> dict[str, int]:
         check_limits(limits)
         c = self._db.conn()
-        with _immediate(c):
+        with immediate(c):
             self._require_partner(c, partner_id)
             row = c.execute("SELECT doc FROM partner_limits WHERE partner = ?", (partner_id,)).fetchone()
             merged = {**(json.loads(row[0]) if row else {}), **limits}
@@ -256,7 +206,7 @@ _AUDIT_WRITES = threading.Lock()
 
 class SQLiteAuditLog(AuditLog):
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self._db = _Db(path, schema=_AUDIT_SCHEMA)
+        self._db = SideFile(path, schema=_AUDIT_SCHEMA)
 
     def record(self, event: AuditEvent) -> None:
         # This process's threads take turns here, not in SQLite's busy handler, which sleeps
@@ -318,7 +268,7 @@ class SQLiteAuditLog(AuditLog):
 
     def remove_archived(self, before: datetime, last_seq: int, count: int) -> None:
         c = self._db.conn()
-        with _immediate(c):  # writers wait: nobody sees the table without its trigger
+        with immediate(c):  # writers wait: nobody sees the table without its trigger
             c.execute("DROP TRIGGER audit_no_delete")
             deleted = c.execute("DELETE FROM audit WHERE at < ? AND seq <= ?",
                                 (to_us(before), last_seq)).rowcount

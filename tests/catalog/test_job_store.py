@@ -167,3 +167,30 @@ def test_partner_limits_are_shown_and_set_from_the_command_line(catalog_url: str
     assert reset.exit_code == 0 and "DATACENTER_PARTNER_QUEUED_JOBS" in reset.output
     bad = run(load_commands(), ["partners", "limits", "LIMITED", "--reset", "bogus"])
     assert bad.exit_code != 0 and "unknown partner limit" in f"{bad.output}{bad.exception}"
+
+
+def test_an_older_sqlite_catalog_moves_its_jobs_to_the_jobs_file(tmp_path: Any) -> None:
+    import sqlite3
+
+    from catalog.sqlite import SQLiteCatalog
+    from catalog.sqlite.jobs import _SCHEMA, jobs_path
+
+    path = tmp_path / "catalog.sqlite"
+    with SQLiteCatalog(path):
+        pass
+    old = sqlite3.connect(path)  # as written before the job store had its own file
+    for statement in _SCHEMA.split(";\n"):
+        old.execute(statement)
+    kept = Job(id="old-job", owner="ESA", request={"ids": ["x"]})
+    old.execute("INSERT INTO jobs VALUES (?, ?, ?, ?, ?)",
+                (kept.id, kept.owner, kept.status.value, kept.created.isoformat(), json.dumps(kept.to_json())))
+    old.commit()
+    old.close()
+    with open_job_store(f"sqlite:///{path}") as store:
+        store.create(Job(id="new-job", owner="ESA", request={}, created=kept.created + timedelta(seconds=1)))
+        assert [j.id for j in store.list(owner="ESA")] == ["new-job", "old-job"]
+    assert jobs_path(path).name == "catalog.jobs.sqlite"
+    with sqlite3.connect(path) as conn:  # job steps no longer write to the catalog's file
+        assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'jobs'").fetchone() is None
+    with open_job_store(f"sqlite:///{path}") as store:  # opening again moves nothing twice
+        assert store.get("old-job").request == {"ids": ["x"]}
