@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import typer
 from rich.console import Console
 
@@ -24,7 +26,15 @@ def serve_command(
 
     settings = get_settings()
     console.print(f"STAC API on [bold]http://{host}:{port}/[/]  (catalog {settings.resolved_catalog_url})")
-    uvicorn.run(app_from_settings(settings), host=host, port=port, log_level="info")
+    app = app_from_settings(settings)
+    # Everything imported and built so far lives as long as the server: out of the
+    # collector's reach, so that a full collection (every thread stopped while it runs)
+    # scans only what requests made. Measured: 135 ms for a full collection of the ~180k
+    # objects of the loaded stack, ~0 ms after the freeze; it showed as ~200 ms stalls of
+    # random requests under load (bench/abuse.py).
+    gc.collect()
+    gc.freeze()
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 def demo_command(
