@@ -1,11 +1,11 @@
-"""Batch ingest: many products, in parallel on Dask, with a report line per product.
+"""Batch ingest: many products in parallel (local threads, or a Dask cluster), with a report line per product.
 
     entries = expand_inputs(["data/", "more/*.xml"], collection="lunar-cubes")
     entries += read_manifest(Path("tonight.jsonl"))
     report = run_batch(entries, settings=settings, on_result=print)
 
-Each product is one Dask task running `ingest.pipeline.ingest_product` (idempotent and
-atomic on its own), so the batch survives a bad product and a re-run after a kill only
+Each product is one task (`datacenter.compute.batch_executor`) running
+`ingest.pipeline.ingest_product` (idempotent and atomic on its own), so the batch survives a bad product and a re-run after a kill only
 does what is missing. Collections named by the entries are created first; their extent
 and summaries are refreshed as items arrive.
 """
@@ -17,17 +17,16 @@ import json
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from distributed import as_completed
-
 from catalog import open_catalog
 from catalog.base import Catalog
-from datacenter.compute import dask_client
+from datacenter.compute import BatchExecutor, batch_executor
 from datacenter.errors import InvalidRequest, NotFound
 from datacenter.settings import Settings
 from datacenter.storage import Store, s3_filesystem
@@ -133,7 +132,7 @@ def _catalog(url: str) -> Catalog:
 def _task(
     entry: Entry, settings: Settings, datetime_override: datetime | None, access: dict[str, Any]
 ) -> ProductResult:
-    """One product, on a Dask worker: its own catalog handle (cached per URL) and store."""
+    """One product, on a batch thread or a Dask worker: its own catalog handle (cached per URL) and store."""
     cap_block_cache(settings.ingest_gdal_cache_mib)
     return ingest_product(
         entry.path, collection_id=entry.collection, catalog=_catalog(settings.resolved_catalog_url),
@@ -157,8 +156,13 @@ def run_batch(
     on_result: Callable[[ProductResult], None] | None = None,
     access: dict[str, Any] | None = None,
     titles: Mapping[str, str] | None = None,
+    executor: BatchExecutor | None = None,
 ) -> IngestReport:
     """Ingest every entry in parallel; results arrive (and `on_result` runs) as they finish.
+
+    `executor`: where the products run (`datacenter.compute.batch_executor`, opened before
+    the catalog to get worker processes); by default `workers` threads, or the configured
+    Dask scheduler.
 
     `access`: ``dc:`` fields from the command line (`datacenter.access.fields_from_options`);
     they become a new collection's defaults (with ``DATACENTER_DEFAULT_OWNER`` as its owner
@@ -176,8 +180,13 @@ def run_batch(
         for coll in names
     }
     try:
-        _run(entries, report, settings=settings, catalog=catalog, datetime_override=datetime_override,
-             workers=workers, on_result=on_result, item_access=item_access)
+        if executor is None:
+            with batch_executor(settings, workers=workers) as own:
+                _run(entries, report, executor=own, catalog=catalog, settings=settings,
+                     datetime_override=datetime_override, on_result=on_result, item_access=item_access)
+        else:
+            _run(entries, report, executor=executor, catalog=catalog, settings=settings,
+                 datetime_override=datetime_override, on_result=on_result, item_access=item_access)
     finally:
         for coll in created:
             drop_if_empty(catalog, coll)
@@ -185,8 +194,8 @@ def run_batch(
 
 
 def _run(
-    entries: list[Entry], report: IngestReport, *, settings: Settings, catalog: Catalog,
-    datetime_override: datetime | None, workers: int | None,
+    entries: list[Entry], report: IngestReport, *, executor: BatchExecutor, settings: Settings,
+    catalog: Catalog, datetime_override: datetime | None,
     on_result: Callable[[ProductResult], None] | None, item_access: Mapping[str, dict[str, Any]],
 ) -> None:  # fmt: skip
     pending: dict[str, list[str]] = {}  # collection -> items ingested since its last refresh
@@ -199,23 +208,27 @@ def _run(
         pending.clear()
         last = time.monotonic()
 
-    with dask_client(settings, workers=workers) as client:
-        futures = [client.submit(_task, e, settings, datetime_override, item_access[e.collection], pure=False) for e in entries]
-        by_future = dict(zip(futures, entries, strict=True))
-        try:
-            for future in as_completed(futures, loop=client.loop):
-                entry = by_future[future]
-                try:
-                    res = future.result()
-                except Exception as exc:  # a bug or a worker lost: the product failed, the batch goes on
-                    res = ProductResult(path=str(entry.path), status="failed",
-                                        reason=unexpected_reason(entry.path, "this", exc))
-                report.results.append(res)
-                if res.status == "ingested":
-                    pending.setdefault(entry.collection, []).append(res.id)
-                if time.monotonic() - last > REFRESH_EVERY:
-                    refresh()
-                if on_result is not None:
-                    on_result(res)
-        finally:  # extents and summaries follow every item that went in, at the latest here
-            refresh()
+    futures = [executor.submit(_task, e, settings, datetime_override, item_access[e.collection]) for e in entries]
+    by_future = dict(zip(futures, entries, strict=True))
+    try:
+        for future in executor.as_completed(futures):
+            entry = by_future[future]
+            try:
+                res = future.result()
+            except BrokenExecutor:  # a worker process died (a crash in GDAL, the OOM killer)
+                res = ProductResult(path=str(entry.path), status="failed", reason=(
+                    f"{entry.path}: a batch worker process died while this product ran or waited "
+                    "(a crash, or killed for memory); re-run the batch: what went in is skipped, "
+                    "and a product that fails again alone is the one to report"))
+            except Exception as exc:  # a bug or a worker lost: the product failed, the batch goes on
+                res = ProductResult(path=str(entry.path), status="failed",
+                                    reason=unexpected_reason(entry.path, "this", exc))
+            report.results.append(res)
+            if res.status == "ingested":
+                pending.setdefault(entry.collection, []).append(res.id)
+            if time.monotonic() - last > REFRESH_EVERY:
+                refresh()
+            if on_result is not None:
+                on_result(res)
+    finally:  # extents and summaries follow every item that went in, at the latest here
+        refresh()

@@ -23,6 +23,7 @@ from datacenter.access import (
     describe_visibility,
     fields_from_options,
 )
+from datacenter.compute import batch_executor
 from datacenter.errors import InvalidRequest, NotFound
 from datacenter.settings import get_settings
 from ingest.batch import expand_inputs, read_manifest, run_batch
@@ -79,7 +80,10 @@ def run_ingest(
         raise InvalidRequest("nothing to ingest: pass product files, folders, globs, s3:// prefixes or --manifest")
     report_fh = report_path.open("w", encoding="utf-8") if report_path is not None else None
     started = time.perf_counter()
-    with open_catalog(settings.resolved_catalog_url) as catalog, Progress(
+    # worker processes (forked now, before the catalog opens and the progress bar's thread
+    # starts) for a batch; one product runs here
+    with batch_executor(settings, workers=workers, processes=len(entries) > 1) as executor, \
+            open_catalog(settings.resolved_catalog_url) as catalog, Progress(
         TextColumn("[bold]ingest[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         TextColumn("{task.fields[ok]} ok, {task.fields[failed]} failed, {task.fields[rate]}"),
         console=console, transient=True,
@@ -113,7 +117,7 @@ def run_ingest(
 
         try:
             report = run_batch(entries, settings=settings, catalog=catalog, datetime_override=override,
-                               workers=workers, on_result=on_result, access=access,
+                               executor=executor, on_result=on_result, access=access,
                                titles={collection: collection_title} if collection and collection_title else None)  # fmt: skip
         finally:
             if report_fh is not None:
@@ -150,7 +154,7 @@ def ingest_command(
         None, help="CSV or JSON-lines manifest: path, collection and metadata overrides per product "
         "(dc: columns set a product's access, narrowing its collection's)."
     ),
-    workers: int | None = typer.Option(None, help="Parallel products on local threads (default: up to 4)."),
+    workers: int | None = typer.Option(None, help="Products in parallel: worker processes here (default: cores, up to 4)."),
     owner: str | None = typer.Option(None, help="dc:owner: the agency owning the products (e.g. CNSA)."),
     access: str | None = typer.Option(
         None, help="dc:access: public | partners | restricted | owner (default: the collection's; "

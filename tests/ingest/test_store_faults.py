@@ -22,7 +22,6 @@ from datacenter.access import SYSTEM
 from datacenter.errors import StorageError
 from datacenter.storage import Store
 from ingest import samples
-from ingest.samples import make_pds4_spectral_cube
 from tests.s3server import ACCESS_KEY, REGION, SECRET_KEY
 
 
@@ -146,8 +145,11 @@ def test_a_full_store_is_reported_as_full_and_leaves_no_version_folder(small_dis
 
 def test_a_full_temporary_folder_is_reported_as_such_not_as_a_bad_product(small_disk, tmp_path, clean_env) -> None:
     noise = np.random.default_rng(1).random((600, 600)).astype("float32")  # 1.4 MiB, incompressible
+    # two products that each need more temporary room than there is (their COGs are written
+    # there first), so each fails on its own whichever order or process they run in (a
+    # cube's Zarr goes straight to the store and needs none)
     samples.make_geotiff(tmp_path / "in" / "cog", name="noise", data=noise)
-    make_pds4_spectral_cube(tmp_path / "in" / "zarr", bands=24, height=96, width=128)
+    samples.make_geotiff(tmp_path / "in" / "cog2", name="noise2", data=noise[::-1].copy())
     report = tmp_path / "report.jsonl"
     done = _ingest([str(tmp_path / "in"), "-c", "moon", "--report", str(report)], _env(TMPDIR=str(small_disk)))
     assert done.returncode == 1, done.stderr
