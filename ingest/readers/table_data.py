@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-import xarray as xr
 
 from datacenter.errors import CorruptProduct, LabelError
+
+if TYPE_CHECKING:  # xarray / pandas / dask.array load on first use (~0.7 s of every CLI start otherwise)
+    import xarray as xr
 
 _TIME = re.compile(r"^(utc|time|utc_time|date_time|.*_date_time|.*utc.*)$", re.IGNORECASE)
 _LON = re.compile(r"^(lon|longitude|.*_longitude|.*_lon)$", re.IGNORECASE)
@@ -29,6 +30,8 @@ def parse_times(values: np.ndarray, name: str, source: str) -> np.ndarray:
     """UTC times (text, or already datetime64) as naive datetime64[ns] UTC."""
     if np.issubdtype(values.dtype, np.datetime64):
         return values.astype("datetime64[ns]")
+    import pandas as pd
+
     text = [v.decode("ascii", "replace") if isinstance(v, bytes) else str(v) for v in values]
     try:
         times = pd.to_datetime(text, utc=True, format="ISO8601")
@@ -59,6 +62,9 @@ def series_dataset(
     is `group_dims[0]` and the group is a 2-D variable on `group_dims`, whose second
     coordinate is `group_values`, or index x step of `group_coord` (name, step, unit, long name).
     """
+    import pandas as pd
+    import xarray as xr
+
     time_name = next((n for n in columns if _TIME.match(n)), None)
     lon_name = next((n for n in columns if _LON.match(n)), None)
     lat_name = next((n for n in columns if _LAT.match(n)), None)
