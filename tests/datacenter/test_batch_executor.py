@@ -5,7 +5,6 @@ line, and the batch reports the rest."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
