@@ -17,6 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -143,6 +144,10 @@ def batch_executor(settings: Settings, *, workers: int | None = None,
     n = workers or default_workers()
     pool: ThreadPoolExecutor | ProcessPoolExecutor
     if processes and n > 1 and _can_fork():
+        # settle the temporary folder here, once for all workers: each would otherwise pick
+        # its own at first use, and Python's pick quietly skips a TMPDIR that is full at
+        # that moment (another worker filling it) for /tmp
+        tempfile.gettempdir()
         pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("fork"),
                                    initializer=_batch_child)
         pool.submit(int).result()  # fork all of them now, while this process is still alone
