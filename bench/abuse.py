@@ -1,6 +1,6 @@
 """Abuse benchmark: a normal partner's latency while others flood the server.
 
-    python -m bench.abuse [--dir DIR] [--rounds 20] [--flooders 2] [--job-flooders 1]
+    python -m bench.abuse [--dir DIR] [--rounds 20] [--flooders 2] [--job-flooders 1] [--server-workers 1]
 
 One `datacenter serve` process (SQLite catalog, local store, the polar DEM sample ingested),
 three partners. The normal partner runs `--rounds` rounds of: a search, then a small job
@@ -65,9 +65,10 @@ def prepare(root: Path) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
     return env, keys
 
 
-def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_server(env: dict[str, str], port: int, log: Path, workers: int = 1) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "datacenter.cli", "serve", "--port", str(port)],
+        proc = subprocess.Popen([sys.executable, "-m", "datacenter.cli", "serve", "--port", str(port),
+                                 "--workers", str(workers)],
                                 env=env, stdout=out, stderr=subprocess.STDOUT)
     for _ in range(600):
         try:
@@ -162,6 +163,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--flooders", type=int, default=2, help="clients sending wrong keys")
     parser.add_argument("--job-flooders", type=int, default=1, help="FLOOD's clients submitting large jobs")
+    parser.add_argument("--server-workers", type=int, default=1,
+                        help="`datacenter serve --workers N` (docs/deploy.md: one per core)")
     args = parser.parse_args()
     root = Path(args.dir or tempfile.mkdtemp(prefix="bench-abuse-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -170,7 +173,7 @@ def main() -> None:
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    proc = start_server(env, port, root / "server.log")
+    proc = start_server(env, port, root / "server.log", args.server_workers)
     try:
         normal_rounds(url, keys["NORMAL"], 2)  # warm-up: imports, GDAL, first jobs
         alone = normal_rounds(url, keys["NORMAL"], args.rounds)

@@ -83,9 +83,12 @@ def move_audit_out(catalog_path: str | os.PathLike[str], timeout: float = 30.0) 
         target.close()
         conn.execute("ATTACH DATABASE ? AS moved", (str(audit_path(catalog_path)),))
         with immediate(conn):
-            conn.execute(f"INSERT OR IGNORE INTO moved.audit ({_AUDIT_COLUMNS})"
-                         f" SELECT {_AUDIT_COLUMNS} FROM main.audit")
-            conn.execute("DROP TABLE main.audit")
+            # not moved meanwhile by another process (`datacenter serve --workers N` opens
+            # the catalog in N processes at once)
+            if conn.execute("SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'audit'").fetchone():
+                conn.execute(f"INSERT OR IGNORE INTO moved.audit ({_AUDIT_COLUMNS})"
+                             f" SELECT {_AUDIT_COLUMNS} FROM main.audit")
+                conn.execute("DROP TABLE main.audit")
         conn.execute("DETACH DATABASE moved")
     finally:
         conn.close()
