@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -155,15 +156,33 @@ def native_bounds(bbox: list[float], crs: CRS | None, bbox_crs: str) -> tuple[fl
     lons = np.linspace(west, east, 61)
     lats = np.linspace(south, north, 61)
     lon, lat = np.meshgrid(lons, lats)
-    geodetic = crs.geodetic_crs
     if crs.is_geographic:
         return west, south, east, north
-    to_native = Transformer.from_crs(geodetic, crs, always_xy=True)
+    to_native = _from_lonlat(_key(crs))
     x, y = to_native.transform(((lon + 180.0) % 360.0) - 180.0, lat)
     ok = np.isfinite(x) & np.isfinite(y)
     if not ok.any():
         raise InvalidRequest(f"bbox {bbox} cannot be expressed in the item's CRS {crs.name}")
     return float(x[ok].min()), float(y[ok].min()), float(x[ok].max()), float(y[ok].max())
+
+
+def _key(crs: CRS) -> str:
+    """The text `crs` was made from (an item's code or WKT), else its WKT: a cache key."""
+    return crs.srs or crs.to_wkt()
+
+
+# Each transformer is a PROJ operation search (1-10 ms of Python-held time); a job's plan
+# needed two to four, for CRSs a catalog holds a few of. pyproj's transformers are safe to
+# share between threads (3.1+).
+@lru_cache(maxsize=128)
+def _from_lonlat(srs: str) -> Transformer:
+    crs = CRS.from_user_input(srs)
+    return Transformer.from_crs(crs.geodetic_crs, crs, always_xy=True)
+
+
+@lru_cache(maxsize=128)
+def _between(src: str, dst: str) -> Transformer:
+    return Transformer.from_crs(CRS.from_user_input(src), CRS.from_user_input(dst), always_xy=True)
 
 
 def _index_range(coord: np.ndarray, lo: float, hi: float) -> slice | None:
@@ -236,7 +255,7 @@ def _lonlat_samples(src: CRS, dst: CRS, window: tuple[float, float, float, float
     only their ranges are used)."""
     left, bottom, right, top = window
     gx, gy = np.meshgrid(np.linspace(left, right, 61), np.linspace(bottom, top, 61))
-    to_dst = Transformer.from_crs(src, dst, always_xy=True)
+    to_dst = _between(_key(src), _key(dst))
     lon, lat = (np.asarray(a, dtype=float) for a in to_dst.transform(gx.ravel(), gy.ravel()))
     ok = np.isfinite(lon) & np.isfinite(lat)
     lon, lat = lon[ok], lat[ok]
@@ -246,7 +265,7 @@ def _lonlat_samples(src: CRS, dst: CRS, window: tuple[float, float, float, float
     if not np.isfinite(clon):
         clon = float(np.median(lon))
     lon = clon + np.mod(lon - clon + 180.0, 360.0) - 180.0
-    to_src = Transformer.from_crs(dst, src, always_xy=True)
+    to_src = _between(_key(dst), _key(src))
     for pole in (90.0, -90.0):
         px, py = to_src.transform(clon, pole)
         if np.isfinite(px) and np.isfinite(py) and left <= px <= right and bottom <= py <= top:
