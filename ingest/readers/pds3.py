@@ -131,8 +131,13 @@ class Pds3Reader(Reader):
         """Where the label puts the pixels of `image`, checked for sense, and why a VRT of
         raw bands cannot read them (None when it can)."""
         pointer = container.get(f"^{obj_name}") if container is not None else None
-        if pointer is None:
-            pointer = label.get(f"^{obj_name}")
+        top = label.get(f"^{obj_name}")
+        if pointer is None or (top is not None and _names_missing_file(pointer, path)):
+            # a label re-written around its data (USGS cropped LOLA's LDEM into the label's
+            # own file) keeps the container's pointer at the original file and adds a pointer
+            # into itself at the top, which GDAL reads: take that one when the other's file
+            # is not there
+            pointer = top
         if pointer is None:
             raise LabelError(
                 f"PDS3 label {path} has an {obj_name} object but no ^{obj_name} pointer; expected "
@@ -290,6 +295,12 @@ def _same_name(data_file: Path) -> Path:
         return data_file
     twins = [p for p in data_file.parent.iterdir() if p.name.lower() == data_file.name.lower()]
     return twins[0] if twins else data_file
+
+
+def _names_missing_file(pointer: Any, label: Path) -> bool:
+    """Whether `pointer` names a data file (``"F.IMG"``, ``("F.IMG", n)``) not beside `label`."""
+    name = plain(list(pointer)[0]) if is_sequence(pointer) else plain(pointer)
+    return isinstance(name, str) and not _same_name(label.parent / name).exists()
 
 
 def _pointer_offset(value: Any, record_bytes: int) -> int:
