@@ -6,10 +6,11 @@
 
 `Compute` is what callers hold (the API keeps one on ``app.state``): `scheduler` is what
 to pass to ``dask.compute(..., scheduler=...)``. Batch ingest uses `batch_executor`: the
-scheduler's ``distributed.Client`` when one is set, else a pool of threads in this process
-(the catalog, the store and GDAL handles shared without pickling; an in-process
-``distributed`` cluster did the same with an event loop, a system monitor and their
-threads competing for the interpreter: ~3 thread-s of a 7 s batch). Nothing starts at import.
+scheduler's ``distributed.Client`` when one is set; else worker processes forked from
+`datacenter ingest` (the products' work is Python: threads took turns on one interpreter),
+or a pool of threads here when forking is not safe (an in-process ``distributed`` cluster
+served before, with an event loop, a system monitor and their threads competing for the
+interpreter: ~3 thread-s of a 7 s batch). Nothing starts at import.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
-"""Batch ingest: many products in parallel (local threads, or a Dask cluster), with a report line per product.
+"""Batch ingest: many products in parallel, with a report line per product.
 
     entries = expand_inputs(["data/", "more/*.xml"], collection="lunar-cubes")
     entries += read_manifest(Path("tonight.jsonl"))
     report = run_batch(entries, settings=settings, on_result=print)
 
-Each product is one task (`datacenter.compute.batch_executor`) running
-`ingest.pipeline.ingest_product` (idempotent and atomic on its own), so the batch survives a bad product and a re-run after a kill only
+Each product is one task (`datacenter.compute.batch_executor`: worker processes, threads or
+a Dask cluster) running `ingest.pipeline.ingest_product` (idempotent and atomic on its own),
+so the batch survives a bad product and a re-run after a kill only
 does what is missing. Collections named by the entries are created first; their extent
 and summaries are refreshed as items arrive.
 """
@@ -132,7 +133,8 @@ def _catalog(url: str) -> Catalog:
 def _task(
     entry: Entry, settings: Settings, datetime_override: datetime | None, access: dict[str, Any]
 ) -> ProductResult:
-    """One product, on a batch thread or a Dask worker: its own catalog handle (cached per URL) and store."""
+    """One product, on a batch worker (process, thread or Dask worker): its own catalog
+    handle (cached per URL) and store."""
     cap_block_cache(settings.ingest_gdal_cache_mib)
     return ingest_product(
         entry.path, collection_id=entry.collection, catalog=_catalog(settings.resolved_catalog_url),
