@@ -2,7 +2,7 @@
 
     entries = expand_inputs(["data/", "more/*.xml"], collection="lunar-cubes")
     entries += read_manifest(Path("tonight.jsonl"))
-    report = run_batch(entries, settings=settings, on_result=print)
+    report = run_batch(entries, settings=settings, catalog=catalog, on_result=print)
 
 Each product is one task (`datacenter.compute.batch_executor`: worker processes, threads or
 a Dask cluster) running `ingest.pipeline.ingest_product` (idempotent and atomic on its own),
