@@ -11,6 +11,7 @@ recently still passes), with the error body, ``Retry-After`` and audit row of ev
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -20,6 +21,7 @@ from api.deps import key_prefix, presented_keys, refusal_event
 from api.errors import error_response
 from api.rate_limits import RateLimiter
 from catalog.audit import AuditLog
+from catalog.partners import PartnerStore
 from datacenter.errors import RateLimited
 
 
@@ -40,6 +42,8 @@ class LockoutMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             refusal = self._refusal(scope)
+            if refusal is not None and await self._known_elsewhere(scope, refusal[0]):
+                refusal = None
             if refusal is not None:
                 await self._audit(scope, *refusal)
                 exc = refusal[1]
@@ -64,6 +68,24 @@ class LockoutMiddleware:
             except RateLimited as exc:
                 return presented, exc
         return None
+
+    @staticmethod
+    async def _known_elsewhere(scope: Scope, presented: str) -> bool:
+        """Whether `presented` authenticated lately in another process or replica (the
+        partner store's note) and is valid now: it passes, and this process remembers it.
+        Only keys of our shape are looked up, each once a refusal: a guess fails the check
+        (it must be the valid key of one that authenticated lately)."""
+        app: Any = scope.get("app")
+        state = getattr(app, "state", None)
+        partners: PartnerStore | None = getattr(state, "partners", None)
+        limiter: RateLimiter | None = getattr(state, "rate_limiter", None)
+        if partners is None or limiter is None or key_prefix(presented) is None:
+            return False
+        since = datetime.now(UTC) - timedelta(seconds=limiter.known_for)
+        if not await run_in_threadpool(partners.known_key, presented, since):
+            return False
+        limiter.succeeded(presented)
+        return True
 
     @staticmethod
     async def _audit(scope: Scope, presented: str, exc: RateLimited) -> None:

@@ -34,6 +34,8 @@ from datacenter.errors import RateLimited
 from datacenter.settings import Settings
 
 MAX_TRACKED = 100_000
+#: seconds between two notes of one key's success to the partner store (`RateLimiter.succeeded`)
+SHARE_EVERY = 3600.0
 
 
 @dataclass
@@ -57,6 +59,7 @@ class RateLimiter:
         self._windows: OrderedDict[tuple[str, str], _Window] = OrderedDict()
         self.known_for = known_for
         self._known: OrderedDict[bytes, float] = OrderedDict()  # SHA-256 of a good key -> when
+        self._shared: dict[bytes, float] = {}  # ... -> when the partner store was last told
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimiter:
@@ -99,15 +102,26 @@ class RateLimiter:
                         retry_after=self._retry_after(slot, now),
                     )
 
-    def succeeded(self, presented: str) -> None:
-        """Remember that `presented` was a valid key (it passes a lockout from now on)."""
+    def succeeded(self, presented: str) -> bool:
+        """Remember that `presented` was a valid key (it passes a lockout from now on).
+
+        True when the partner store should hear of it too (`PartnerStore.note_success`, so
+        the other processes and replicas let it through their lockouts): its first success
+        here, or the first for `SHARE_EVERY` seconds, so a busy key costs no write a request."""
         now = self._clock()
         digest = hashlib.sha256(presented.encode()).digest()
         with self._lock:
+            before = self._known.get(digest)
             self._known[digest] = now
             self._known.move_to_end(digest)
             while len(self._known) > MAX_TRACKED:
                 self._known.popitem(last=False)
+            share = before is None or now - self._shared.get(digest, before) >= SHARE_EVERY
+            if share:
+                self._shared[digest] = now
+                while len(self._shared) > MAX_TRACKED:
+                    self._shared.pop(next(iter(self._shared)))
+        return share
 
     def failed_login(self, address: str, prefix: str | None) -> None:
         now = self._clock()

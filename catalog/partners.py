@@ -142,6 +142,25 @@ class PartnerStore(abc.ABC):
         """Set (a number) or clear (None) limits of a partner; returns its limits now.
         `NotFound` if no such partner, `InvalidRequest` for an unknown name or a bad value."""
 
+    def note_success(self, key_id: str) -> None:  # noqa: B027 - optional for a store
+        """Record that `key_id` authenticated just now, for every process and replica."""
+
+    def succeeded_since(self, key_id: str, since: datetime) -> bool:
+        """Whether `key_id` authenticated (`note_success`) at or after `since`, in any process."""
+        return False
+
+    def known_key(self, presented: str, since: datetime) -> bool:
+        """Whether `presented` is valid now and authenticated at or after `since` somewhere:
+        what lets a partner's key through a lockout that another process raised."""
+        match = _KEY.match(presented.strip())
+        if match is None or not self.succeeded_since(match[1], since):
+            return False
+        try:
+            self.authenticate(presented)
+        except Unauthorized:
+            return False
+        return True
+
     def authenticate(self, presented: str) -> Viewer:
         """The viewer a presented key stands for; `Unauthorized` for anything not valid now."""
         match = _KEY.match(presented.strip())

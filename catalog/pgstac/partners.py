@@ -52,6 +52,9 @@ CREATE TABLE IF NOT EXISTS datacenter.api_keys (
 CREATE TABLE IF NOT EXISTS datacenter.partner_limits (
     partner text PRIMARY KEY REFERENCES datacenter.partners (id), doc jsonb NOT NULL
 );
+CREATE TABLE IF NOT EXISTS datacenter.key_successes (
+    key_id text PRIMARY KEY, at timestamptz NOT NULL
+);
 CREATE TABLE IF NOT EXISTS datacenter.audit (
     seq bigserial PRIMARY KEY, at timestamptz NOT NULL, who text NOT NULL, key_id text,
     action text NOT NULL, record text, allowed boolean NOT NULL, bytes bigint, detail text
@@ -97,7 +100,8 @@ def ensure_tables(connect: Connect) -> None:
     with connect() as conn:
         row = conn.execute("SELECT to_regclass('datacenter.audit') IS NOT NULL"
                            " AND to_regclass('datacenter.jobs') IS NOT NULL"
-                           " AND to_regclass('datacenter.partner_limits') IS NOT NULL").fetchone()
+                           " AND to_regclass('datacenter.partner_limits') IS NOT NULL"
+                           " AND to_regclass('datacenter.key_successes') IS NOT NULL").fetchone()
         if not (row and row[0]):
             create_tables(conn)
 
@@ -188,6 +192,17 @@ class PgPartnerStore(PartnerStore):
         if row is None:
             return None
         return KeyRecord(row[0], row[1], row[2], row[3], bool(row[4]), bool(row[5]))
+
+    def note_success(self, key_id: str) -> None:
+        with self._connect() as c, c.transaction():
+            c.execute("INSERT INTO datacenter.key_successes (key_id, at) VALUES (%s, now())"
+                      " ON CONFLICT (key_id) DO UPDATE SET at = excluded.at", (key_id,))
+
+    def succeeded_since(self, key_id: str, since: datetime) -> bool:
+        with self._connect() as c:
+            row = c.execute("SELECT at >= %s FROM datacenter.key_successes WHERE key_id = %s",
+                            (since, key_id)).fetchone()
+        return bool(row and row[0])
 
     def limits(self, partner_id: str) -> dict[str, int]:
         with self._connect() as c:

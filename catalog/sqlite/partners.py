@@ -48,6 +48,9 @@ CREATE TABLE IF NOT EXISTS api_keys (
 CREATE TABLE IF NOT EXISTS partner_limits (
     partner TEXT PRIMARY KEY REFERENCES partners (id), doc TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS key_successes (
+    key_id TEXT PRIMARY KEY, at INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, who TEXT NOT NULL, key_id TEXT,
     action TEXT NOT NULL, record TEXT, allowed INTEGER NOT NULL, bytes INTEGER, detail TEXT
@@ -181,6 +184,16 @@ class SQLitePartnerStore(PartnerStore):
         if row is None:
             return None
         return KeyRecord(row[0], row[1], row[2], row[3], bool(row[4]), bool(row[5]))
+
+    def note_success(self, key_id: str) -> None:
+        c = self._db.conn()
+        with immediate(c):
+            c.execute("INSERT INTO key_successes (key_id, at) VALUES (?, ?)"
+                      " ON CONFLICT (key_id) DO UPDATE SET at = excluded.at", (key_id, _now()))
+
+    def succeeded_since(self, key_id: str, since: datetime) -> bool:
+        row = self._db.conn().execute("SELECT at FROM key_successes WHERE key_id = ?", (key_id,)).fetchone()
+        return row is not None and row[0] >= to_us(since)
 
     def limits(self, partner_id: str) -> dict[str, int]:
         row = self._db.conn().execute("SELECT doc FROM partner_limits WHERE partner = ?",

@@ -152,6 +152,27 @@ def test_a_flood_of_wrong_keys_from_a_shared_address_does_not_lock_out_a_working
     assert _get(site, "search", {"Authorization": f"Bearer {esa}"}).status_code == 401
 
 
+def test_a_key_known_to_one_process_passes_another_processes_lockout(site: Site, tmp_path: Path) -> None:
+    """Two server processes over one catalog (`datacenter serve --workers 2`, or replicas):
+    each has its own lockout counters, and a key that authenticated on one passes the other's
+    lockout of a shared address, through the partner store; a key that never did waits."""
+    partners = site.catalog.partner_store()
+    esa, kari = partners.add_partner("ESA").secret_text, partners.add_partner("KARI").secret_text
+    assert _get(site, "search", {"Authorization": f"Bearer {esa}"}).status_code == 200  # on the first
+    settings = Settings(api_auth_failures_per_address=5, api_auth_failures_per_key=3,
+                        api_partner_requests=8, api_rate_window=60)
+    with serving(create_app(site.catalog, Store(str(tmp_path / "store")), settings=settings)) as other:
+        second = Site(site.catalog, other)
+        flood = [_get(second, "search", {"Authorization": "Bearer wrong"}).status_code for _ in range(7)]
+        assert set(flood[5:]) == {429}  # the second process has locked the address
+        assert _get(second, "search", {"Authorization": f"Bearer {esa}"}).status_code == 200
+        assert _get(second, "search", {"Authorization": f"Bearer {kari}"}).status_code == 429
+        guess = esa.rsplit("_", 1)[0] + "_" + "E" * 43  # ESA's public prefix, a wrong secret
+        assert _get(second, "search", {"Authorization": f"Bearer {guess}"}).status_code == 429
+        partners.disable_partner("ESA")  # and a revocation holds at once there too
+        assert _get(second, "search", {"Authorization": f"Bearer {esa}"}).status_code == 401
+
+
 def test_failed_authentications_for_one_key_prefix_are_limited() -> None:
     clock = [0.0]
     limiter = RateLimiter(failures_per_address=100, failures_per_key=3, window=60, clock=lambda: clock[0])
