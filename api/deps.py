@@ -107,8 +107,8 @@ async def get_viewer(
         raise Unauthorized(message)
     viewer = viewers[0]
     if limiter is not None:
-        shared = [presented for presented in keys if limiter.succeeded(presented)]
-        if shared and viewer.key_id not in (None, "static"):
+        to_share = [limiter.succeeded(presented) for presented in keys]  # each key is remembered
+        if any(to_share) and viewer.key_id not in (None, "static"):
             # the other processes' lockouts learn of this key from the partner store
             await run_in_threadpool(partners.note_success, viewer.key_id)
     if limiter is not None and viewer.partner_id is not None:

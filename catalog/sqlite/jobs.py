@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from catalog.jobs import Job, JobNotFound, JobStatus, JobStore, now_utc
-from catalog.sqlite.sidefile import SideFile, beside, immediate
+from catalog.sqlite.sidefile import SideFile, beside, move_table_out
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -37,27 +36,6 @@ def jobs_path(catalog_path: str | os.PathLike[str]) -> Path:
     return beside(catalog_path, "jobs")
 
 
-def move_jobs_out(catalog_path: str | os.PathLike[str], target: Path, timeout: float = 30.0) -> None:
-    """Catalogs written before the job store had its own file kept a ``jobs`` table: move its
-    rows into `target` and drop the old table, in one transaction over both files."""
-    if not Path(catalog_path).exists():
-        return
-    conn = sqlite3.connect(catalog_path, timeout=timeout, isolation_level=None)
-    try:
-        exists = "SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'jobs'"
-        if conn.execute(exists).fetchone() is None:
-            return
-        conn.execute("ATTACH DATABASE ? AS moved", (str(target),))
-        with immediate(conn):
-            if conn.execute(exists).fetchone() is not None:  # not moved meanwhile by another process
-                conn.execute("INSERT OR IGNORE INTO moved.jobs SELECT id, owner, status, created, doc"
-                             " FROM main.jobs")
-                conn.execute("DROP TABLE main.jobs")
-        conn.execute("DETACH DATABASE moved")
-    finally:
-        conn.close()
-
-
 class SQLiteJobStore(JobStore):
     """The job store of the SQLite catalog file `catalog_path` (kept in `jobs_path` of it)."""
 
@@ -67,7 +45,9 @@ class SQLiteJobStore(JobStore):
         # to 100 ms while another connection holds the write lock)
         self._lock = threading.Lock()
         self._db = SideFile(self.path, schema=_SCHEMA, timeout=timeout)
-        move_jobs_out(catalog_path, self.path, timeout)
+        # catalogs written before this file kept a ``jobs`` table in the catalog's
+        move_table_out(catalog_path, "jobs", "id, owner, status, created, doc", self.path,
+                       schema=_SCHEMA, timeout=timeout)
 
     def close(self) -> None:
         self._db.close()

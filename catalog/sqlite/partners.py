@@ -33,7 +33,7 @@ from catalog.partners import (
     new_key,
 )
 from catalog.query.temporal import from_us, to_us
-from catalog.sqlite.sidefile import SideFile, beside, immediate
+from catalog.sqlite.sidefile import SideFile, beside, immediate, move_table_out
 from datacenter.errors import Conflict, NotFound
 
 _SCHEMA = """
@@ -76,25 +76,9 @@ def audit_path(catalog_path: str | os.PathLike[str]) -> Path:
 
 def move_audit_out(catalog_path: str | os.PathLike[str], timeout: float = 30.0) -> None:
     """Catalogs written before the audit log had its own file kept it in an `audit` table:
-    move its events (same sequence numbers) into `audit_path` and drop the old table, in one
-    transaction of each file (the copy is committed before the old table goes)."""
-    conn = sqlite3.connect(catalog_path, timeout=timeout, isolation_level=None)
-    try:
-        if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit'").fetchone() is None:
-            return
-        target = SideFile(audit_path(catalog_path), schema=_AUDIT_SCHEMA)
-        target.close()
-        conn.execute("ATTACH DATABASE ? AS moved", (str(audit_path(catalog_path)),))
-        with immediate(conn):
-            # not moved meanwhile by another process (`datacenter serve --workers N` opens
-            # the catalog in N processes at once)
-            if conn.execute("SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'audit'").fetchone():
-                conn.execute(f"INSERT OR IGNORE INTO moved.audit ({_AUDIT_COLUMNS})"
-                             f" SELECT {_AUDIT_COLUMNS} FROM main.audit")
-                conn.execute("DROP TABLE main.audit")
-        conn.execute("DETACH DATABASE moved")
-    finally:
-        conn.close()
+    move its events (same sequence numbers) into `audit_path`."""
+    move_table_out(catalog_path, "audit", _AUDIT_COLUMNS, audit_path(catalog_path),
+                   schema=_AUDIT_SCHEMA, timeout=timeout)
 
 
 def _now() -> int:

@@ -74,3 +74,27 @@ class SideFile:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def move_table_out(catalog_path: str | os.PathLike[str], table: str, columns: str, target: Path,
+                   *, schema: str, timeout: float = 30.0) -> None:
+    """Catalogs written before `table` had its own file kept it in the catalog's: move its
+    rows (`columns`) into `target` (created with `schema` when needed) and drop the old
+    table, in one transaction over both files. Safe when several processes open the catalog
+    at once (``datacenter serve --workers N``): the table is looked for again inside it."""
+    if not Path(catalog_path).exists():
+        return
+    conn = sqlite3.connect(catalog_path, timeout=timeout, isolation_level=None)
+    try:
+        exists = f"SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = '{table}'"
+        if conn.execute(exists).fetchone() is None:
+            return
+        SideFile(target, schema=schema, timeout=timeout).close()
+        conn.execute("ATTACH DATABASE ? AS moved", (str(target),))
+        with immediate(conn):
+            if conn.execute(exists).fetchone() is not None:
+                conn.execute(f"INSERT OR IGNORE INTO moved.{table} ({columns}) SELECT {columns} FROM main.{table}")
+                conn.execute(f"DROP TABLE main.{table}")
+        conn.execute("DETACH DATABASE moved")
+    finally:
+        conn.close()
